@@ -1,0 +1,1 @@
+"""Gerbang shared library: contracts and pure domain logic shared by every service."""

@@ -1,0 +1,512 @@
+"""Every Kafka payload of Gerbang, in one place: the contract between services.
+
+Each model carries `schema_version`. Keys are `office:wa_id` (one conversation is processed
+in order) except `status.updates`, keyed by application number. Replies are built with
+`ServiceRequest.reply(...)` so that office, citizen and idempotency key cannot be lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gerbang.offices import Lang
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now (UTC); every timestamp in a message is aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Topic(StrEnum):
+    """Kafka topics (without the deployment's optional prefix)."""
+
+    INBOUND = "whatsapp.inbound"
+    OUTBOUND = "whatsapp.outbound"
+    EVENTS = "whatsapp.events"
+    UNROUTED = "whatsapp.unrouted"
+    FAQ_REQUESTS = "faq.requests"
+    STATUS_REQUESTS = "status.requests"
+    FEEDBACK_REQUESTS = "feedback.requests"
+    STATUS_UPDATES = "status.updates"
+    FEEDBACK_RECORDED = "feedback.recorded"
+
+    @property
+    def dlq(self) -> str:
+        """The dead-letter topic of this topic."""
+        return f"{self.value}.dlq"
+
+
+class Service(StrEnum):
+    """Services a conversation can be routed to."""
+
+    ROUTER = "router"
+    FAQ = "faq"
+    STATUS = "status"
+    FEEDBACK = "feedback"
+
+
+class Intent(StrEnum):
+    """The routing contract (ARCHITECTURE.md): `service:topic`."""
+
+    MENU = "menu"
+    FAQ_REQUIREMENTS = "faq:requirements"
+    FAQ_FEES = "faq:fees"
+    FAQ_PAYMENT = "faq:payment"
+    FAQ_PICKUP = "faq:pickup"
+    FAQ_REGISTRATION = "faq:registration"
+    FAQ_HOURS_LOCATION = "faq:hours_location"
+    FAQ_LOST_DAMAGED = "faq:lost_damaged"
+    FAQ_OFFICIAL_CHANNELS = "faq:official_channels"
+    STATUS = "status"
+    FEEDBACK_APPRECIATION = "feedback:appreciation"
+    FEEDBACK_COMPLAINT = "feedback:complaint"
+    FEEDBACK_SUGGESTION = "feedback:suggestion"
+    FALLBACK = "fallback"
+
+    @property
+    def service(self) -> Service:
+        """Which service answers this intent (menu is answered by the router)."""
+        head = self.value.split(":", 1)[0]
+        if head == "menu":
+            return Service.ROUTER
+        if head == "fallback":
+            return Service.FAQ
+        return Service(head)
+
+    @property
+    def topic(self) -> str:
+        """The part after `service:` ('' for menu, status, fallback)."""
+        return self.value.split(":", 1)[1] if ":" in self.value else ""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+
+
+# --- whatsapp.inbound ---------------------------------------------------------------------
+
+
+class InboundKind(StrEnum):
+    """Kinds of citizen message the gateway understands (others arrive as UNSUPPORTED)."""
+
+    TEXT = "text"
+    INTERACTIVE = "interactive"
+    BUTTON = "button"
+    IMAGE = "image"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+    VIDEO = "video"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    REACTION = "reaction"
+    UNSUPPORTED = "unsupported"
+
+
+class Media(BaseModel):
+    """A media attachment (we keep Meta's id, never download in the gateway)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    media_id: str
+    mime_type: str | None = None
+    sha256: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+    voice: bool | None = None
+
+
+class Location(BaseModel):
+    """A shared location."""
+
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+class InboundMessage(_Message):
+    """A citizen's message to an office's number (topic whatsapp.inbound)."""
+
+    office: str
+    phone_number_id: str
+    wa_id: str = Field(description="The citizen's WhatsApp id (digits)")
+    message_id: str = Field(description="Meta's wamid, unique per message")
+    timestamp: dt.datetime = Field(description="When the citizen sent it (Meta's timestamp)")
+    received_at: dt.datetime = Field(default_factory=utcnow, description="When we acked it")
+    kind: InboundKind
+    text: str | None = Field(default=None, description="Body, caption, or chosen button title")
+    reply_id: str | None = Field(default=None, description="id of the chosen list row/button")
+    profile_name: str | None = None
+    forwarded: bool = False
+    media: Media | None = None
+    location: Location | None = None
+    context_message_id: str | None = Field(
+        default=None, description="wamid of our message this one answers (buttons, lists)"
+    )
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+def conversation_key(office: str, wa_id: str) -> str:
+    """`office:wa_id`, the key of every conversation-scoped topic."""
+    return f"{office}:{wa_id}"
+
+
+# --- conversation state handed between router and services ---------------------------------
+
+
+class Expectation(BaseModel):
+    """A service's directive: 'send me this conversation's next message, with this context'."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: Service
+    context: dict[str, Any] = Field(default_factory=dict, description="Opaque to the router")
+    ttl_seconds: int = Field(default=600, ge=1, le=86_400)
+
+
+class Conversation(BaseModel):
+    """What the router knows of the conversation when it hands a message to a service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    language: Lang = "id"
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="The context this service asked to get back"
+    )
+    expected: bool = Field(default=False, description="True if this service asked for it")
+    last_inbound_at: dt.datetime | None = None
+    messages_seen: int = 0
+
+
+# --- *.requests ---------------------------------------------------------------------------
+
+
+class ServiceRequest(_Message):
+    """A citizen message routed to a service (faq.requests, status.requests, feedback.requests)."""
+
+    inbound: InboundMessage
+    intent: Intent
+    confidence: float = Field(ge=0.0, le=1.0, default=1.0)
+    conversation: Conversation = Field(default_factory=Conversation)
+    routed_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def office(self) -> str:
+        """Office code of the conversation."""
+        return self.inbound.office
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return self.inbound.key
+
+    @property
+    def language(self) -> Lang:
+        """The language to answer in."""
+        return self.conversation.language
+
+    def reply(
+        self,
+        content: ReplyContent,
+        *,
+        part: int = 0,
+        expect: Expectation | None = None,
+        intent: Intent | None = None,
+        service: Service | None = None,
+        template: TemplateContent | None = None,
+    ) -> OutboundReply:
+        """The answer to this request, keeping the routing fields.
+
+        `part` numbers several replies to the same message (its idempotency key differs).
+        """
+        return OutboundReply(
+            office=self.inbound.office,
+            phone_number_id=self.inbound.phone_number_id,
+            wa_id=self.inbound.wa_id,
+            idempotency_key=f"reply:{self.inbound.message_id}:{part}",
+            in_reply_to=self.inbound.message_id,
+            intent=intent or self.intent,
+            service=service or self.intent.service,
+            content=content,
+            template_fallback=template,
+            expect=expect,
+            inbound_received_at=self.inbound.received_at,
+        )
+
+
+# --- whatsapp.outbound --------------------------------------------------------------------
+
+
+class TextContent(BaseModel):
+    """A plain text message (WhatsApp: body ≤ 4096 characters)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["text"] = "text"
+    body: str = Field(min_length=1, max_length=4096)
+    preview_url: bool = False
+
+
+class ListRow(BaseModel):
+    """A row of an interactive list (title ≤ 24, description ≤ 72)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=24)
+    description: str | None = Field(default=None, max_length=72)
+
+
+class ListSection(BaseModel):
+    """A section of an interactive list (title ≤ 24)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str = Field(min_length=1, max_length=24)
+    rows: list[ListRow] = Field(min_length=1, max_length=10)
+
+
+class ListContent(BaseModel):
+    """An interactive list: ≤ 10 rows across all sections, button label ≤ 20."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["list"] = "list"
+    header: str | None = Field(default=None, max_length=60)
+    body: str = Field(min_length=1, max_length=4096)
+    footer: str | None = Field(default=None, max_length=60)
+    button: str = Field(min_length=1, max_length=20)
+    sections: list[ListSection] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _row_limit(self) -> ListContent:
+        rows = sum(len(section.rows) for section in self.sections)
+        if rows > 10:
+            raise ValueError(f"WhatsApp lists hold at most 10 rows in all; this has {rows}")
+        return self
+
+
+class Button(BaseModel):
+    """A reply button (id ≤ 256, title ≤ 20)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=20)
+
+
+class ButtonsContent(BaseModel):
+    """Reply buttons: 1–3 buttons with unique titles, body ≤ 1024."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["buttons"] = "buttons"
+    header: str | None = Field(default=None, max_length=60)
+    body: str = Field(min_length=1, max_length=1024)
+    footer: str | None = Field(default=None, max_length=60)
+    buttons: list[Button] = Field(min_length=1, max_length=3)
+
+    @model_validator(mode="after")
+    def _unique_titles(self) -> ButtonsContent:
+        titles = [button.title for button in self.buttons]
+        if len(set(titles)) != len(titles):
+            raise ValueError("button titles must be unique")
+        return self
+
+
+class TemplateContent(BaseModel):
+    """An approved template (the only kind allowed outside the 24-hour window)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["template"] = "template"
+    name: str
+    language: str = "id"
+    body_parameters: list[str] = Field(default_factory=list)
+
+
+ReplyContent = Annotated[
+    TextContent | ListContent | ButtonsContent | TemplateContent, Field(discriminator="type")
+]
+
+
+class OutboundReply(_Message):
+    """A message to send to a citizen (topic whatsapp.outbound)."""
+
+    office: str
+    phone_number_id: str
+    wa_id: str
+    idempotency_key: str = Field(description="The sender sends each key at most once")
+    in_reply_to: str | None = Field(default=None, description="Inbound wamid this answers")
+    intent: Intent | None = None
+    service: Service | None = None
+    content: ReplyContent
+    template_fallback: TemplateContent | None = Field(
+        default=None, description="Sent instead of content when outside the 24-hour window"
+    )
+    expect: Expectation | None = Field(
+        default=None, description="Directive for the router: who gets the next message"
+    )
+    language: Lang | None = Field(
+        default=None, description="The conversation's language, remembered by the router"
+    )
+    inbound_received_at: dt.datetime | None = Field(
+        default=None, description="When the message it answers was acked (for latency)"
+    )
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+# --- whatsapp.events ----------------------------------------------------------------------
+
+
+class DeliveryStatus(StrEnum):
+    """Outbound message status reported by Meta."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    PLAYED = "played"
+
+
+class GraphError(BaseModel):
+    """An error object from the Graph API (sync response or status webhook)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: int
+    title: str | None = None
+    message: str | None = None
+    details: str | None = None
+
+
+class DeliveryEvent(_Message):
+    """A status webhook for one of our messages (topic whatsapp.events)."""
+
+    office: str
+    phone_number_id: str
+    wa_id: str = Field(description="recipient_id")
+    message_id: str = Field(description="wamid of our outbound message")
+    status: DeliveryStatus | str
+    timestamp: dt.datetime
+    errors: list[GraphError] = Field(default_factory=list)
+    pricing_category: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+# --- whatsapp.unrouted and dead letters ---------------------------------------------------
+
+
+class UnroutedPayload(_Message):
+    """A webhook change we accepted (200) but could not route, kept for ops."""
+
+    reason: str
+    phone_number_id: str | None = None
+    display_phone_number: str | None = None
+    payload: dict[str, Any] = Field(description="The webhook `change.value` as received")
+    received_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class DeadLetter(_Message):
+    """A message that could not be processed, with the error (topic `<topic>.dlq`)."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: str = Field(description="The original payload as text (UTF-8, replaced if invalid)")
+    error_type: str
+    error: str
+    service: str
+    attempts: int = 1
+    failed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+# --- status.updates (compacted, key = application_no) --------------------------------------
+
+
+class Stage(StrEnum):
+    """Stages of a passport application."""
+
+    SUBMITTED = "submitted"
+    PAID = "paid"
+    BIOMETRICS = "biometrics"
+    IN_PROCESS = "in_process"
+    APPROVED = "approved"
+    PRINTED = "printed"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    PICKED_UP = "picked_up"
+    NEEDS_ACTION = "needs_action"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class ApplicationRecord(_Message):
+    """The current state of one passport application (topic status.updates, compacted)."""
+
+    application_no: str
+    office: str
+    stage: Stage
+    date_of_birth: dt.date
+    applicant_name: str
+    wa_id: str | None = Field(default=None, description="Number to notify, if the office has it")
+    note: str | None = Field(default=None, description="Why action is needed, shown to applicant")
+    version: int = Field(default=1, ge=1, description="Increases with every change")
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    updated_by: str | None = None
+
+
+# --- feedback.recorded --------------------------------------------------------------------
+
+
+class FeedbackKind(StrEnum):
+    """Kinds of feedback an office receives."""
+
+    APPRECIATION = "appreciation"
+    COMPLAINT = "complaint"
+    SUGGESTION = "suggestion"
+
+
+class FeedbackRecord(_Message):
+    """One piece of feedback, the log of record (topic feedback.recorded)."""
+
+    ticket: str
+    office: str
+    wa_id: str
+    message_id: str = Field(description="Inbound wamid: one record per inbound message")
+    kind: FeedbackKind
+    urgent: bool = False
+    flags: list[str] = Field(default_factory=list)
+    text: str
+    profile_name: str | None = None
+    received_at: dt.datetime
+    recorded_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
