@@ -85,6 +85,24 @@ class Intent(StrEnum):
         return self.value.split(":", 1)[1] if ":" in self.value else ""
 
 
+# The office menu (an interactive list, ≤ 10 rows). A list reply carries the row id; a
+# numeric reply ("1", "2") picks the row at that position. The "feedback" row asks the
+# feedback service to offer the three kinds (appreciation, complaint, suggestion) as buttons.
+MENU_ROWS: tuple[tuple[str, Intent], ...] = (
+    ("faq:requirements", Intent.FAQ_REQUIREMENTS),
+    ("faq:fees", Intent.FAQ_FEES),
+    ("faq:payment", Intent.FAQ_PAYMENT),
+    ("status", Intent.STATUS),
+    ("faq:pickup", Intent.FAQ_PICKUP),
+    ("faq:lost_damaged", Intent.FAQ_LOST_DAMAGED),
+    ("faq:registration", Intent.FAQ_REGISTRATION),
+    ("faq:hours_location", Intent.FAQ_HOURS_LOCATION),
+    ("faq:official_channels", Intent.FAQ_OFFICIAL_CHANNELS),
+    ("feedback", Intent.FEEDBACK_SUGGESTION),
+)
+MENU_FEEDBACK_ROW = "feedback"
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
