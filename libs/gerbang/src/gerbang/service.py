@@ -1,0 +1,108 @@
+"""Running a worker process: producer, consumers, health endpoints, clean shutdown.
+
+Workers expose `/healthz` (process alive), `/readyz` (consumers joined, Redis answers) and
+`/metrics` (Prometheus) on a small HTTP port, without pulling a web framework into workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gerbang.bus import Consumer, Producer
+from gerbang.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+async def _serve_health(host: str, port: int, ready: ReadyCheck) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5)
+            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+                pass
+            path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
+            if path.startswith("/metrics"):
+                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest()
+            elif path.startswith("/healthz"):
+                status, ctype, body = "200 OK", "application/json", b'{"status":"ok"}'
+            elif path.startswith("/readyz"):
+                ok = await ready()
+                status = "200 OK" if ok else "503 Service Unavailable"
+                ctype, body = "application/json", b'{"ready":%s}' % (b"true" if ok else b"false")
+            else:
+                status, ctype, body = "404 Not Found", "text/plain", b"not found"
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode() + body
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, host, port)
+
+
+async def run_worker(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    producer: Producer,
+    consumers: Sequence[Consumer[Any]],
+    health_port: int | None,
+    extra_ready: ReadyCheck | None = None,
+    background: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> None:
+    """Start everything, run until SIGTERM/SIGINT, then stop in reverse order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def ready() -> bool:
+        if not all(consumer.ready for consumer in consumers):
+            return False
+        if extra_ready is not None:
+            try:
+                return await extra_ready()
+            except Exception:  # a readiness probe reports, it does not crash
+                return False
+        return True
+
+    server = await _serve_health("127.0.0.1", health_port, ready) if health_port else None
+    await producer.start()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for consumer in consumers:
+            await consumer.start()
+            tasks.append(asyncio.create_task(consumer.run(), name=f"consume:{consumer.topic}"))
+        tasks.extend(asyncio.create_task(job()) for job in background)
+        log.info("started", extra={"topics": [c.topic for c in consumers], "health_port": health_port})
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        log.info("stopping")
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for consumer in consumers:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+        await producer.stop()
+        if server is not None:
+            server.close()

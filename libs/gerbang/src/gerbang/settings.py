@@ -1,0 +1,74 @@
+"""Settings shared by every service; each service subclasses `ServiceSettings`.
+
+Values come from the environment (prefix `GERBANG_`), e.g. `GERBANG_KAFKA_BOOTSTRAP`.
+Invalid values fail at start with the field's name (pydantic-settings).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gerbang.offices import default_offices_dir
+
+
+class Environment(StrEnum):
+    """Where the service runs: development allows the documented dev secret and the simulator."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Kafka, Redis, logging and office data: what every Gerbang service needs."""
+
+    model_config = SettingsConfigDict(env_prefix="GERBANG_", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description="development (dev secrets, simulator) or production (real secrets only)",
+    )
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL")
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[a-zA-Z0-9._-]*$",
+        description="Prefix for every topic and consumer group (isolates tests, staging)",
+    )
+    topic_partitions: int = Field(
+        default=6, ge=1, le=256, description="Partitions of conversation-keyed topics"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: str = Field(default="json", pattern=r"^(json|console)$", description="Log format")
+    offices_dir: Path = Field(
+        default_factory=default_offices_dir, description="Folder with one folder per office"
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Handler attempts before a message is dead-lettered"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @property
+    def development(self) -> bool:
+        """True in development."""
+        return self.environment is Environment.DEVELOPMENT
+
+    def topic(self, name: str) -> str:
+        """The deployment's name of a topic (with the prefix)."""
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, name: str) -> str:
+        """The deployment's name of a consumer group (with the prefix)."""
+        return f"{self.topic_prefix}gerbang.{name}"

@@ -1,0 +1,80 @@
+"""Creates Gerbang's topics with their partition counts and policies (re-runnable)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from gerbang.messages import Topic
+from gerbang.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as Gerbang needs it."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
+    """Every topic and dead-letter topic, with partitions and config."""
+    n = settings.topic_partitions
+    specs = []
+    for topic in Topic:
+        config: dict[str, str] = {}
+        if topic is Topic.STATUS_UPDATES:
+            # The status service's source of truth: latest record per application forever.
+            config = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+        elif topic is Topic.FEEDBACK_RECORDED:
+            config = {"retention.ms": "-1"}  # the log of record: never expires
+        specs.append(TopicSpec(settings.topic(topic.value), n, config))
+        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"}))
+    return specs
+
+
+async def wait_for_kafka(settings: ServiceSettings, timeout: float = 60.0) -> None:
+    """Wait until the brokers answer metadata requests, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except KafkaConnectionError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Kafka at {settings.kafka_bootstrap} not reachable") from None
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def ensure_topics(settings: ServiceSettings) -> list[str]:
+    """Create missing topics; returns the names created (existing ones are left alone)."""
+    await wait_for_kafka(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        created = []
+        for spec in wanted:
+            try:
+                await admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,51 @@
+"""Wiring of the FAQ worker: `python -m gerbang_faq`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import Field
+
+from gerbang.bus import Consumer, Producer
+from gerbang.logs import setup_logging
+from gerbang.messages import ServiceRequest, Topic
+from gerbang.offices import load_registry
+from gerbang.service import run_worker
+from gerbang.settings import ServiceSettings
+from gerbang.understanding.classify import IntentMatcher
+from gerbang_faq.handlers import FaqHandler, MissLog
+from redis.asyncio import Redis
+
+
+class FaqSettings(ServiceSettings):
+    """Settings of the FAQ worker."""
+
+    health_port: int = Field(default=9103, ge=0, le=65535, description="/healthz, /metrics port")
+
+
+async def run(settings: FaqSettings) -> None:
+    """Consume faq.requests until stopped."""
+    registry = load_registry(settings.offices_dir)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, decode_responses=True)
+    handler = FaqHandler(
+        registry, IntentMatcher.from_registry(registry), MissLog(redis, settings.topic_prefix)
+    )
+    producer = Producer(settings, "faq")
+    consumer = Consumer(
+        settings, producer, service="faq", topic=Topic.FAQ_REQUESTS, model=ServiceRequest,
+        handler=handler.handle,
+    )
+    try:
+        await run_worker(
+            settings, service="faq", producer=producer, consumers=[consumer],
+            health_port=settings.health_port or None, extra_ready=redis.ping,
+        )
+    finally:
+        await redis.aclose()
+
+
+def main() -> None:
+    """Entry point."""
+    settings = FaqSettings()
+    setup_logging("faq", settings.log_level, settings.log_format)
+    asyncio.run(run(settings))

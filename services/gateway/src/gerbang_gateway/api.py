@@ -1,0 +1,270 @@
+"""The webhook API: Meta's verification handshake and signed webhook POSTs.
+
+A POST is answered 200 only once its messages are durably in Kafka (acks=all): if Kafka or
+Redis is down we answer 503 and Meta delivers again (for up to 7 days), so nothing is lost.
+What we accept but cannot route (an unknown number, a malformed change) is kept on
+`whatsapp.unrouted` and answered 200, because any other answer makes Meta redeliver it for a
+week (reference: whatsapp-cloud-api.md §1.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from aiokafka.errors import KafkaError
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gerbang import metrics
+from gerbang.bus import Producer, Publish
+from gerbang.logs import bind
+from gerbang.messages import Topic, UnroutedPayload
+from gerbang.offices import OfficeRegistry, load_registry, office_secret
+from gerbang_gateway.redis_state import Dedupe, connect
+from gerbang_gateway.settings import GatewaySettings
+from gerbang_gateway.signature import (
+    InvalidHandshake,
+    InvalidSignature,
+    verify_handshake,
+    verify_signature,
+)
+from gerbang_gateway.webhook import MalformedWebhook, parse_webhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """What the API needs, built once at start-up."""
+
+    settings: GatewaySettings
+    registry: OfficeRegistry
+    producer: Producer
+    redis: Redis
+    dedupe: Dedupe
+    secrets: dict[str, frozenset[str]]
+    """app secret → office codes signed with it (one Meta app may serve several offices)."""
+
+
+def get_gateway(request: Request) -> Gateway:
+    """The gateway state of this app."""
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def _app_secrets(settings: GatewaySettings, registry: OfficeRegistry) -> dict[str, frozenset[str]]:
+    by_secret: dict[str, set[str]] = {}
+    for office in registry:
+        secret = office_secret(office.code, "APP_SECRET", development=settings.development)
+        by_secret.setdefault(secret, set()).add(office.code)
+    return {secret: frozenset(codes) for secret, codes in by_secret.items()}
+
+
+def _error(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway's FastAPI app (webhook, health, metrics, ops pages)."""
+    settings = settings or GatewaySettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = load_registry(settings.offices_dir)
+        producer = Producer(settings, "gateway-api")
+        redis = connect(settings.redis_url)
+        await producer.start()
+        app.state.gateway = Gateway(
+            settings=settings,
+            registry=registry,
+            producer=producer,
+            redis=redis,
+            dedupe=Dedupe(redis, settings.topic_prefix, settings.dedupe_ttl_s),
+            secrets=_app_secrets(settings, registry),
+        )
+        log.info("gateway api ready", extra={"offices": len(registry)})
+        try:
+            yield
+        finally:
+            await producer.stop()
+            await redis.aclose()
+
+    app = FastAPI(title="Gerbang gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+
+    @app.get("/webhook/whatsapp", response_class=PlainTextResponse)
+    async def handshake(
+        gateway: GatewayDep,
+        mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+        token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+        challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+    ) -> Response:
+        """Meta's subscription check: echo the challenge if the verify token matches."""
+        try:
+            answer = verify_handshake(
+                mode, token, challenge, gateway.settings.verify_token.get_secret_value()
+            )
+        except InvalidHandshake as exc:
+            return PlainTextResponse(f"verification failed: {exc}", status_code=403)
+        return PlainTextResponse(answer)
+
+    @app.post("/webhook/whatsapp")
+    async def receive(request: Request, gateway: GatewayDep) -> Response:
+        """A signed webhook from Meta: messages to `whatsapp.inbound`, statuses to events."""
+        started = time.perf_counter()
+        response = await _receive(request, gateway)
+        metrics.WEBHOOK_ACK_SECONDS.observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(gateway: GatewayDep) -> Response:
+        """Ready when Redis and Kafka answer."""
+        checks: dict[str, bool] = {}
+        try:
+            checks["redis"] = bool(await gateway.redis.ping())
+        except RedisError:
+            checks["redis"] = False
+        try:
+            client = gateway.producer._producer.client  # noqa: SLF001
+            checks["kafka"] = bool(await asyncio.wait_for(client.ready(client.get_random_node()), 2))
+        except (KafkaError, TimeoutError, TypeError):
+            checks["kafka"] = False
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        """Prometheus metrics of the API process."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _receive(request: Request, gateway: Gateway) -> Response:
+    settings = gateway.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    if body is None:
+        metrics.WEBHOOKS.labels("too_large").inc()
+        return _error(413, "payload_too_large", f"body over {settings.max_body_bytes} bytes")
+    try:
+        secret = verify_signature(
+            body, request.headers.get("x-hub-signature-256"), gateway.secrets.keys()
+        )
+    except InvalidSignature as exc:
+        metrics.WEBHOOKS.labels("bad_signature").inc()
+        log.warning("webhook rejected: bad signature", extra={"reason": str(exc)})
+        return _error(401, "invalid_signature", str(exc))
+    received_at = dt.datetime.now(dt.UTC)
+    try:
+        parsed = parse_webhook(body, gateway.registry, received_at=received_at)
+    except MalformedWebhook as exc:
+        metrics.WEBHOOKS.labels("malformed").inc()
+        log.warning("webhook rejected: malformed", extra={"reason": str(exc)})
+        return _error(400, "malformed_webhook", str(exc))
+
+    allowed = gateway.secrets[secret]
+    messages = [m for m in parsed.messages if m.office in allowed]
+    events = [e for e in parsed.events if e.office in allowed]
+    unrouted = list(parsed.unrouted)
+    for stray in [m for m in parsed.messages if m.office not in allowed] + [
+        e for e in parsed.events if e.office not in allowed
+    ]:
+        # Signed with another app's secret than this office's: keep it, do not route it.
+        unrouted.append(
+            UnroutedPayload(
+                reason="signed with a secret that is not this office's",
+                phone_number_id=stray.phone_number_id,
+                payload={"message_id": stray.message_id, "office": stray.office},
+            )
+        )
+    ids = [m.message_id for m in messages] + [f"ev:{e.message_id}:{e.status}" for e in events]
+    try:
+        claimed, done, pending = await gateway.dedupe.claim(ids)
+    except RedisError as exc:
+        metrics.WEBHOOKS.labels("redis_unavailable").inc()
+        log.error("redis unavailable; asking Meta to redeliver", extra={"error": repr(exc)})
+        return _error(503, "unavailable", "state store unavailable, retry later")
+    if pending:
+        # The same message is being produced by a concurrent delivery; if that fails, this
+        # one must not have been acked, so ask Meta to come back.
+        metrics.WEBHOOKS.labels("concurrent_duplicate").inc()
+        await _release(gateway, claimed)
+        return _error(503, "in_progress", "the same message is being processed, retry later")
+    fresh = set(claimed)
+    publishes = [Publish(Topic.INBOUND, m.key, m) for m in messages if m.message_id in fresh]
+    publishes += [
+        Publish(Topic.EVENTS, e.key, e) for e in events if f"ev:{e.message_id}:{e.status}" in fresh
+    ]
+    publishes += [Publish(Topic.UNROUTED, u.phone_number_id, u) for u in unrouted]
+    try:
+        await asyncio.wait_for(
+            gateway.producer.publish_many(publishes), timeout=settings.produce_timeout_s
+        )
+    except (KafkaError, TimeoutError) as exc:
+        await _release(gateway, claimed)
+        metrics.WEBHOOKS.labels("kafka_unavailable").inc()
+        log.error("kafka unavailable; asking Meta to redeliver", extra={"error": repr(exc)})
+        return _error(503, "unavailable", "message bus unavailable, retry later")
+    try:
+        await gateway.dedupe.confirm(claimed)
+    except RedisError as exc:
+        # Already durable in Kafka: answer 200. The pending claim expires; a redelivery
+        # after that would be produced again and the sender's idempotency key stops a
+        # second reply.
+        log.warning("could not confirm dedupe keys", extra={"error": repr(exc)})
+    for message in messages:
+        with bind(office=message.office, message_id=message.message_id, wa_id=message.wa_id):
+            if message.message_id in fresh:
+                metrics.MESSAGES_IN.labels(message.office, message.kind.value).inc()
+            else:
+                metrics.DUPLICATES_DROPPED.labels(message.office).inc()
+                log.info("redelivered message dropped")
+    for item in unrouted:
+        metrics.UNROUTED.labels(item.reason[:40]).inc()
+    metrics.WEBHOOKS.labels("accepted").inc()
+    return JSONResponse(
+        {
+            "accepted": len(fresh),
+            "duplicates": len(done),
+            "unrouted": len(unrouted),
+            "ignored": len(parsed.ignored),
+        }
+    )
+
+
+async def _release(gateway: Gateway, ids: list[str]) -> None:
+    try:
+        await gateway.dedupe.release(ids)
+    except RedisError as exc:
+        # The pending claims expire by themselves (Dedupe.PENDING_TTL_S).
+        log.warning("could not release dedupe claims", extra={"error": repr(exc)})

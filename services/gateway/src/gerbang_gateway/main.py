@@ -1,0 +1,95 @@
+"""Wiring of the gateway's processes: `python -m gerbang_gateway api|router|sender`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import httpx
+import uvicorn
+
+from gerbang.bus import Consumer, Producer
+from gerbang.logs import setup_logging
+from gerbang.messages import InboundMessage, OutboundReply, Topic
+from gerbang.offices import load_registry
+from gerbang.service import run_worker
+from gerbang.understanding.classify import IntentMatcher
+from gerbang_gateway.api import create_app
+from gerbang_gateway.graph import GraphClient
+from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, connect
+from gerbang_gateway.router import Router
+from gerbang_gateway.sender import Sender
+from gerbang_gateway.settings import GatewaySettings
+
+
+async def run_router(settings: GatewaySettings) -> None:
+    """Consume whatsapp.inbound and route."""
+    registry = load_registry(settings.offices_dir)
+    redis = connect(settings.redis_url)
+    router = Router(
+        registry,
+        Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
+        IntentMatcher.from_registry(registry),
+    )
+    producer = Producer(settings, "router")
+    consumer = Consumer(
+        settings, producer, service="router", topic=Topic.INBOUND, model=InboundMessage,
+        handler=router.handle,
+    )
+    try:
+        await run_worker(
+            settings, service="router", producer=producer, consumers=[consumer],
+            health_port=settings.router_health_port or None,
+            extra_ready=redis.ping,
+        )
+    finally:
+        await redis.aclose()
+
+
+async def run_sender(settings: GatewaySettings) -> None:
+    """Consume whatsapp.outbound and send through the Graph API."""
+    registry = load_registry(settings.offices_dir)
+    redis = connect(settings.redis_url)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    async with httpx.AsyncClient(timeout=settings.graph_timeout_s, limits=limits) as http:
+        sender = Sender(
+            settings,
+            registry,
+            GraphClient(settings.graph_base_url, settings.graph_api_version, http),
+            Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
+            SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
+            RateLimiter(redis, settings.topic_prefix),
+        )
+        producer = Producer(settings, "sender")
+        consumer = Consumer(
+            settings, producer, service="sender", topic=Topic.OUTBOUND, model=OutboundReply,
+            handler=sender.handle,
+        )
+        try:
+            await run_worker(
+                settings, service="sender", producer=producer, consumers=[consumer],
+                health_port=settings.sender_health_port or None, extra_ready=redis.ping,
+            )
+        finally:
+            await redis.aclose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the gateway's processes."""
+    parser = argparse.ArgumentParser(prog="gerbang_gateway", description=__doc__)
+    parser.add_argument("role", choices=["api", "router", "sender"])
+    args = parser.parse_args(argv)
+    settings = GatewaySettings()
+    setup_logging(f"gateway-{args.role}", settings.log_level, settings.log_format)
+    if args.role == "api":
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            access_log=False,
+        )
+    elif args.role == "router":
+        asyncio.run(run_router(settings))
+    else:
+        asyncio.run(run_sender(settings))

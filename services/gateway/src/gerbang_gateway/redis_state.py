@@ -1,0 +1,251 @@
+"""The gateway's Redis state: webhook dedupe, conversation sessions, send idempotency, rate limits.
+
+Keys (all prefixed with the deployment's topic prefix):
+    gerbang:seen:<wamid>             webhook dedupe ("pending" while producing, then "done")
+    gerbang:conv:<office>:<wa_id>    conversation session (hash)
+    gerbang:sent:<idempotency_key>   reply sent ("sending" while calling Meta, then the wamid)
+    gerbang:rl:<phone_number_id>:<s> messages sent by a number in second <s>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gerbang.messages import OutboundReply, Service
+from gerbang.offices import Lang
+
+
+def connect(url: str) -> Redis:
+    """A Redis client that fails fast when Redis is down (callers answer 503 or retry)."""
+    return Redis.from_url(
+        url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=15,
+        decode_responses=True,
+    )
+
+
+class Dedupe:
+    """Drops Meta's redelivered webhooks by message id, without ever losing one.
+
+    A message id is *claimed* ("pending", short TTL) before producing and *confirmed*
+    ("done", 7 days) after Kafka acked it; if producing fails the claim is released, so the
+    redelivery is processed. A concurrent duplicate that meets "pending" is asked to retry.
+    """
+
+    PENDING_TTL_S = 60
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _key(self, message_id: str) -> str:
+        return f"{self.prefix}gerbang:seen:{message_id}"
+
+    async def claim(self, ids: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+        """Split ids into (claimed now, already done, pending elsewhere)."""
+        if not ids:
+            return [], [], []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
+            claimed_flags = await pipe.execute()
+        claimed = [i for i, ok in zip(ids, claimed_flags, strict=True) if ok]
+        others = [i for i, ok in zip(ids, claimed_flags, strict=True) if not ok]
+        done: list[str] = []
+        pending: list[str] = []
+        if others:
+            values = await self.redis.mget([self._key(i) for i in others])
+            for message_id, value in zip(others, values, strict=True):
+                (done if value == "done" else pending).append(message_id)
+        return claimed, done, pending
+
+    async def confirm(self, ids: Sequence[str]) -> None:
+        """Mark ids as processed for `ttl_s`."""
+        if not ids:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.set(self._key(message_id), "done", ex=self.ttl_s)
+            await pipe.execute()
+
+    async def release(self, ids: Sequence[str]) -> None:
+        """Forget claims whose messages did not reach Kafka (Meta will deliver again)."""
+        if ids:
+            await self.redis.delete(*[self._key(i) for i in ids])
+
+
+@dataclass(frozen=True)
+class Session:
+    """A conversation's state as the router keeps it."""
+
+    language: Lang | None = None
+    expect_service: Service | None = None
+    expect_context: dict[str, Any] | None = None
+    expect_until: float = 0.0
+    last_inbound_at: float = 0.0
+    messages_seen: int = 0
+
+    def expecting(self, now: float) -> Service | None:
+        """The service waiting for this conversation's next message, if still waiting."""
+        if self.expect_service is not None and now < self.expect_until:
+            return self.expect_service
+        return None
+
+    def within_window(self, now: float, hours: int = 24) -> bool:
+        """Whether free-form messages may be sent (the citizen wrote in the last 24 h)."""
+        return self.last_inbound_at > 0 and now - self.last_inbound_at < hours * 3600
+
+
+class Sessions:
+    """Conversation state in Redis (one hash per office:wa_id)."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _key(self, office: str, wa_id: str) -> str:
+        return f"{self.prefix}gerbang:conv:{office}:{wa_id}"
+
+    async def load(self, office: str, wa_id: str) -> Session:
+        """The session, or an empty one."""
+        raw = await self.redis.hgetall(self._key(office, wa_id))
+        if not raw:
+            return Session()
+        context = raw.get("expect_context")
+        service = raw.get("expect_service")
+        return Session(
+            language=raw.get("language") if raw.get("language") in ("id", "en") else None,  # type: ignore[arg-type]
+            expect_service=Service(service) if service else None,
+            expect_context=json.loads(context) if context else None,
+            expect_until=float(raw.get("expect_until") or 0),
+            last_inbound_at=float(raw.get("last_inbound_at") or 0),
+            messages_seen=int(raw.get("messages_seen") or 0),
+        )
+
+    async def record_inbound(
+        self,
+        office: str,
+        wa_id: str,
+        *,
+        at: dt.datetime,
+        language: Lang | None,
+        clear_expectation: bool,
+    ) -> None:
+        """Remember the citizen's latest message (opens the 24-hour window)."""
+        key = self._key(office, wa_id)
+        fields: dict[str, str | float] = {"last_inbound_at": at.timestamp()}
+        if language:
+            fields["language"] = language
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.hincrby(key, "messages_seen", 1)
+            if clear_expectation:
+                pipe.hdel(key, "expect_service", "expect_context", "expect_until")
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
+    async def apply_reply(self, reply: OutboundReply, now: float) -> None:
+        """Store the reply's directive: who gets the next message, with what context.
+
+        Called by the sender *before* the reply goes out, so the citizen cannot answer
+        before the router knows what the answer is for.
+        """
+        key = self._key(reply.office, reply.wa_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if reply.expect is not None:
+                pipe.hset(
+                    key,
+                    mapping={
+                        "expect_service": reply.expect.service.value,
+                        "expect_context": json.dumps(reply.expect.context),
+                        "expect_until": now + reply.expect.ttl_seconds,
+                    },
+                )
+            elif reply.service is not None and reply.in_reply_to is not None:
+                # A service that answered without asking for more is done with the
+                # conversation (only if it was the one expecting).
+                current = await self.redis.hget(key, "expect_service")
+                if current == reply.service.value:
+                    pipe.hdel(key, "expect_service", "expect_context", "expect_until")
+            if reply.language:
+                pipe.hset(key, "language", reply.language)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
+
+class SentLog:
+    """Send idempotency: each reply key reaches the Graph API at most once (barring a crash
+    in the instant between Meta's answer and the write, which resends once)."""
+
+    SENDING_TTL_S = 120
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _key(self, idempotency_key: str) -> str:
+        return f"{self.prefix}gerbang:sent:{idempotency_key}"
+
+    async def claim(self, idempotency_key: str) -> str | None:
+        """None if we may send now; else the current value ("sending" or the wamid)."""
+        key = self._key(idempotency_key)
+        if await self.redis.set(key, "sending", nx=True, ex=self.SENDING_TTL_S):
+            return None
+        value = await self.redis.get(key)
+        if value is None:  # expired in between: try again
+            return await self.claim(idempotency_key)
+        return str(value)
+
+    async def confirm(self, idempotency_key: str, wamid: str) -> None:
+        """Remember the reply as sent."""
+        await self.redis.set(self._key(idempotency_key), wamid, ex=self.ttl_s)
+
+    async def release(self, idempotency_key: str) -> None:
+        """Give the claim back (the send failed; a later attempt may send)."""
+        await self.redis.delete(self._key(idempotency_key))
+
+
+_RATE_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], 2) end
+return n
+"""
+
+
+class RateLimiter:
+    """Messages per second per business number, shared by every sender replica (Redis).
+
+    Meta counts throughput per phone number (80 mps by default): a fixed one-second window
+    per number keeps one office's burst from touching another's budget.
+    """
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._script = redis.register_script(_RATE_SCRIPT)
+
+    async def acquire(self, phone_number_id: str, per_second: int) -> float:
+        """Wait for a slot; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            now = time.time()
+            second = int(now)
+            count = int(await self._script(keys=[f"{self.prefix}gerbang:rl:{phone_number_id}:{second}"]))
+            if count <= per_second:
+                return waited
+            pause = second + 1 - now + 0.001
+            waited += pause
+            await asyncio.sleep(pause)

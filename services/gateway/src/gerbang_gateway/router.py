@@ -1,0 +1,109 @@
+"""The router worker: `whatsapp.inbound` → a service's requests topic, or the menu itself.
+
+Owns conversation state (Redis): language, the service expecting the next message and its
+context, the last inbound time (24-hour window). Thin: the decision is `routing.decide`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from gerbang import metrics
+from gerbang.bus import Publish
+from gerbang.faq.content import render
+from gerbang.faq.menu import build_menu
+from gerbang.messages import (
+    Conversation,
+    InboundMessage,
+    Intent,
+    Service,
+    ServiceRequest,
+    TextContent,
+    Topic,
+)
+from gerbang.offices import Lang, OfficeRegistry
+from gerbang.understanding import Understanding
+from gerbang.understanding.classify import IntentMatcher
+from gerbang_gateway.redis_state import Sessions
+from gerbang_gateway.routing import decide
+
+log = logging.getLogger(__name__)
+
+REQUEST_TOPICS = {
+    Service.FAQ: Topic.FAQ_REQUESTS,
+    Service.STATUS: Topic.STATUS_REQUESTS,
+    Service.FEEDBACK: Topic.FEEDBACK_REQUESTS,
+}
+
+
+class Router:
+    """Routes each inbound message; one instance per process."""
+
+    def __init__(self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher) -> None:
+        self.registry = registry
+        self.sessions = sessions
+        self.matcher = matcher
+
+    async def handle(self, message: InboundMessage) -> Sequence[Publish]:
+        """Decide where the message goes; remember the conversation."""
+        office = self.registry.get(message.office)
+        session = await self.sessions.load(message.office, message.wa_id)
+        now = time.time()
+        expecting = session.expecting(now)
+        understanding: Understanding | None = None
+        if message.text or message.reply_id:
+            understanding = self.matcher.understand(
+                message.text or "", reply_id=message.reply_id, office_code=message.office
+            )
+        route = decide(
+            message, understanding, expecting=expecting, context=session.expect_context
+        )
+        language = _language(understanding, session.language)
+        await self.sessions.record_inbound(
+            message.office,
+            message.wa_id,
+            at=message.received_at,
+            language=language if understanding is not None else None,
+            clear_expectation=expecting is not None and not route.expected,
+        )
+        if route.ignore:
+            return []
+        metrics.INTENTS.labels(message.office, route.intent.value).inc()
+        log.info(
+            "routed",
+            extra={"intent": route.intent.value, "service": route.service.value,
+                   "confidence": round(route.confidence, 3), "expected": route.expected},
+        )
+        conversation = Conversation(
+            language=language,
+            context=route.context or {},
+            expected=route.expected,
+            last_inbound_at=message.received_at,
+            messages_seen=session.messages_seen + 1,
+        )
+        request = ServiceRequest(
+            inbound=message,
+            intent=route.intent,
+            confidence=route.confidence,
+            conversation=conversation,
+        )
+        if route.service is Service.ROUTER:
+            replies = []
+            if route.reply_to_media:
+                text = render(self.registry, office, "non_text", language)
+                replies.append(request.reply(TextContent(body=text), part=0))
+            menu = build_menu(office, language)
+            replies.append(request.reply(menu, part=len(replies), service=Service.ROUTER))
+            return [Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies]
+        return [Publish(REQUEST_TOPICS[route.service], request.key, request)]
+
+
+def _language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
+    """The citizen's language: what they write now if it is clear, else what we knew."""
+    if understanding is not None and len(understanding.normalized.split()) >= 2:
+        return understanding.language
+    return remembered or (understanding.language if understanding else "id")
+
+

@@ -1,0 +1,65 @@
+"""Gateway settings (API, router, sender): environment variables prefixed `GERBANG_`."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+
+from gerbang.offices import DEV_SECRET
+from gerbang.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    """Settings of the gateway's three processes: api, router, sender."""
+
+    api_host: str = Field(default="127.0.0.1", description="Address the webhook API binds")
+    api_port: int = Field(default=8080, ge=1, le=65535, description="Port of the webhook API")
+    verify_token: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        description="Token Meta echoes in the webhook verification handshake",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest webhook body accepted (Meta sends up to 3 MB)",
+    )
+    produce_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long a webhook waits for Kafka before answering 503"
+    )
+    dedupe_ttl_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long message ids are remembered (Meta redelivers for up to 7 days)",
+    )
+    graph_base_url: str = Field(
+        default="http://127.0.0.1:8081", description="Graph API base URL (https://graph.facebook.com)"
+    )
+    graph_api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
+    graph_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Graph API call")
+    send_max_attempts: int = Field(
+        default=10, ge=1, le=50, description="Graph API attempts before a reply is dead-lettered"
+    )
+    send_backoff_base_s: float = Field(default=0.5, gt=0, description="First retry delay")
+    send_backoff_cap_s: float = Field(default=30.0, gt=0, description="Longest retry delay")
+    window_hours: int = Field(
+        default=24, ge=1, le=24, description="WhatsApp customer-service window length"
+    )
+    session_ttl_s: int = Field(
+        default=30 * 24 * 3600, ge=3600, description="How long conversation state is kept"
+    )
+    router_health_port: int = Field(default=9101, ge=0, le=65535)
+    sender_health_port: int = Field(default=9102, ge=0, le=65535)
+    simulator_enabled: bool = Field(
+        default=True, description="Serve /simulator (refused in production)"
+    )
+    national_ops_token_sha256: str | None = Field(
+        default=None, description="SHA-256 of the national ops token (dashboard sees all offices)"
+    )
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> GatewaySettings:
+        if not self.development:
+            if self.verify_token.get_secret_value() == DEV_SECRET:
+                raise ValueError("verify_token: set GERBANG_VERIFY_TOKEN in production")
+            if self.simulator_enabled:
+                raise ValueError("simulator_enabled: the simulator is for development only")
+        return self
