@@ -353,22 +353,57 @@ def office_secret(
     *,
     development: bool,
     environ: Mapping[str, str] | None = None,
+    dev_default: str | None = None,
 ) -> str:
-    """An office secret (APP_SECRET, ACCESS_TOKEN, OPS_TOKEN, API_KEY ...) from the environment.
+    """An office secret (APP_SECRET, ACCESS_TOKEN …) from `GERBANG_<CODE>_<NAME>`.
 
-    In development a missing secret is the documented `DEV_SECRET`, so a fresh clone runs;
-    in production a missing secret, or the development value, is refused.
+    In development a missing secret is `dev_default`, or the documented `DEV_SECRET`, so a
+    fresh clone runs; in production a missing secret, or a development value, is refused.
     """
     env = os.environ if environ is None else environ
     var = secret_env_name(office_code, name)
+    fallback = dev_default or DEV_SECRET
     value = env.get(var)
     if value:
-        if not development and value == DEV_SECRET:
-            raise MissingSecret(f"{var} is the development secret; set a real one in production")
+        if not development and value in (DEV_SECRET, fallback):
+            raise MissingSecret(f"{var} is a development value; set a real one in production")
         return value
     if development:
-        return DEV_SECRET
+        return fallback
     raise MissingSecret(f"{var} is not set: office {office_code!r} needs its {name} in production")
+
+
+def dev_token(office_code: str, name: str) -> str:
+    """The documented development token of an office, e.g. `dev-jakpus-ops-token`."""
+    return f"dev-{office_code}-{name.lower().replace('_', '-')}"
+
+
+def office_token_sha256(
+    office_code: str,
+    name: str,
+    *,
+    development: bool,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """SHA-256 of an office's API/ops token, the only form services keep.
+
+    Read from `GERBANG_<CODE>_<NAME>_SHA256` (preferred: the token itself never reaches
+    the server's environment), else hashed from `GERBANG_<CODE>_<NAME>`, else, in
+    development only, from `dev_token(code, name)`.
+    """
+    env = os.environ if environ is None else environ
+    hashed = env.get(secret_env_name(office_code, f"{name}_SHA256"))
+    if hashed:
+        if not re.fullmatch(r"[0-9a-f]{64}", hashed):
+            raise OfficeConfigError(
+                f"{secret_env_name(office_code, name + '_SHA256')} must be 64 lowercase hex digits"
+            )
+        return hashed
+    token = office_secret(
+        office_code, name, development=development, environ=env,
+        dev_default=dev_token(office_code, name),
+    )
+    return hash_token(token)
 
 
 def hash_token(token: str) -> str:
