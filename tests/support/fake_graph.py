@@ -163,7 +163,8 @@ class FakeGraphServer:
             "/__sent", params={k: v for k, v in params.items() if v is not None}
         )
         response.raise_for_status()
-        return response.json()
+        records: list[dict[str, Any]] = response.json()
+        return records
 
     def wait_for_sent(
         self, count: int, *, timeout: float = 10.0, interval: float = 0.05, **filters: Any
@@ -185,13 +186,15 @@ class FakeGraphServer:
         params = {"phone_number_id": phone_number_id} if phone_number_id else {}
         response = self.http.get("/__reads", params=params)
         response.raise_for_status()
-        return response.json()
+        reads: list[dict[str, Any]] = response.json()
+        return reads
 
     def stats(self) -> dict[str, Any]:
         """Counts: sent, failed, reads, by_status, by_code."""
         response = self.http.get("/__stats")
         response.raise_for_status()
-        return response.json()
+        stats: dict[str, Any] = response.json()
+        return stats
 
     def clear(self) -> None:
         """Forget recorded sends and reads, reset stats, and drop failure rules."""
@@ -227,7 +230,8 @@ class FakeGraphServer:
         }
         response = self.http.post("/__fail", json=rule)
         response.raise_for_status()
-        return response.json()
+        created: dict[str, Any] = response.json()
+        return created
 
     def clear_failures(self) -> None:
         """Drop every queued failure rule."""
