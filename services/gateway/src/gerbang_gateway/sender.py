@@ -99,10 +99,11 @@ class Sender:
             attempt += 1
             await self.limiter.acquire(reply.phone_number_id, office.whatsapp.throughput_mps)
             try:
+                payload = build_payload(reply.wa_id, content)
+                # Meta echoes this in the status webhooks: ties a delivery to its reply.
+                payload["biz_opaque_callback_data"] = reply.idempotency_key[:512]
                 wamid = await self.graph.send(
-                    reply.phone_number_id,
-                    self._tokens[reply.office],
-                    build_payload(reply.wa_id, content),
+                    reply.phone_number_id, self._tokens[reply.office], payload
                 )
                 return wamid, content.type
             except OutsideWindowError as exc:
