@@ -1,0 +1,1 @@
+"""Gerbang status service: passport application progress, for the applicant only."""

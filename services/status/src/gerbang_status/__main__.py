@@ -1,0 +1,5 @@
+"""`python -m gerbang_status api|worker`."""
+
+from gerbang_status.main import main
+
+main()

@@ -1,0 +1,426 @@
+"""The status conversation as pure functions: what the applicant wrote → what we answer.
+
+Flow
+    "cek status"                       → ask for application number and date of birth
+    number (and/or date) in one or two messages; the partial answer travels in the
+                                         context the router hands back (`expect`)
+    correct pair, this office          → stage + next step + "notify me" button
+    correct pair, another office       → that office's name, service and WhatsApp number only
+    unknown number or wrong birth date → one neutral answer, identical in both cases
+    locked (too many failures)         → polite "try again after HH:MM"
+    tap on `status|optin|<no>`         → notifications switched on (if a lookup offered it)
+
+The answer to another office's application needs the correct date of birth too: otherwise
+the pointer would tell a stranger that a number exists, and where.
+
+Two steps keep I/O out: `read_turn` says what the message asks for (`Ask`, `Query`,
+`OptIn`, `Cancel`, `GiveUp`); the worker does the lockout check and the lookup for a
+`Query` and hands the result to `respond`, which builds the replies and the expectation.
+`converse` chains both over an in-memory view (the offline CLI, tests and the benchmark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gerbang.messages import (
+    ApplicationRecord,
+    Button,
+    ButtonsContent,
+    Expectation,
+    ReplyContent,
+    Service,
+    TextContent,
+)
+from gerbang.offices import Lang, Office, OfficeRegistry, UnknownOffice
+from gerbang.phone import display
+
+from gerbang_status.lockout import LockState
+from gerbang_status.parsing import DEFAULT_FORMAT, ApplicationNoFormat, extract_lookup
+from gerbang_status.stages import FINAL_STAGES, describe
+
+OPTIN_PREFIX = "status|optin|"
+"""Reply-button id prefix of the opt-in; the router routes `status|…` taps to this service."""
+
+EXPECT_TTL_SECONDS = 600
+MAX_EMPTY_ASKS = 2
+"""Messages in a row without a number or date before we stop waiting for one."""
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+"""Times shown to applicants. Every office configured today is in WIB (Jakarta, Bogor, Batam);
+offices in WITA/WIT would need a time-zone field in office.yaml."""
+
+_CANCEL_WORDS = frozenset({"batal", "batalkan", "cancel", "stop", "keluar", "selesai", "exit"})
+_WORDS = re.compile(r"[a-z]+")
+
+
+class Outcome(StrEnum):
+    """Result of one lookup (also the `outcome` label of the lookup metric)."""
+
+    FOUND = "found"
+    OTHER_OFFICE = "other_office"
+    NOT_FOUND_OR_MISMATCH = "not_found_or_mismatch"
+    LOCKED = "locked"
+
+
+# --- reading the applicant's message ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Something is missing: ask for it and carry what we have in the context."""
+
+    application_no: str | None
+    date_of_birth: dt.date | None
+    asks: int
+    invalid_date: bool = False
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The partial answer, handed back by the router with the next message."""
+        context: dict[str, Any] = {"asks": self.asks}
+        if self.application_no:
+            context["application_no"] = self.application_no
+        if self.date_of_birth:
+            context["date_of_birth"] = self.date_of_birth.isoformat()
+        return context
+
+
+@dataclass(frozen=True)
+class Query:
+    """A complete pair to look up."""
+
+    application_no: str
+    date_of_birth: dt.date
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """The applicant tapped 'notify me' for an application."""
+
+    application_no: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """The applicant wants to stop ('batal')."""
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Several messages without a number or a date: stop waiting, explain how to restart."""
+
+
+Step = Ask | Query | OptIn | Cancel | GiveUp
+
+
+def _context_date(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def read_turn(
+    text: str | None,
+    reply_id: str | None,
+    context: Mapping[str, Any],
+    *,
+    expected: bool,
+    today: dt.date,
+    fmt: ApplicationNoFormat = DEFAULT_FORMAT,
+) -> Step:
+    """What this message asks for, given the context we asked the router to keep."""
+    if reply_id and reply_id.startswith(OPTIN_PREFIX):
+        number = fmt.normalize(reply_id[len(OPTIN_PREFIX) :])
+        if number:
+            return OptIn(number)
+    text = text or ""
+    short_words_only = len(text) <= 40 and not any(c.isdigit() for c in text)
+    if short_words_only and set(_WORDS.findall(text.lower())) & _CANCEL_WORDS:
+        return Cancel()
+    carried = context if expected else {}
+    known_no = fmt.normalize(str(carried.get("application_no", ""))) or None
+    known_dob = _context_date(carried.get("date_of_birth"))
+    asks = carried.get("asks", 0) if isinstance(carried.get("asks"), int) else 0
+    found = extract_lookup(
+        text, today, fmt, expecting_date=known_no is not None and known_dob is None
+    )
+    application_no = found.application_no or known_no
+    date_of_birth = found.date_of_birth or known_dob
+    if application_no and date_of_birth:
+        return Query(application_no, date_of_birth)
+    progressed = found.application_no is not None or found.date_of_birth is not None
+    if expected and not progressed and not found.invalid_date and asks >= MAX_EMPTY_ASKS:
+        return GiveUp()
+    return Ask(
+        application_no,
+        date_of_birth,
+        asks=0 if progressed else asks + 1,
+        invalid_date=found.invalid_date,
+    )
+
+
+def classify(record: ApplicationRecord | None, office: str, date_of_birth: dt.date) -> Outcome:
+    """The outcome of a lookup: unknown number and wrong date of birth are one outcome."""
+    if record is None or record.date_of_birth != date_of_birth:
+        return Outcome.NOT_FOUND_OR_MISMATCH
+    if record.office != office:
+        return Outcome.OTHER_OFFICE
+    return Outcome.FOUND
+
+
+# --- answering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send (in order) and whether to wait for the applicant's next message."""
+
+    contents: list[ReplyContent]
+    expect: Expectation | None = None
+    outcome: Outcome | None = None
+    offer_optin: str | None = None
+    """Application number the 'notify me' button was offered for (the worker remembers it)."""
+
+    @property
+    def text(self) -> str:
+        """Every content's body, joined (for logs, the CLI and tests)."""
+        return "\n\n".join(getattr(content, "body", "") for content in self.contents)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What the worker found for a `Query`: the outcome, the record, a lock."""
+
+    outcome: Outcome
+    record: ApplicationRecord | None = None
+    lock: LockState = field(default_factory=LockState)
+
+
+def _t(lang: Lang, id_text: str, en_text: str) -> str:
+    return en_text if lang == "en" else id_text
+
+
+def _expect(context: dict[str, Any], ttl: int) -> Expectation:
+    return Expectation(service=Service.STATUS, context=context, ttl_seconds=ttl)
+
+
+def ask_text(step: Ask, lang: Lang, office: Office) -> str:
+    """The question for what is still missing."""
+    prefix = ""
+    if step.invalid_date:
+        prefix = _t(
+            lang,
+            "Tanggal lahir tersebut tidak valid. ",
+            "That date of birth is not a valid date. ",
+        )
+    if step.application_no and not step.date_of_birth:
+        return prefix + _t(
+            lang,
+            "Terima kasih. Sekarang kirim *tanggal lahir* pemohon, misalnya 12-05-1990.",
+            "Thank you. Now send the applicant's *date of birth*, e.g. 12-05-1990.",
+        )
+    if step.date_of_birth and not step.application_no:
+        return prefix + _t(
+            lang,
+            "Terima kasih. Sekarang kirim *nomor permohonan* paspor.",
+            "Thank you. Now send the passport *application number*.",
+        )
+    return prefix + _t(
+        lang,
+        f"Untuk cek status permohonan paspor di {office.short_name}, kirim *nomor "
+        "permohonan* dan *tanggal lahir* pemohon, misalnya:\n1234567890123 12-05-1990\n\n"
+        "Boleh dalam satu atau dua pesan. Ketik *batal* untuk berhenti.",
+        f"To check a passport application at {office.short_name}, send the *application "
+        "number* and the applicant's *date of birth*, e.g.:\n1234567890123 12-05-1990\n\n"
+        "In one message or two. Type *cancel* to stop.",
+    )
+
+
+def neutral_text(lang: Lang) -> str:
+    """The one answer for an unknown number and for a wrong date of birth."""
+    return _t(
+        lang,
+        "Maaf, kami tidak dapat menampilkan status untuk nomor permohonan dan tanggal lahir "
+        "tersebut. Periksa kembali keduanya lalu kirim lagi, atau ketik *batal* untuk berhenti.",
+        "Sorry, we cannot show a status for that application number and date of birth. "
+        "Please check both and send them again, or type *cancel* to stop.",
+    )
+
+
+def locked_text(lang: Lang, until: dt.datetime) -> str:
+    """Polite 'try again later', with the time (WIB)."""
+    local = until.astimezone(WIB)
+    when = local.strftime("%d-%m-%Y %H:%M") + " WIB"
+    return _t(
+        lang,
+        "Maaf, terlalu banyak percobaan yang tidak berhasil. Demi keamanan data pemohon, "
+        f"pengecekan status dapat dicoba lagi setelah {when}.",
+        "Sorry, there were too many unsuccessful attempts. To protect applicants' data, you "
+        f"can check a status again after {when}.",
+    )
+
+
+def other_office_text(lang: Lang, other: Office) -> str:
+    """Pointer to the office the application belongs to: name, service, number — no details."""
+    number = display(other.display_number)
+    return _t(
+        lang,
+        f"Permohonan tersebut terdaftar di {other.name}. Statusnya hanya dapat dicek melalui "
+        f"layanan WhatsApp {other.service_name} di {number}.",
+        f"That application is registered at {other.name}. Its status can only be checked "
+        f"through that office's WhatsApp service {other.service_name} at {number}.",
+    )
+
+
+def optin_button_title(lang: Lang) -> str:
+    """Title of the 'notify me' reply button (≤ 20 characters)."""
+    return _t(lang, "Kabari saya", "Notify me")
+
+
+def found_reply(record: ApplicationRecord, lang: Lang, office: Office) -> Reply:
+    """Stage, next step and, unless the application is finished, the 'notify me' button."""
+    body = describe(record.application_no, record.stage, lang, office, record.note)
+    if record.stage in FINAL_STAGES:
+        return Reply([TextContent(body=body)], outcome=Outcome.FOUND)
+    invite = _t(
+        lang,
+        "\n\nIngin dikabari lewat WhatsApp jika status berubah? Tekan *Kabari saya*.",
+        "\n\nWant a WhatsApp message when the status changes? Tap *Notify me*.",
+    )
+    body = body[: 1024 - len(invite) - 1] + "…" if len(body) + len(invite) > 1024 else body
+    content = ButtonsContent(
+        body=body + invite,
+        buttons=[
+            Button(id=f"{OPTIN_PREFIX}{record.application_no}", title=optin_button_title(lang))
+        ],
+    )
+    return Reply([content], outcome=Outcome.FOUND, offer_optin=record.application_no)
+
+
+def respond(
+    step: Step,
+    *,
+    lang: Lang,
+    office: Office,
+    registry: OfficeRegistry,
+    now: dt.datetime,
+    result: LookupResult | None = None,
+    optin_accepted: bool = False,
+    expect_ttl: int = EXPECT_TTL_SECONDS,
+) -> Reply:
+    """The replies for a step; a `Query` needs its `LookupResult`, an `OptIn` its acceptance."""
+    if isinstance(step, Ask):
+        return Reply(
+            [TextContent(body=ask_text(step, lang, office))], _expect(step.context, expect_ttl)
+        )
+    if isinstance(step, Cancel):
+        body = _t(
+            lang,
+            "Baik, pengecekan status dihentikan. Ketik *menu* untuk melihat layanan lainnya.",
+            "All right, the status check has stopped. Type *menu* to see other services.",
+        )
+        return Reply([TextContent(body=body)])
+    if isinstance(step, GiveUp):
+        body = _t(
+            lang,
+            "Kami belum menerima nomor permohonan dan tanggal lahir. Ketik *cek status* untuk "
+            "mencoba lagi, atau *menu* untuk layanan lainnya.",
+            "We have not received an application number and date of birth. Type *check "
+            "status* to try again, or *menu* for other services.",
+        )
+        return Reply([TextContent(body=body)])
+    if isinstance(step, OptIn):
+        if optin_accepted:
+            body = _t(
+                lang,
+                f"Baik. Kami akan mengirim kabar lewat WhatsApp setiap kali status permohonan "
+                f"*{step.application_no}* berubah.",
+                f"Done. We will send you a WhatsApp message whenever the status of application "
+                f"*{step.application_no}* changes.",
+            )
+        else:
+            body = _t(
+                lang,
+                "Untuk menerima kabar status, cek status permohonan Anda dulu: ketik *cek status*.",
+                "To get status updates, check your application first: type *check status*.",
+            )
+        return Reply([TextContent(body=body)])
+    if result is None:
+        raise ValueError("a Query needs its LookupResult")
+    if result.outcome is Outcome.LOCKED:
+        until = now + dt.timedelta(seconds=result.lock.seconds_left)
+        return Reply([TextContent(body=locked_text(lang, until))], outcome=Outcome.LOCKED)
+    if result.outcome is Outcome.NOT_FOUND_OR_MISMATCH:
+        return Reply(
+            [TextContent(body=neutral_text(lang))],
+            _expect({"asks": 0}, expect_ttl),
+            outcome=Outcome.NOT_FOUND_OR_MISMATCH,
+        )
+    if result.record is None:
+        raise ValueError(f"outcome {result.outcome} needs the record")
+    if result.outcome is Outcome.OTHER_OFFICE:
+        try:
+            other = registry.get(result.record.office)
+        except UnknownOffice:
+            # An application of an office no longer configured: say nothing about it.
+            return Reply(
+                [TextContent(body=neutral_text(lang))], outcome=Outcome.NOT_FOUND_OR_MISMATCH
+            )
+        return Reply(
+            [TextContent(body=other_office_text(lang, other))], outcome=Outcome.OTHER_OFFICE
+        )
+    return found_reply(result.record, lang, office)
+
+
+def converse(
+    text: str | None,
+    *,
+    office: Office,
+    registry: OfficeRegistry,
+    records: Mapping[str, ApplicationRecord],
+    lang: Lang = "id",
+    reply_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    expected: bool = False,
+    lock: LockState | None = None,
+    now: dt.datetime | None = None,
+    fmt: ApplicationNoFormat = DEFAULT_FORMAT,
+) -> Reply:
+    """The whole flow over an in-memory view, without Kafka or Redis (CLI, tests, bench).
+
+    An opt-in is accepted when the application is this office's (the worker additionally
+    requires that a lookup offered it to this wa_id).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    step = read_turn(
+        text, reply_id, context or {}, expected=expected, today=now.astimezone(WIB).date(), fmt=fmt
+    )
+    result = None
+    accepted = False
+    if isinstance(step, Query):
+        if lock is not None and lock.locked:
+            result = LookupResult(Outcome.LOCKED, lock=lock)
+        else:
+            record = records.get(step.application_no)
+            result = LookupResult(classify(record, office.code, step.date_of_birth), record)
+    elif isinstance(step, OptIn):
+        record = records.get(step.application_no)
+        accepted = record is not None and record.office == office.code
+    return respond(
+        step,
+        lang=lang,
+        office=office,
+        registry=registry,
+        now=now,
+        result=result,
+        optin_accepted=accepted,
+    )
