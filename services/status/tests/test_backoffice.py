@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from gerbang.messages import Stage
 from gerbang_status.backoffice import (
     BulkFormatError,
@@ -31,7 +30,10 @@ def test_parse_change_normalises() -> None:
     assert change.stage is Stage.PAID
     assert change.date_of_birth == dt.date(1990, 5, 12)
     assert change.wa_id == "6281234567890"
-    assert parse_change({**ROW, "stage": "Ready for pickup"}, DEFAULT_FORMAT, TODAY).stage is Stage.READY_FOR_PICKUP
+    assert (
+        parse_change({**ROW, "stage": "Ready for pickup"}, DEFAULT_FORMAT, TODAY).stage
+        is Stage.READY_FOR_PICKUP
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import datetime as dt
 import time
 
 import pytest
-
 from gerbang.messages import ButtonsContent, Service, Stage, TextContent
 from gerbang.offices import OfficeRegistry
 from gerbang_status.conversation import (
@@ -36,8 +35,9 @@ def records() -> dict[str, object]:
     return {
         NUMBER: make_record(NUMBER, "jakpus", Stage.READY_FOR_PICKUP),
         "BGR000111": make_record("BGR000111", "bogor", Stage.PRINTED),
-        "7777777777": make_record("7777777777", "jakpus", Stage.NEEDS_ACTION,
-                                  note="Foto KK kurang jelas, bawa KK asli."),
+        "7777777777": make_record(
+            "7777777777", "jakpus", Stage.NEEDS_ACTION, note="Foto KK kurang jelas, bawa KK asli."
+        ),
         "8888888888": make_record("8888888888", "jakpus", Stage.PICKED_UP),
     }
 
@@ -82,7 +82,9 @@ def test_found_shows_stage_next_step_and_optin_button(registry, records) -> None
     [content] = reply.contents
     assert isinstance(content, ButtonsContent)
     assert content.buttons[0].id == f"{OPTIN_PREFIX}{NUMBER}"
-    assert "30 hari" in content.body and "KTP" in content.body and "bukti pembayaran" in content.body
+    assert (
+        "30 hari" in content.body and "KTP" in content.body and "bukti pembayaran" in content.body
+    )
     assert reply.offer_optin == NUMBER
 
 
@@ -143,8 +145,12 @@ def test_cancel_and_give_up(registry, records) -> None:
 
 
 def test_read_turn_steps() -> None:
-    assert read_turn(f"{NUMBER} 12-05-1990", None, {}, expected=False, today=TODAY) == Query(NUMBER, DOB)
-    assert read_turn(None, f"{OPTIN_PREFIX}{NUMBER}", {}, expected=False, today=TODAY) == OptIn(NUMBER)
+    assert read_turn(f"{NUMBER} 12-05-1990", None, {}, expected=False, today=TODAY) == Query(
+        NUMBER, DOB
+    )
+    assert read_turn(None, f"{OPTIN_PREFIX}{NUMBER}", {}, expected=False, today=TODAY) == OptIn(
+        NUMBER
+    )
 
 
 def test_optin_needs_an_application_of_this_office(registry, records) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gerbang_status.parsing import (
     ApplicationNoFormat,
     extract_lookup,
@@ -15,6 +12,8 @@ from gerbang_status.parsing import (
     parse_date_of_birth,
     resolve_two_digit_year,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TODAY = dt.date(2025, 11, 25)
 MAY_12 = dt.date(1990, 5, 12)
@@ -182,7 +181,11 @@ def test_two_digit_years_round_trip(date: dt.date, fmt: object) -> None:
     assert parse_date_of_birth(fmt(date), TODAY) == date  # type: ignore[operator]
 
 
-@given(births, st.sampled_from(FOUR_DIGIT_FORMATS[:11]), st.from_regex(r"[1-9][0-9]{5,18}", fullmatch=True))
+@given(
+    births,
+    st.sampled_from(FOUR_DIGIT_FORMATS[:11]),
+    st.from_regex(r"[1-9][0-9]{5,18}", fullmatch=True),
+)
 def test_pair_in_one_message_round_trips(date: dt.date, fmt: object, number: str) -> None:
     text = f"no permohonan {number} tgl lahir {fmt(date)}"  # type: ignore[operator]
     found = extract_lookup(text, TODAY)
@@ -190,7 +193,11 @@ def test_pair_in_one_message_round_trips(date: dt.date, fmt: object, number: str
     assert found.date_of_birth == date
 
 
-@given(st.from_regex(r"[A-Za-z0-9]{6,20}", fullmatch=True).filter(lambda s: any(c.isdigit() for c in s)))
+@given(
+    st.from_regex(r"[A-Za-z0-9]{6,20}", fullmatch=True).filter(
+        lambda s: any(c.isdigit() for c in s)
+    )
+)
 def test_application_numbers_round_trip_with_separators(number: str) -> None:
     spaced = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
     dashed = "-".join(number[i : i + 3] for i in range(0, len(number), 3))

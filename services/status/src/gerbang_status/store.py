@@ -26,7 +26,7 @@ import secrets
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from gerbang.bus import Unavailable
 from gerbang.messages import ApplicationRecord, Stage, Topic
 from gerbang.offices import Lang
@@ -55,6 +55,33 @@ if current and tonumber(current) >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 3))
 return 1
 """
+
+
+async def open_whole_topic(
+    settings: StatusSettings, topic: str, client_id: str, timeout_s: float = 30.0
+) -> AIOKafkaConsumer:
+    """A started consumer (no group) on every partition of `topic`, at the beginning."""
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=f"gerbang-{client_id}",
+    )
+    await consumer.start()
+    try:
+        # Without a group the consumer assigns itself every partition once metadata is in.
+        deadline = time.monotonic() + timeout_s
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise Unavailable(f"topic {settings.topic(topic)} has no partitions")
+            await asyncio.sleep(0.05)
+        await consumer.seek_to_beginning(*consumer.assignment())
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
 
 
 def _record_args(record: ApplicationRecord) -> list[Any]:
@@ -186,23 +213,9 @@ class StatusView:
 
     async def rebuild(self) -> int:
         """Replay `status.updates` from the beginning to its current end into the view."""
-        topic = self.settings.topic(Topic.STATUS_UPDATES)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="gerbang-status-rebuild",
-        )
-        await consumer.start()
+        consumer = await open_whole_topic(self.settings, Topic.STATUS_UPDATES, "status-rebuild")
         try:
-            await consumer.topics()  # loads metadata, so the partitions are known
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise Unavailable(f"topic {topic} not found")
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
+            tps = sorted(consumer.assignment())
             end = await consumer.end_offsets(tps)
             deadline = time.monotonic() + self.settings.rebuild_timeout_s
             pending = {tp for tp in tps if await consumer.position(tp) < end[tp]}

@@ -45,8 +45,14 @@ class WorkerParts:
             await asyncio.sleep(interval_s)
 
 
-def build(settings: StatusSettings, registry: OfficeRegistry, redis: Redis) -> WorkerParts:
-    """Build the producer, both consumers and the handlers."""
+def build(
+    settings: StatusSettings,
+    registry: OfficeRegistry,
+    redis: Redis,
+    *,
+    view_group: str = "status.view",
+) -> WorkerParts:
+    """Build the producer, both consumers and the handlers (`view_group`: the updates group)."""
     producer = Producer(settings, "status")
     view = StatusView(redis, settings)
     worker = StatusWorker(
@@ -59,7 +65,7 @@ def build(settings: StatusSettings, registry: OfficeRegistry, redis: Redis) -> W
         expect_ttl_s=settings.expect_ttl_s,
     )
     updates: Consumer[ApplicationRecord] = Consumer(
-        settings, producer, service="status", group="status.view", topic=Topic.STATUS_UPDATES,
+        settings, producer, service="status", group=view_group, topic=Topic.STATUS_UPDATES,
         model=ApplicationRecord, handler=worker.materialise,
     )  # fmt: skip
     requests: Consumer[ServiceRequest] = Consumer(
