@@ -43,11 +43,9 @@ def api_headers(office: str) -> dict[str, str]:
     return {"X-API-Key": dev_token(office, "STATUS_API_KEY")}
 
 
-async def eventually(
-    check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05
-) -> Any:
+async def eventually(check: Callable[[], Any], wait_s: float = 20.0, interval: float = 0.05) -> Any:
     """Poll a sync or async check until truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_s
     last = None
     while time.monotonic() < deadline:
         last = check()
@@ -56,7 +54,7 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    raise AssertionError(f"condition not met within {wait_s}s (last: {last!r})")
 
 
 class TopicReader:
@@ -130,7 +128,7 @@ class Citizen:
         return request
 
     async def replies_to(
-        self, request: ServiceRequest, timeout: float = 20.0
+        self, request: ServiceRequest, wait_s: float = 20.0
     ) -> list[OutboundReply]:
         """The replies to one request (waits for at least one)."""
         wamid = request.inbound.message_id
@@ -138,7 +136,7 @@ class Citizen:
         def mine() -> list[OutboundReply]:
             return [r for r in self.outbound.items if r.in_reply_to == wamid]
 
-        replies: list[OutboundReply] = await eventually(mine, timeout)
+        replies: list[OutboundReply] = await eventually(mine, wait_s)
         last = replies[-1]
         self.context = dict(last.expect.context) if last.expect else {}
         self.expected = last.expect is not None
@@ -217,7 +215,7 @@ async def updates_on_topic(settings: StatusSettings) -> list[ApplicationRecord]:
     ends = await consumer.end_offsets(list(consumer.assignment()))
     total = sum(ends.values())
     try:
-        await eventually(lambda: len(reader.items) >= total, timeout=10)
+        await eventually(lambda: len(reader.items) >= total, wait_s=10)
     finally:
         await reader.stop()
     return reader.items

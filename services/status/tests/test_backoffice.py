@@ -105,12 +105,16 @@ def test_new_application_needs_birth_date_and_name() -> None:
 
 
 def test_read_csv_with_semicolons_and_bom() -> None:
-    body = "\ufeffapplication_no;stage;date_of_birth;applicant_name\n111111;paid;12-05-1990;A\n\n222222;printed;;\n"
+    body = (
+        "\ufeffapplication_no;stage;date_of_birth;applicant_name\n"
+        "111111;paid;12-05-1990;A\n\n222222;printed;;\n"
+    )
     rows = list(read_bulk(body.encode(), "text/csv"))
     assert rows == [
         (2, {"application_no": "111111", "stage": "paid", "date_of_birth": "12-05-1990",
              "applicant_name": "A"}),
-        (4, {"application_no": "222222", "stage": "printed", "date_of_birth": "", "applicant_name": ""}),
+        (4, {"application_no": "222222", "stage": "printed", "date_of_birth": "",
+             "applicant_name": ""}),
     ]  # fmt: skip
 
 

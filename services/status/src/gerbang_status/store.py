@@ -227,7 +227,7 @@ class StatusView:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for records in batch.values():
                         for message in records:
-                            applied += self._queue_apply(pipe, message.key, message.value)
+                            applied += await self._queue_apply(pipe, message.key, message.value)
                     await pipe.execute()
                 for tp in list(pending):
                     if await consumer.position(tp) >= end[tp]:
@@ -236,7 +236,7 @@ class StatusView:
         finally:
             await consumer.stop()
 
-    def _queue_apply(self, pipe: Any, key: bytes | None, value: bytes | None) -> int:
+    async def _queue_apply(self, pipe: Any, key: bytes | None, value: bytes | None) -> int:
         if value is None:  # tombstone: the application was deleted
             if key:
                 pipe.delete(self.keys.app(key.decode("utf-8", errors="replace")))
@@ -247,7 +247,8 @@ class StatusView:
             # The live consumer dead-letters it; the view simply does not have it.
             log.warning("undecodable record on status.updates skipped during rebuild")
             return 0
-        self._set_if_newer(
+        # With a pipeline as client, the script call only queues (evalsha, loaded on execute).
+        await self._set_if_newer(
             keys=[self.keys.app(record.application_no)],
             args=_record_args(record),
             client=pipe,
