@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from gerbang.bus import Producer
 from gerbang.messages import (
     ApplicationRecord,
@@ -222,3 +223,27 @@ async def updates_on_topic(settings: StatusSettings) -> list[ApplicationRecord]:
 
 
 Waiter = Callable[[], Awaitable[Any]]
+
+
+async def group_caught_up(settings: StatusSettings, group: str, topic: str) -> None:
+    """Wait until a consumer group has committed the current end of a topic."""
+    consumer = await open_whole_topic(settings, topic, "test-ends")
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+    finally:
+        await consumer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+
+        async def committed() -> bool:
+            offsets = await admin.list_consumer_group_offsets(settings.group(group))
+            return all(
+                offsets.get(tp) is not None and offsets[tp].offset >= end
+                for tp, end in ends.items()
+                if end > 0
+            )
+
+        await eventually(committed, wait_s=30, interval=0.2)
+    finally:
+        await admin.close()

@@ -18,6 +18,7 @@ from .integration_support import (
     api_headers,
     create,
     eventually,
+    group_caught_up,
     running_worker,
     updates_on_topic,
 )
@@ -320,7 +321,7 @@ async def test_opted_in_applicant_gets_one_notification_per_stage_change(
             status_settings, registry, redis3, view_group="status.replay"
         ) as replay:
             await eventually(lambda: replay.consumers[0].ready)
-            await _drained(status_settings, "status.replay")
+            await group_caught_up(status_settings, "status.replay", Topic.STATUS_UPDATES)
         marker = f"{status_settings.topic_prefix}gerbang:status:view:ready"
         await redis3.delete(marker)
         await eventually(lambda: redis3.exists(marker))
@@ -332,30 +333,6 @@ async def test_opted_in_applicant_gets_one_notification_per_stage_change(
         assert sent[1].template_fallback is not None
         assert sent[1].template_fallback.name == "status_paspor_update"
         assert sent[1].template_fallback.body_parameters == [number, "Siap diambil"]
-
-
-async def _drained(settings: StatusSettings, group: str) -> None:
-    """Wait until a consumer group has committed the end of status.updates."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from gerbang_status.store import open_whole_topic
-
-    consumer = await open_whole_topic(settings, Topic.STATUS_UPDATES, "test-ends")
-    try:
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-    finally:
-        await consumer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-
-        async def committed() -> bool:
-            offsets = await admin.list_consumer_group_offsets(settings.group(group))
-            return all(offsets.get(tp) is not None and offsets[tp].offset >= end
-                       for tp, end in ends.items() if end > 0)  # fmt: skip
-
-        await eventually(committed, wait_s=30, interval=0.2)
-    finally:
-        await admin.close()
 
 
 def _metric(name: str, **labels: str) -> float:
