@@ -268,6 +268,7 @@ async def test_bulk_upload_reports_each_row(status_settings, registry, redis3) -
             (6, "updated"),
         ]
         assert "row 3: field stage" in rows[1]["error"]
+        assert rows[1]["application_no"] == "1000000000002"
         assert "row 4: field date_of_birth" in rows[2]["error"]
         assert rows[4]["version"] == 2
         jsonl = b'{"application_no": "1000000000004", "stage": "in_process", "note": ""}\n{oops\n'

@@ -177,7 +177,7 @@ async def write_changes(
         token = f"{office}:{time.monotonic_ns()}"
         held = await _acquire(api.redis, keys, numbers, token)
         try:
-            current = {n: await api.view.get(n) for n in held}
+            current = await api.view.get_many(sorted(held))
             pending: dict[str, ApplicationRecord] = {}
             chunk_results: list[RowResult] = []
             now = utcnow()
@@ -225,8 +225,7 @@ async def write_changes(
                 for r in _in_order(chunk, pending)
             ]
             await api.producer.publish_many(publishes)
-            for record in pending.values():
-                await api.view.put(record)
+            await api.view.put_many(list(pending.values()))
             for result in chunk_results:
                 API_WRITES.labels(office, result.result).inc()
             results.extend(chunk_results)
@@ -337,6 +336,7 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
         today = _today()
         fmt = api.settings.application_no_format
         rows: list[tuple[int, Change | str, int]] = []
+        typed: dict[int, str | None] = {}  # application_no as typed in rows that failed
         try:
             for number, row in read_bulk(body, request.headers.get("content-type")):
                 if len(rows) >= api.settings.bulk_max_rows:
@@ -350,6 +350,7 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
                     rows.append((number, parse_change(row, fmt, today), 0))
                 except ChangeError as exc:
                     rows.append((number, f"row {number}: {exc}", 422))
+                    typed[number] = str(row.get("application_no") or "")[:40] or None
         except BulkFormatError as exc:
             raise ApiError(422, "validation", str(exc)) from None
         if not rows:
@@ -358,6 +359,8 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
         for result in results:
             if result.error and not result.error.startswith("row "):
                 result.error = f"row {result.row}: {result.error}"
+            if result.application_no is None:
+                result.application_no = typed.get(result.row)
         summary: dict[str, int] = {}
         for result in results:
             summary[result.result] = summary.get(result.result, 0) + 1
@@ -407,4 +410,5 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
 
 def _today() -> dt.date:
     """Today in Indonesia (a date of birth cannot be after it)."""
-    return utcnow().astimezone(WIB).date()
+    today: dt.date = utcnow().astimezone(WIB).date()
+    return today

@@ -165,6 +165,29 @@ class StatusView:
         )
         return bool(written)
 
+    async def get_many(self, numbers: list[str]) -> dict[str, ApplicationRecord | None]:
+        """Current records of several applications, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.hget(self.keys.app(number), "record")
+            raws = await pipe.execute()
+        return {
+            number: ApplicationRecord.model_validate_json(raw) if raw else None
+            for number, raw in zip(numbers, raws, strict=True)
+        }
+
+    async def put_many(self, records: list[ApplicationRecord]) -> None:
+        """`put` for several records, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for record in records:
+                # With a pipeline as client, the script call only queues (evalsha on execute).
+                await self._set_if_newer(
+                    keys=[self.keys.app(record.application_no)],
+                    args=_record_args(record),
+                    client=pipe,
+                )
+            await pipe.execute()
+
     async def delete(self, application_no: str) -> None:
         """Forget an application (a tombstone on the topic)."""
         await self.redis.delete(self.keys.app(application_no))
@@ -247,7 +270,6 @@ class StatusView:
             # The live consumer dead-letters it; the view simply does not have it.
             log.warning("undecodable record on status.updates skipped during rebuild")
             return 0
-        # With a pipeline as client, the script call only queues (evalsha, loaded on execute).
         await self._set_if_newer(
             keys=[self.keys.app(record.application_no)],
             args=_record_args(record),
@@ -316,7 +338,7 @@ class OptInStore:
         offered = await self.redis.get(self.keys.offer(office, wa_id, application_no))
         if not offered:
             return False
-        version_text, stage = offered.split("|", 1)
+        version_text, stage = str(offered).split("|", 1)
         current = await self.get(application_no)
         if (
             current is not None
@@ -341,8 +363,8 @@ class OptInStore:
         lang: Lang = "en" if fields.get("lang") == "en" else "id"
         return OptInRecord(
             application_no=application_no,
-            office=fields["office"],
-            wa_id=fields["wa_id"],
+            office=str(fields["office"]),
+            wa_id=str(fields["wa_id"]),
             lang=lang,
             notified_version=int(fields["notified_version"]),
             notified_stage=Stage(fields["notified_stage"]),
