@@ -222,3 +222,37 @@ def test_no_whatsapp_markup_is_left_unbalanced(registry: OfficeRegistry, jakpus:
             for line in text.splitlines():
                 # "*bold*" pairs per line; a lone "*" shows literally in WhatsApp.
                 assert len(re.findall(r"\*", line)) % 2 == 0, f"{topic} {lang}: {line!r}"
+
+
+# What the answers tell citizens to type, and the topic it must lead to.
+HINTS = {
+    "syarat anak": "requirements.minor",
+    "perpanjang paspor": "requirements.renewal",
+    "biaya": "fees",
+    "cara bayar": "payment",
+    "paspor hilang": "lost",
+    "paspor rusak": "damaged",
+    "cek nomor": "official_channels",
+    "child passport": "requirements.minor",
+    "renew passport": "requirements.renewal",
+    "fees": "fees",
+    "how to pay": "payment",
+    "lost passport": "lost",
+    "damaged passport": "damaged",
+    "check number": "official_channels",
+}
+
+
+def test_every_typing_hint_is_an_example_of_its_topic(registry: OfficeRegistry) -> None:
+    # "Ketik *biaya*" only helps if the matcher knows "biaya" means fees: the examples feed it.
+    hints: set[str] = set()
+    for topic in TOPICS:
+        answer = registry.national.faq[topic]
+        for text in (answer.text.id, answer.text.en or ""):
+            for sentence in re.findall(r"(?:Ketik|Type) [^.\n]*", text):
+                hints |= set(re.findall(r"\*([^*]+)\*", sentence))
+    hints -= {"menu", "status"}  # answered by the router and the status service
+    assert hints == set(HINTS)
+    for hint, topic in HINTS.items():
+        examples = [example.lower() for example in registry.national.faq[topic].examples]
+        assert any(hint in example for example in examples), f"{hint!r} not in {topic} examples"
