@@ -12,15 +12,13 @@ from collections.abc import Sequence
 
 from gerbang import metrics
 from gerbang.bus import Publish
-from gerbang.faq.content import render
-from gerbang.faq.menu import build_menu
+from gerbang.faq.answers import menu_reply, non_text_reply
 from gerbang.messages import (
     Conversation,
     InboundMessage,
     Intent,
     Service,
     ServiceRequest,
-    TextContent,
     Topic,
 )
 from gerbang.offices import Lang, OfficeRegistry
@@ -90,12 +88,15 @@ class Router:
             conversation=conversation,
         )
         if route.service is Service.ROUTER:
-            replies = []
-            if route.reply_to_media:
-                text = render(self.registry, office, "non_text", language)
-                replies.append(request.reply(TextContent(body=text), part=0))
-            menu = build_menu(office, language)
-            replies.append(request.reply(menu, part=len(replies), service=Service.ROUTER))
+            contents = (
+                non_text_reply(self.registry, office, language)
+                if route.reply_to_media
+                else [menu_reply(self.registry, office, language)]
+            )
+            replies = [
+                request.reply(content, part=i, service=Service.ROUTER)
+                for i, content in enumerate(contents)
+            ]
             return [Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies]
         return [Publish(REQUEST_TOPICS[route.service], request.key, request)]
 
