@@ -77,15 +77,23 @@ class MalformedWebhook(Exception):
 
 @dataclass
 class ParsedWebhook:
-    """Everything one webhook POST carried, sorted by where it goes."""
+    """Everything one webhook POST carried, sorted by where it goes.
+
+    - `messages`: citizens' messages, in payload order (→ whatsapp.inbound).
+    - `events`: statuses of our messages, in payload order (→ whatsapp.events).
+    - `unrouted`: what was accepted but belongs to no office or could not be read, with the
+      received JSON and a reason (→ whatsapp.unrouted).
+    - `ignored`: reasons to log for what needs no processing (other webhook fields, an empty
+      change, a wamid repeated within this payload).
+    - `phone_number_ids`: every `metadata.phone_number_id` of a `messages` change, whether
+      an office has it or not.
+    """
 
     messages: list[InboundMessage] = field(default_factory=list)
     events: list[DeliveryEvent] = field(default_factory=list)
     unrouted: list[UnroutedPayload] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    phone_number_ids: set[str] = field(
-        default_factory=set
-    )  # every metadata.phone_number_id named in a `messages` change, known to the registry or not
+    phone_number_ids: set[str] = field(default_factory=set)
 
 
 def dedupe_key(item: InboundMessage | DeliveryEvent) -> str:
@@ -99,12 +107,10 @@ def dedupe_key(item: InboundMessage | DeliveryEvent) -> str:
 
 
 class _Shape(Exception):
-    """Internal: a part of a change is shaped wrongly; `where` is relative to the change."""
+    """Internal: a part of a change is shaped wrongly; `where` is a path within the change."""
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")
-        self.where = where
-        self.reason = reason
 
 
 def parse_webhook(
