@@ -289,7 +289,7 @@ redis_down() { stop_ours redis; }
 # Kafka
 # ---------------------------------------------------------------------------------------
 
-require_java_and_maven() {
+require_java() {
   command -v java >/dev/null 2>&1 ||
     die "kafka: 'java' not found; Kafka 4.x needs Java 17+: apt-get install openjdk-17-jre-headless"
   local major
@@ -299,8 +299,6 @@ require_java_and_maven() {
   if ! [[ "$major" =~ ^[0-9]+$ ]] || ((major < 17)); then
     die "kafka: Java ${major:-?} found; Kafka 4.x needs Java 17+: apt-get install openjdk-17-jre-headless"
   fi
-  command -v mvn >/dev/null 2>&1 ||
-    die "kafka: 'mvn' not found; it fetches the Kafka jars from Maven Central: apt-get install maven"
 }
 
 # Copies the broker's runtime classpath into kafka/lib once per Kafka version.
@@ -309,6 +307,8 @@ kafka_fetch() {
   version="$(kafka_version)"
   marker="$KAFKA_LIB/.complete-kafka-$version"
   [[ -f "$marker" ]] && return 0
+  command -v mvn >/dev/null 2>&1 ||
+    die "kafka: 'mvn' not found; it fetches the Kafka jars from Maven Central: apt-get install maven"
   say "kafka: fetching Kafka $version jars from Maven Central into $KAFKA_LIB …"
   start="$(now)"
   mkdir -p "$KAFKA_HOME" "$LOG_DIR"
@@ -440,7 +440,7 @@ kafka_up() {
     say "kafka: already running (pid $pid, $HOST:$KAFKA_PORT)"
     return 0
   fi
-  require_java_and_maven
+  require_java
   require_free_port kafka "$KAFKA_PORT" GERBANG_KAFKA_PORT
   require_free_port kafka "$CONTROLLER_PORT" GERBANG_KAFKA_CONTROLLER_PORT
   kafka_fetch
