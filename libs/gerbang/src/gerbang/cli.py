@@ -1,8 +1,8 @@
 """`gerbang`: offline tools for office staff and operators.
 
-    gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline)
-    gerbang offices check                         validate every office folder and its content
-    gerbang topics create                         create Kafka topics (re-runnable)
+gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline)
+gerbang offices check                         validate every office folder and its content
+gerbang topics create                         create Kafka topics (re-runnable)
 """
 
 from __future__ import annotations
@@ -83,13 +83,16 @@ def check_offices(registry: OfficeRegistry) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `gerbang` command."""
-    parser = argparse.ArgumentParser(prog="gerbang", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="gerbang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_ask = sub.add_parser("ask", help="answer a message offline, like the office's WhatsApp line")
     p_ask.add_argument("--office", required=True, help="office code, e.g. jakpus")
     p_ask.add_argument("--json", action="store_true", help="one JSON object per answer")
-    p_ask.add_argument("text", nargs="*", help="the message; without it, one message per stdin line")
+    p_ask.add_argument(
+        "text", nargs="*", help="the message; without it, one message per stdin line"
+    )
     p_off = sub.add_parser("offices", help="office data")
     p_off.add_argument("action", choices=["check"])
     p_top = sub.add_parser("topics", help="Kafka topics")
@@ -106,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "ask":
         if args.office not in registry.offices:
-            print(f"unknown office {args.office!r}; offices: {', '.join(registry.offices)}",
-                  file=sys.stderr)
+            print(
+                f"unknown office {args.office!r}; offices: {', '.join(registry.offices)}",
+                file=sys.stderr,
+            )
             return 2
         texts = [" ".join(args.text)] if args.text else (line.rstrip("\n") for line in sys.stdin)
         return ask(registry, args.office, (t for t in texts if t.strip()), args.json)

@@ -16,7 +16,6 @@ from gerbang.faq.answers import menu_reply, non_text_reply
 from gerbang.messages import (
     Conversation,
     InboundMessage,
-    Intent,
     Service,
     ServiceRequest,
     Topic,
@@ -39,7 +38,9 @@ REQUEST_TOPICS = {
 class Router:
     """Routes each inbound message; one instance per process."""
 
-    def __init__(self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher) -> None:
+    def __init__(
+        self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher
+    ) -> None:
         self.registry = registry
         self.sessions = sessions
         self.matcher = matcher
@@ -55,9 +56,7 @@ class Router:
             understanding = self.matcher.understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        route = decide(
-            message, understanding, expecting=expecting, context=session.expect_context
-        )
+        route = decide(message, understanding, expecting=expecting, context=session.expect_context)
         language = _language(understanding, session.language)
         await self.sessions.record_inbound(
             message.office,
@@ -71,8 +70,12 @@ class Router:
         metrics.INTENTS.labels(message.office, route.intent.value).inc()
         log.info(
             "routed",
-            extra={"intent": route.intent.value, "service": route.service.value,
-                   "confidence": round(route.confidence, 3), "expected": route.expected},
+            extra={
+                "intent": route.intent.value,
+                "service": route.service.value,
+                "confidence": round(route.confidence, 3),
+                "expected": route.expected,
+            },
         )
         conversation = Conversation(
             language=language,
@@ -106,5 +109,3 @@ def _language(understanding: Understanding | None, remembered: Lang | None) -> L
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")
-
-
