@@ -157,6 +157,11 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
     ),
 }
 
+_KEYWORD_INDEX: dict[str, tuple[tuple[Intent, float], ...]] = {}
+for _intent, _weights_of_intent in KEYWORDS.items():
+    for _key, _weight in _weights_of_intent.items():
+        _KEYWORD_INDEX[_key] = (*_KEYWORD_INDEX.get(_key, ()), (_intent, _weight))
+
 # Words that make a following positive word a complaint ("tidak ramah", "not helpful").
 _NEGATIONS = frozenset({"tidak", "kurang", "not", "never", "bukan", "belum"})
 _POSITIVE = frozenset(
@@ -733,22 +738,22 @@ class IntentMatcher:
         scam_signals: tuple[str, ...],
     ) -> tuple[dict[Intent, float], dict[Intent, str]]:
         features = _features(analysis)
-        words = set(zip(analysis.tokens, analysis.stems, strict=True))
-        bigrams = {key for key in features if " " in key}
-        scores: dict[Intent, float] = {}
-        for intent, weights in KEYWORDS.items():
-            # A word counts once, by the stronger of its surface form and its stem
-            # ("antrian"/"antri"); a repeated word counts once.
-            score = 0.0
-            for token, root in words:
-                token_weight = weights.get(token)
-                root_weight = weights.get(root) if root != token else None
-                if token_weight is not None or root_weight is not None:
-                    score += max(
-                        token_weight if token_weight is not None else -math.inf,
-                        root_weight if root_weight is not None else -math.inf,
-                    )
-            scores[intent] = score + sum(weights[key] for key in bigrams if key in weights)
+        scores: dict[Intent, float] = dict.fromkeys(KEYWORDS, 0.0)
+        # A word counts once, by the stronger of its surface form and its stem
+        # ("antrian"/"antri"); a repeated word counts once.
+        for token, root in set(zip(analysis.tokens, analysis.stems, strict=True)):
+            hits = _KEYWORD_INDEX.get(token, ())
+            if root != token and root in _KEYWORD_INDEX:
+                merged = dict(hits)
+                for intent, weight in _KEYWORD_INDEX[root]:
+                    merged[intent] = max(weight, merged.get(intent, -math.inf))
+                hits = tuple(merged.items())
+            for intent, weight in hits:
+                scores[intent] += weight
+        for key in features:
+            if " " in key:
+                for intent, weight in _KEYWORD_INDEX.get(key, ()):
+                    scores[intent] += weight
         similarity, similar_subtopic = self._similarity(analysis)
         for intent, cosine in similarity.items():
             scores[intent] += SIMILARITY_WEIGHT * cosine
