@@ -83,7 +83,8 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         """ambil:3, pickup:3, pick:2, collect:3, berapa lama:3, berapa hari:2.5,
         how long:3, lama:0.6, kapan jadi:2, wakil:2.5, kuasa:1.5, kirim:1.8, deliver:2.5,
         delivery:2.5, pos:1.2, antar:1.5, selesai:0.8, hari kerja:1.5, proses:1.2,
-        process:1.2, ready:0.6, jadi:0.5, take:0.5, lupa ambil:1.5, send:1, jadi paspor:0.8"""
+        process:1.2, ready:0.6, jadi:0.5, take:0.5, lupa ambil:1.5, sehari:2, same day:2,
+        percepatan:0.8, send:1, jadi paspor:0.8"""
     ),
     Intent.FAQ_REGISTRATION: _weights(
         """daftar:3, register:3, registration:3, antri:1.5, antrian:1.5, mpaspor:2.5,
@@ -126,7 +127,7 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         dimana paspor:1, where my:1.5, kabar:2"""
     ),
     Intent.FEEDBACK_APPRECIATION: _weights(
-        """terima kasih:2.5, thanks:2.5, thank:2.5, mantap:2.5, keren:2, bagus:1.5,
+        """terima kasih:2.5, thanks:2.5, thank:2.5, mantap:2.5, keren:2, bagus:2,
         puas:2.5, ramah:2.5, cepat:0.8, sangat bantu:2, bantu:0.5, helpful:2.5,
         excellent:2.5, great:1.5, good:1, good job:2, salut:2.5, apresiasi:3,
         appreciate:3, sukses:1.5, top:1.5, recommended:2, profesional:1.5, luar biasa:2,
@@ -142,7 +143,8 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         sulit:1.2, marah:1.5, kesal:2.5, kesel:2.5, capek:1.5, jam jam:1.5, dari pagi:1.5,
         abai:2, oknum:2, nyebelin:2.5, ngaret:2, kotor:1.5, panas:0.8, dipersulit:2,
         lama tunggu:1.5, tunggu lama:1.5, antri lama:2, tidak becus:3, mengecewakan:3,
-        minta:0.4, uang:0.4, ignored:2, waited:1.5, unprofessional:3,
+        minta:0.4, uang:0.4, money:1.2, for money:1.5, uang tambahan:2.5, ignored:2,
+        waited:1.5, unprofessional:3,
         tidak balas:3, tidak respon:2.5, tidak jawab:2, tidak angkat:2, tindak:2.5,
         banyak calo:2"""
     ),
@@ -161,6 +163,11 @@ _KEYWORD_INDEX: dict[str, tuple[tuple[Intent, float], ...]] = {}
 for _intent, _weights_of_intent in KEYWORDS.items():
     for _key, _weight in _weights_of_intent.items():
         _KEYWORD_INDEX[_key] = (*_KEYWORD_INDEX.get(_key, ()), (_intent, _weight))
+
+_PASSPORT_WORDS = frozenset({"paspor", "epaspor", "passport"})
+_LOSS_WORDS = frozenset(
+    """hilang lost curi stolen copet rusak damaged sobek robek torn basah wet""".split()
+)
 
 # Words that make a following positive word a complaint ("tidak ramah", "not helpful").
 _NEGATIONS = frozenset({"tidak", "kurang", "not", "never", "bukan", "belum"})
@@ -196,7 +203,14 @@ _MENU_WORDS = frozenset(
     """menu p ping tes test mulai start help bantuan tolong info informasi tanya bertanya
     nanya mau ingin boleh numpang saya ya iya dong sih nih ok oke okay halo hai selamat
     layanan pilihan opsi kembali back home balik apa question ask please pls can i a have
-    some want to sigap admin cs kakak sama ini itu lagi""".split()
+    some want to sigap admin cs kakak sama ini itu lagi siap sip baik noted
+    okey""".split()
+)
+
+# The service's subject itself: "mau tanya tentang e-paspor" still needs the menu.
+_TOPIC_FREE = frozenset(
+    """paspor epaspor passport imigrasi kanim tentang mengenai soal about perihal
+    terkait""".split()
 )
 
 # Words that say the message asks whether something is genuine, not how to do it.
@@ -231,7 +245,8 @@ SCAM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "personal_account",
         re.compile(
             r"\brekening (pribadi|atas nama|perorangan|bapak|ibu|petugas|orang|dia)\b"
-            r"|\btransfer ke (rekening|nomor rekening|bapak|ibu|petugas|dana|ovo|gopay|dia)\b"
+            r"|\btransfer(?: \w+){0,3} ke (rekening|nomor rekening|bapak|ibu|petugas|dana|ovo"
+            r"|gopay|dia)\b"
             r"|\bpersonal (account|bank)\b|\batas nama (pribadi|orang|petugas|bapak|ibu)\b"
             r"|\b(bank|rekening) account of\b|\btransfer to (his|her|a personal|their)\b"
         ),
@@ -526,6 +541,8 @@ _BARE_CHOICE = re.compile(
 )
 
 SIMILARITY_WEIGHT = 3.0
+# A paraphrase lends its subtopic only when it is this close (keywords decide otherwise).
+_SUBTOPIC_SIMILARITY = 0.6
 DEFAULT_THRESHOLD = 0.35
 
 
@@ -652,7 +669,7 @@ class IntentMatcher:
             paraphrase = self._paraphrases[number]
             if score > best.get(paraphrase.intent, 0.0):
                 best[paraphrase.intent] = score
-                if paraphrase.subtopic:
+                if paraphrase.subtopic and score >= _SUBTOPIC_SIMILARITY:
                     subtopics[paraphrase.intent] = paraphrase.subtopic
                 else:
                     subtopics.pop(paraphrase.intent, None)
@@ -690,7 +707,17 @@ class IntentMatcher:
                 )
         tokens = analysis.tokens
         other_office = self._other_office(analysis.raw_tokens, office_code)
-        if not phone_numbers and all(token in _MENU_WORDS for token in tokens):
+        if not phone_numbers and all(
+            token in _MENU_WORDS or token in _TOPIC_FREE for token in tokens
+        ):
+            if analysis.thanked:  # "oke makasih": the conversation ends with thanks
+                return Understanding(
+                    intent=Intent.FEEDBACK_APPRECIATION,
+                    confidence=0.9,
+                    language=language,
+                    other_office=other_office,
+                    normalized=analysis.text,
+                )
             return Understanding(
                 intent=Intent.MENU,
                 confidence=1.0 if (analysis.greeted or tokens) else 0.6,
@@ -771,12 +798,25 @@ class IntentMatcher:
         for intent, markers in _SPEECH_ACTS.items():
             if markers & features:
                 scores[intent] += 2.5
-        personal = bool({"saya", "my", "aku", "kami", "punya"} & features)
-        if (
-            personal
-            and {"jadi", "selesai", "ready", "print", "printed", "cetak", "done"} & features
-        ):
+        # "paspor saya sudah jadi / sudah bisa diambil belum?" asks about one application.
+        done = {"jadi", "selesai", "ready", "print", "printed", "cetak", "done", "ambil"} & features
+        if done and {"saya", "my", "aku", "kami", "punya"} & features:
             scores[Intent.STATUS] += 1.5
+        if done and {"sudah", "belum", "yet", "already"} & features:
+            scores[Intent.STATUS] += 1.5
+            if {"sudah", "belum"} <= features:  # "sudah … belum?": a yes/no about progress
+                scores[Intent.STATUS] += 1.5
+        # The lost/damaged answer covers that situation's requirements and fees too; but
+        # "ktp saya hilang" is about another document (a requirements question).
+        losses = [i for i, root in enumerate(stems) if root in _LOSS_WORDS]
+        if losses and all(_loses_other_document(tokens, i) for i in losses):
+            scores[Intent.FAQ_LOST_DAMAGED] -= sum(
+                max(KEYWORDS[Intent.FAQ_LOST_DAMAGED].get(w, 0.0) for w in (tokens[i], stems[i]))
+                for i in losses
+            )
+            scores[Intent.FAQ_REQUIREMENTS] += 1.0
+        elif losses and _PASSPORT_WORDS & features:
+            scores[Intent.FAQ_LOST_DAMAGED] += 1.5
         if looks_like_application_no(text) and not phone_numbers:
             scores[Intent.STATUS] += 3.0
         if phone_numbers and not _OWN_NUMBER.search(" " + analysis.text + " "):
@@ -818,6 +858,19 @@ class IntentMatcher:
                         return office.code
                     index = _contains(raw_tokens, place, index + 1)
         return None
+
+
+_OTHER_DOCUMENTS = frozenset(
+    """ktp ektp kk akta ijazah bukti kode billing struk nomor hp kartu surat resi""".split()
+)
+
+
+def _loses_other_document(tokens: Sequence[str], index: int) -> bool:
+    """Whether the loss word at `index` is about another document ("ktp saya hilang")."""
+    window = [*tokens[max(0, index - 2) : index], *tokens[index + 1 : index + 2]]
+    return any(word in _OTHER_DOCUMENTS for word in window) and not any(
+        word in _PASSPORT_WORDS for word in window
+    )
 
 
 def _intent_or_none(value: str) -> Intent | None:

@@ -211,7 +211,9 @@ _COMMON_EN = frozenset(
     disappointed suggestion suggest better nice great excellent service staff queue
     appointment schedule register registration online app pickup pick up collect
     delivered delivery post send weekend saturday sunday today tomorrow days weeks
-    located location far near""".split()
+    located location far near officer officers staff employee counter ask asked money
+    bribe extra help helped helpful wait waited waiting line hour minute people someone
+    said told give gave send sent call called message chat reply replied answer""".split()
 )
 
 # Indonesian places people name (offices, cities): protected from typo repair.
@@ -511,6 +513,8 @@ class Analysis:
     """Stems of `tokens`, same order."""
     greeted: bool
     language: Lang
+    thanked: bool = False
+    """The message says thanks somewhere (even if the closing thanks was stripped)."""
 
     @property
     def text(self) -> str:
@@ -521,8 +525,10 @@ class Analysis:
 def analyze(text: str) -> Analysis:
     """Clean, canonicalise, strip greetings, stem and detect the language of a message."""
     raw = clean(text)
-    tokens, greeted = strip_greetings(canonical_tokens(raw))
+    canonical_words = canonical_tokens(raw)
+    tokens, greeted = strip_greetings(canonical_words)
     return Analysis(
+        thanked="thanks" in canonical_words or "kasih" in canonical_words,
         raw_tokens=tuple(raw),
         tokens=tuple(tokens),
         stems=tuple(stem(token) for token in tokens),

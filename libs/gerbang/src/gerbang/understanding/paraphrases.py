@@ -140,6 +140,8 @@ PARAPHRASES: dict[Intent, tuple[str, ...]] = {
         "progres paspor saya sampai mana",
         "permohonan saya sudah sampai tahap apa",
         "kapan paspor saya selesai",
+        "paspor saya sudah bisa diambil belum",
+        "apakah paspor saya sudah dicetak",
         "cek paspor nomor permohonan",
         "lacak permohonan paspor",
         "check my passport status",
