@@ -87,7 +87,7 @@ PROCESSES: dict[str, Process] = {
         STATUS,
         "gerbang-status",
         ("python", "-m", "gerbang_status", "worker"),
-        "worker_health_port",
+        "health_port",
         False,
     ),
     "feedback-api": Process(
@@ -97,7 +97,7 @@ PROCESSES: dict[str, Process] = {
         FEEDBACK,
         "gerbang-feedback",
         ("python", "-m", "gerbang_feedback", "worker"),
-        "worker_health_port",
+        "health_port",
         False,
     ),
 }
@@ -127,6 +127,11 @@ def load_compose() -> dict[str, Any]:
 
 COMPOSE = load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+
+
+def settings_of(service: str) -> str:
+    """The settings class a compose process or job reads."""
+    return PROCESSES[service].settings if service in PROCESSES else JOBS[service][0]
 
 
 def office_codes() -> list[str]:
@@ -285,7 +290,7 @@ def test_compose_has_exactly_the_known_services() -> None:
 
 @pytest.mark.parametrize("service", [*PROCESSES, *JOBS])
 def test_every_gerbang_variable_is_a_settings_field_or_an_office_secret(service: str) -> None:
-    settings = PROCESSES[service].settings if service in PROCESSES else JOBS[service][0]
+    settings = settings_of(service)
     fields = env_names(settings_class(settings))
     offices = "|".join(code.upper() for code in office_codes())
     secret = re.compile(rf"^GERBANG_({offices})_([A-Z0-9_]+)$")
@@ -304,25 +309,31 @@ def test_every_gerbang_variable_is_a_settings_field_or_an_office_secret(service:
     )
 
 
+def load_with_compose_env(
+    service: str, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str] | None = None
+) -> Any:
+    """The service's settings built from its compose environment (secrets real-looking)."""
+    cls = settings_class(settings_of(service))
+    for name in [n for n in os.environ if n.startswith("GERBANG_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GERBANG_OFFICES_DIR", str(ROOT / "offices"))  # the image's ENV
+    env = {name: resolve(value) for name, value in environment(service).items()}
+    for name, value in {**env, **(overrides or {})}.items():
+        monkeypatch.setenv(name, value)
+    return cls()
+
+
 @pytest.mark.parametrize("service", [*PROCESSES, *JOBS])
 def test_compose_environment_is_a_valid_production_configuration(
     service: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = PROCESSES[service].settings if service in PROCESSES else JOBS[service][0]
-    cls = settings_class(settings)
-    for name in [n for n in os.environ if n.startswith("GERBANG_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("GERBANG_OFFICES_DIR", str(ROOT / "offices"))  # the image's ENV
-    env = environment(service)
-    for name, value in env.items():
-        monkeypatch.setenv(name, resolve(value))
-    assert env.get("GERBANG_ENVIRONMENT") == "production", f"{service}: not in production mode"
+    assert environment(service).get("GERBANG_ENVIRONMENT") == "production", service
     try:
-        loaded = cls()
+        loaded = load_with_compose_env(service, monkeypatch)
     except ValidationError as exc:
-        pytest.fail(f"{service}: {settings} refuses the compose environment:\n{exc}")
+        pytest.fail(f"{service}: {settings_of(service)} refuses the compose environment:\n{exc}")
     assert not loaded.development
-    if "simulator_enabled" in cls.model_fields:
+    if "simulator_enabled" in type(loaded).model_fields:
         assert loaded.simulator_enabled is False, f"{service}: simulator on in production"
 
 
@@ -376,10 +387,10 @@ def test_env_example_lists_exactly_the_required_variables() -> None:
     )
 
 
-def test_env_example_placeholders_are_refused_in_production() -> None:
+def test_env_example_placeholders_are_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     offices = {code.upper(): code for code in office_codes()}
-    gateway = settings_class(GATEWAY)
-    production = {"environment": "production", "simulator_enabled": False}
     checked = 0
     for name, value in env_example().items():
         match = re.match(r"^GERBANG_([A-Z0-9]+)_([A-Z0-9_]+)$", name)
@@ -398,17 +409,23 @@ def test_env_example_placeholders_are_refused_in_production() -> None:
                     office_secret(code, secret_name, development=False, environ={name: value})
             checked += 1
         elif name.startswith("GERBANG_"):
+            # A settings field: every process given it must refuse the placeholder.
             field = name.removeprefix("GERBANG_").lower()
-            assert field in gateway.model_fields, f"{name}: not a gateway setting"
-            values = {**production, "verify_token": secrets.token_urlsafe(24), field: value}
-            try:
-                gateway(**values)
-            except ValidationError as exc:
-                assert field in str(exc)
-            else:
-                pytest.fail(f"GatewaySettings accepts the placeholder {name}={value} in production")
+            users = [s for s in [*PROCESSES, *JOBS] if name in environment(s)]
+            assert users, f"{name} is in .env.example but no process receives it"
+            for service in users:
+                with monkeypatch.context() as patch:
+                    try:
+                        load_with_compose_env(service, patch, {name: value})
+                    except ValidationError as exc:
+                        assert field in str(exc), exc
+                    else:
+                        pytest.fail(
+                            f"{service}: {settings_of(service)} accepts the placeholder "
+                            f"{name}={value} in production"
+                        )
             checked += 1
-    assert checked >= 5 * len(offices) + 2
+    assert checked >= 5 * len(offices) + 3
 
 
 # --- images and commands ----------------------------------------------------------------------
