@@ -1,0 +1,61 @@
+# Gerbang — one Makefile for set-up, running, testing and measuring.
+#   make run    everything locally (Kafka, Redis, services, fake Graph API)
+#   make test   every test, against a real Kafka broker and Redis
+#   make bench  the load benchmark; last line is one JSON object
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+INFRA := deploy/local/infra.sh
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench lint format up down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv (if missing) and the workspace's Python packages
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || { echo "bootstrap: installing uv with pip"; python3 -m pip install --quiet --disable-pip-version-check uv; }
+	@$$(command -v uv || echo $(UV)) sync --all-packages --quiet
+	@echo "bootstrap: python packages ready (.venv)"
+
+infra-up: ## start Kafka (KRaft, from Maven Central) and Redis on 127.0.0.1 (idempotent)
+	@bash $(INFRA) up
+
+infra-down: ## stop the Kafka and Redis that infra-up started
+	@bash $(INFRA) down
+
+infra-status: ## show what runs
+	@bash $(INFRA) status
+
+topics: bootstrap ## create the Kafka topics (re-runnable)
+	@uv run --quiet gerbang topics create
+
+run: bootstrap infra-up topics ## start everything locally; Ctrl-C stops it
+	@uv run --quiet python deploy/local/run.py
+
+test: bootstrap infra-up ## run every test against real Kafka and Redis
+	@uv run --quiet pytest $(PYTEST_ARGS)
+
+test-unit: bootstrap ## only the tests that need no Kafka or Redis
+	@uv run --quiet pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+bench: bootstrap infra-up ## load benchmark (JSON on the last line; saved in bench/results/)
+	@uv run --quiet python bench/run.py
+
+lint: bootstrap ## ruff, and mypy on libs/
+	@uv run --quiet ruff check .
+	@uv run --quiet ruff format --check .
+	@uv run --quiet mypy libs/gerbang/src
+
+format: bootstrap ## format the code
+	@uv run --quiet ruff format .
+	@uv run --quiet ruff check --fix .
+
+up: ## production-like stack with Docker Compose (needs a Docker engine)
+	docker compose -f deploy/docker-compose.yml --env-file deploy/.env up -d --build
+
+down: ## stop the Docker Compose stack
+	docker compose -f deploy/docker-compose.yml --env-file deploy/.env down
+
+clean: infra-down ## stop infrastructure and delete local data
+	@bash $(INFRA) down --wipe

@@ -1,0 +1,133 @@
+"""`gerbang`: offline tools for office staff and operators.
+
+gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline)
+gerbang offices check                         validate every office folder and its content
+gerbang topics create                         create Kafka topics (re-runnable)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable
+
+from gerbang.offices import OfficeConfigError, OfficeRegistry, load_registry
+
+
+def _reply_text(content: object) -> str:
+    """A reply as text, the way a citizen reads it (lists and buttons flattened)."""
+    kind = getattr(content, "type", "")
+    if kind == "text":
+        return str(content.body)  # type: ignore[attr-defined]
+    if kind == "list":
+        rows = [
+            f"- {row.title}" + (f": {row.description}" if row.description else "")
+            for section in content.sections  # type: ignore[attr-defined]
+            for row in section.rows
+        ]
+        return "\n".join([content.body, *rows])  # type: ignore[attr-defined]
+    if kind == "buttons":
+        buttons = " | ".join(f"[{b.title}]" for b in content.buttons)  # type: ignore[attr-defined]
+        return f"{content.body}\n{buttons}"  # type: ignore[attr-defined]
+    return str(content)
+
+
+def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_json: bool) -> int:
+    """Answer each text as the office's WhatsApp line would, without Kafka or Redis."""
+    from gerbang.faq.answers import compose
+    from gerbang.messages import Intent
+    from gerbang.understanding.classify import IntentMatcher
+
+    office = registry.get(office_code)
+    matcher = IntentMatcher.from_registry(registry)
+    for text in texts:
+        understanding = matcher.understand(text, office_code=office.code)
+        intent = understanding.intent
+        service = intent.service.value
+        if intent.service.value in ("faq", "router"):
+            reply = "\n\n".join(_reply_text(c) for c in compose(registry, office, understanding))
+        elif intent is Intent.STATUS:
+            reply = "(status service: asks for the application number and date of birth)"
+        else:
+            reply = "(feedback service: records the message and replies with a ticket)"
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "service": service,
+                        "intent": intent.value,
+                        "reply": reply,
+                        "confidence": round(understanding.confidence, 3),
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
+        else:
+            print(f"[{intent.value} {understanding.confidence:.2f}] {reply}\n", flush=True)
+    return 0
+
+
+def check_offices(registry: OfficeRegistry) -> int:
+    """Validate content of every office; print problems."""
+    from gerbang.faq.content import validate_content
+
+    problems = validate_content(registry)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(registry)} offices, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `gerbang` command."""
+    parser = argparse.ArgumentParser(
+        prog="gerbang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_ask = sub.add_parser("ask", help="answer a message offline, like the office's WhatsApp line")
+    p_ask.add_argument("--office", required=True, help="office code, e.g. jakpus")
+    p_ask.add_argument("--json", action="store_true", help="one JSON object per answer")
+    p_ask.add_argument(
+        "text", nargs="*", help="the message; without it, one message per stdin line"
+    )
+    p_off = sub.add_parser("offices", help="office data")
+    p_off.add_argument("action", choices=["check"])
+    p_top = sub.add_parser("topics", help="Kafka topics")
+    p_top.add_argument("action", choices=["create", "list"])
+    args = parser.parse_args(argv)
+
+    from gerbang.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    try:
+        registry = load_registry(settings.offices_dir)
+    except OfficeConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "ask":
+        if args.office not in registry.offices:
+            print(
+                f"unknown office {args.office!r}; offices: {', '.join(registry.offices)}",
+                file=sys.stderr,
+            )
+            return 2
+        texts = [" ".join(args.text)] if args.text else (line.rstrip("\n") for line in sys.stdin)
+        return ask(registry, args.office, (t for t in texts if t.strip()), args.json)
+    if args.command == "offices":
+        return check_offices(registry)
+    from gerbang.topics import ensure_topics, topic_specs
+
+    if args.action == "list":
+        for spec in topic_specs(settings):
+            print(spec.name, spec.partitions, spec.config)
+        return 0
+    created = asyncio.run(ensure_topics(settings))
+    print(f"topics: {len(created)} created, {len(topic_specs(settings)) - len(created)} existed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The shared bus against the real broker: commit after produce, DLQ, order, redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from gerbang.bus import Consumer, Producer, Publish, Reject
+from gerbang.messages import (
+    DeadLetter,
+    InboundKind,
+    InboundMessage,
+    Intent,
+    ServiceRequest,
+    TextContent,
+    Topic,
+)
+from gerbang.settings import ServiceSettings
+from tests.support.kafka import eventually, produce_raw, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def inbound(n: int, wa_id: str = "6281200000001", text: str | None = None) -> InboundMessage:
+    return InboundMessage(
+        office="jakpus",
+        phone_number_id="100000000000001",
+        wa_id=wa_id,
+        message_id=f"wamid.test{n}",
+        timestamp=dt.datetime.now(dt.UTC),
+        kind=InboundKind.TEXT,
+        text=text or f"pesan {n}",
+    )
+
+
+def echo(message: InboundMessage) -> list[Publish]:
+    request = ServiceRequest(inbound=message, intent=Intent.FALLBACK)
+    reply = request.reply(TextContent(body=f"balasan {message.text}"))
+    return [Publish(Topic.OUTBOUND, reply.key, reply)]
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    settings: ServiceSettings,
+    handler,
+    group: str = "test",  # type: ignore[no-untyped-def]
+) -> AsyncIterator[Consumer[InboundMessage]]:
+    producer = Producer(settings, "test")
+    await producer.start()
+    consumer = Consumer(
+        settings,
+        producer,
+        service="test",
+        topic=Topic.INBOUND,
+        model=InboundMessage,
+        handler=handler,
+        group=group,
+    )
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()
+        await producer.stop()
+
+
+async def publish_inbound(settings: ServiceSettings, messages: Sequence[InboundMessage]) -> None:
+    producer = Producer(settings, "test-feeder")
+    await producer.start()
+    try:
+        await producer.publish_many([Publish(Topic.INBOUND, m.key, m) for m in messages])
+    finally:
+        await producer.stop()
+
+
+async def committed(settings: ServiceSettings, group: str) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.group(group))
+        return sum(meta.offset for tp, meta in offsets.items() if meta.offset > 0)
+    finally:
+        await admin.close()
+
+
+async def test_outputs_are_produced_and_offsets_committed(settings: ServiceSettings) -> None:
+    messages = [inbound(i, wa_id=f"62812000000{i % 4}") for i in range(20)]
+    await publish_inbound(settings, messages)
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        return echo(message)
+
+    async with consuming(settings, handler):
+        await eventually(lambda: committed(settings, "test"), timeout=20)
+        await eventually(lambda: _committed_is(settings, 20), timeout=20)
+    replies = await read_topic(settings, Topic.OUTBOUND, expect=20)
+    bodies = sorted(json.loads(r.value)["content"]["body"] for r in replies)
+    assert bodies == sorted(f"balasan pesan {i}" for i in range(20))
+
+
+async def _committed_is(settings: ServiceSettings, n: int) -> bool:
+    return await committed(settings, "test") == n
+
+
+async def test_poison_message_goes_to_dlq_and_does_not_block(settings: ServiceSettings) -> None:
+    await produce_raw(settings, Topic.INBOUND, b"jakpus:62811", b'{"not": "an inbound message"')
+    await publish_inbound(settings, [inbound(1, wa_id="62811")])
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        return echo(message)
+
+    async with consuming(settings, handler):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=1, timeout=20)
+    assert [json.loads(r.value)["in_reply_to"] for r in replies] == ["wamid.test1"]
+    letters = await read_topic(settings, Topic.INBOUND.dlq, expect=1)
+    assert len(letters) == 1
+    letter = DeadLetter.model_validate_json(letters[0].value)
+    assert letter.source_topic == "whatsapp.inbound"
+    assert letter.error_type == "ValidationError"
+    assert letter.value == '{"not": "an inbound message"'
+    assert letter.key == "jakpus:62811"
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(settings: ServiceSettings) -> None:
+    calls: dict[str, int] = {}
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        calls[message.message_id] = calls.get(message.message_id, 0) + 1
+        if message.text == "meledak":
+            raise ValueError("handler bug")
+        if message.text == "tolak":
+            raise Reject("cannot ever be processed")
+        return echo(message)
+
+    await publish_inbound(
+        settings,
+        [inbound(1, text="meledak"), inbound(2, text="tolak"), inbound(3, text="baik")],
+    )
+    async with consuming(settings, handler):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=1, timeout=20)
+        letters = await read_topic(settings, Topic.INBOUND.dlq, expect=2, timeout=20)
+    assert [json.loads(r.value)["in_reply_to"] for r in replies] == ["wamid.test3"]
+    by_id = {
+        json.loads(DeadLetter.model_validate_json(r.value).value)[
+            "message_id"
+        ]: DeadLetter.model_validate_json(r.value)
+        for r in letters
+    }
+    assert by_id["wamid.test1"].attempts == settings.max_attempts
+    assert by_id["wamid.test1"].error == "handler bug"
+    assert by_id["wamid.test2"].attempts == 1
+    assert calls == {"wamid.test1": settings.max_attempts, "wamid.test2": 1, "wamid.test3": 1}
+
+
+async def test_one_conversation_is_handled_in_order(settings: ServiceSettings) -> None:
+    seen: dict[str, list[int]] = {}
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        # Later messages finish faster: any concurrency within a key would reorder them.
+        n = int(message.message_id.removeprefix("wamid.test"))
+        await asyncio.sleep(0.02 * (n % 5 == 0))
+        seen.setdefault(message.wa_id, []).append(n)
+        return []
+
+    messages = [inbound(i, wa_id=f"6281300000{i % 3}") for i in range(60)]
+    await publish_inbound(settings, messages)
+    async with consuming(settings, handler):
+        await eventually(lambda: sum(len(v) for v in seen.values()) == 60, timeout=20)
+    for wa_id, order in seen.items():
+        assert order == sorted(order), wa_id
+
+
+async def test_unacknowledged_work_is_redelivered_after_a_crash(settings: ServiceSettings) -> None:
+    gate = asyncio.Event()
+    first_run: list[str] = []
+
+    async def stuck(message: InboundMessage) -> list[Publish]:
+        first_run.append(message.message_id)
+        await gate.wait()  # never released: the process "dies" mid-batch
+        return echo(message)
+
+    await publish_inbound(settings, [inbound(i, wa_id="6281400000") for i in range(5)])
+    async with consuming(settings, stuck, group="crashy"):
+        await eventually(lambda: first_run, timeout=20)
+    assert await committed(settings, "crashy") == 0
+
+    async def healthy(message: InboundMessage) -> list[Publish]:
+        return echo(message)
+
+    async with consuming(settings, healthy, group="crashy"):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=5, timeout=30)
+    assert sorted(json.loads(r.value)["in_reply_to"] for r in replies) == [
+        f"wamid.test{i}" for i in range(5)
+    ]

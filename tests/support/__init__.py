@@ -1,0 +1,1 @@
+"""Helpers shared by Gerbang's test suites (fake Graph API server, …)."""
