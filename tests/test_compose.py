@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from prometheus_client import Counter, Gauge, Histogram, Summary
+from pydantic import ValidationError
+
 from gerbang.messages import Topic
 from gerbang.offices import (
     MissingSecret,
@@ -32,8 +35,6 @@ from gerbang.offices import (
     office_secret,
     office_token_sha256,
 )
-from prometheus_client import Counter, Gauge, Histogram, Summary
-from pydantic import ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
