@@ -409,7 +409,9 @@ kafka_log_says_started() {
   [[ -f "$KAFKA_LOG" ]] || return 1
   size="$(stat -c %s "$KAFKA_LOG")"
   ((size >= offset)) || offset=0 # the log rolled over meanwhile
-  tail -c "+$((offset + 1))" "$KAFKA_LOG" | grep -q 'Kafka Server started'
+  # No `grep -q`: it exits at the first match and, under pipefail, tail's SIGPIPE would
+  # turn that match into a failure once the log is larger than a pipe buffer.
+  tail -c "+$((offset + 1))" "$KAFKA_LOG" | grep -F 'Kafka Server started' >/dev/null
 }
 
 # Waits until our broker (PID) logged its start after byte OFFSET and the port accepts.
