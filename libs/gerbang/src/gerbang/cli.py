@@ -36,17 +36,18 @@ def _reply_text(content: object) -> str:
 
 def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_json: bool) -> int:
     """Answer each text as the office's WhatsApp line would, without Kafka or Redis."""
-    from gerbang.faq.answers import compose
+    from gerbang.faq.answers import answer_topic, compose
     from gerbang.messages import Intent
     from gerbang.understanding.classify import IntentMatcher
 
     office = registry.get(office_code)
-    matcher = IntentMatcher.from_registry(registry)
+    matcher = IntentMatcher.from_registry(registry)[office.code]
     for text in texts:
         understanding = matcher.understand(text, office_code=office.code)
         intent = understanding.intent
         service = intent.service.value
-        if intent.service.value in ("faq", "router"):
+        reply_is_faq = service in ("faq", "router")
+        if reply_is_faq:
             reply = "\n\n".join(_reply_text(c) for c in compose(registry, office, understanding))
         elif intent is Intent.STATUS:
             reply = "(status service: asks for the application number and date of birth)"
@@ -58,6 +59,9 @@ def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_jso
                     {
                         "service": service,
                         "intent": intent.value,
+                        "topic": answer_topic(understanding)
+                        if service in ("faq", "router")
+                        else "",
                         "reply": reply,
                         "confidence": round(understanding.confidence, 3),
                     },

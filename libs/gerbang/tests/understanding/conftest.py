@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gerbang.offices import OfficeRegistry, default_offices_dir, load_registry
 from gerbang.understanding import IntentMatcher
 

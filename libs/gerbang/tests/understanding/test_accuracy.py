@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from gerbang.messages import Intent
 from gerbang.understanding import IntentMatcher, Understanding
 from gerbang.understanding.bench import fixture_dir

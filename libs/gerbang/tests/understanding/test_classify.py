@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gerbang.messages import MENU_ROWS, Intent
 from gerbang.offices import FaqAnswer, LocalizedText, OfficeRegistry
 from gerbang.understanding import IntentMatcher
 from gerbang.understanding.bench import bench
 from gerbang.understanding.classify import extract_phone_numbers, looks_like_application_no
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(("row_id", "intent"), MENU_ROWS)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gerbang.understanding.normalize import (
     ADDRESS_WORDS,
     SLANG,
@@ -15,8 +18,6 @@ from gerbang.understanding.normalize import (
     normalize,
     stem,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gerbang import metrics
 from gerbang.bus import Publish
@@ -39,11 +39,14 @@ class Router:
     """Routes each inbound message; one instance per process."""
 
     def __init__(
-        self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher
+        self,
+        registry: OfficeRegistry,
+        sessions: Sessions,
+        matchers: Mapping[str, IntentMatcher],
     ) -> None:
         self.registry = registry
         self.sessions = sessions
-        self.matcher = matcher
+        self.matchers = matchers
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -53,7 +56,7 @@ class Router:
         expecting = session.expecting(now)
         understanding: Understanding | None = None
         if message.text or message.reply_id:
-            understanding = self.matcher.understand(
+            understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
         route = decide(message, understanding, expecting=expecting, context=session.expect_context)

@@ -634,6 +634,12 @@ class IntentMatcher:
         }
         self._paraphrases: list[_Paraphrase] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # Words an intent uses without any subtopic: a subtopic paraphrase is only evidence
+        # of its subtopic through the words it has beyond these ("anak", "umrah", "beda").
+        self._general_terms: dict[Intent, set[str]] = defaultdict(set)
+        for intent, subtopic, terms in bags:
+            if subtopic is None:
+                self._general_terms[intent].update(terms)
         for intent, subtopic, terms in bags:
             vector = self._vector(terms)
             if not vector:
@@ -669,7 +675,12 @@ class IntentMatcher:
             paraphrase = self._paraphrases[number]
             if score > best.get(paraphrase.intent, 0.0):
                 best[paraphrase.intent] = score
-                if paraphrase.subtopic and score >= _SUBTOPIC_SIMILARITY:
+                distinctive = paraphrase.vector.keys() - self._general_terms[paraphrase.intent]
+                if (
+                    paraphrase.subtopic
+                    and score >= _SUBTOPIC_SIMILARITY
+                    and not distinctive.isdisjoint(query)
+                ):
                     subtopics[paraphrase.intent] = paraphrase.subtopic
                 else:
                     subtopics.pop(paraphrase.intent, None)
