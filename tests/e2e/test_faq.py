@@ -70,6 +70,6 @@ def test_unanswered_questions_are_kept_for_ops(pipeline: Stack) -> None:
     redis = Redis(port=6379, db=pipeline.redis_db, decode_responses=True)
     misses = redis.lrange(f"{pipeline.topic_prefix}gerbang:faq:misses:batam", 0, -1)
     assert any("kucing" in m for m in misses), misses
-    assert "menu" in answer.lower()  # the fallback offers the menu
+    assert "jam & alamat kantor" in answer.lower()  # the fallback offers the menu list
     metrics = httpx.get(f"http://127.0.0.1:{pipeline.port_base + 13}/metrics").text
     assert 'gerbang_faq_misses_total{office="batam"}' in metrics
