@@ -212,6 +212,9 @@ _MENU_WORDS = frozenset(
     okey""".split()
 )
 
+# Words that ask for the menu whatever else the message says, if nothing else was understood.
+_MENU_REQUEST = frozenset({"menu", "pilihan", "opsi", "options"})
+
 # The service's subject itself: "mau tanya tentang e-paspor" still needs the menu.
 _TOPIC_FREE = frozenset(
     """paspor epaspor passport imigrasi kanim tentang mengenai soal about perihal
@@ -761,6 +764,9 @@ class IntentMatcher:
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         confidence = _confidence(best, second) * self._domain_factor(analysis)
         intent = best_intent if confidence >= self.threshold else Intent.FALLBACK
+        if intent is Intent.FALLBACK and _MENU_REQUEST & set(tokens):
+            # "tampilkan menu", "menu utama dong": asking for the menu in other words.
+            intent, confidence = Intent.MENU, max(confidence, 0.8)
         return Understanding(
             intent=intent,
             confidence=round(confidence, 4),
