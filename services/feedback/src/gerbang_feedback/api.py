@@ -114,6 +114,40 @@ class HandledBody(BaseModel):
     by: str = Field(min_length=1, max_length=200, description="Who handled it (name or id)")
 
 
+def _authorize(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Caller:
+    """The caller of the request's `X-API-Key`, or 401."""
+    keys: KeyRing = request.app.state.keys
+    caller = keys.caller(x_api_key)
+    if caller is None:
+        FEEDBACK_API_REQUESTS.labels("auth", "unauthorized").inc()
+        raise HTTPException(401, "missing or unknown X-API-Key")
+    return caller
+
+
+def _feedback_query(
+    office: str | None = None,
+    kind: FeedbackKind | None = None,
+    status: Status | None = None,
+    urgent: bool | None = None,
+    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> tuple[FeedbackQuery, bool]:
+    """The filters and page of a list/CSV request, and whether a limit was given."""
+    if date_from and date_to and date_to < date_from:
+        raise HTTPException(422, "'to' is before 'from'")
+    query = FeedbackQuery(
+        office=office, kind=kind, status=status, urgent=urgent, date_from=date_from,
+        date_to=date_to, limit=limit or 50, offset=offset,
+    )  # fmt: skip
+    return query, limit is not None
+
+
+CallerDep = Annotated[Caller, Depends(_authorize)]
+QueryDep = Annotated[tuple[FeedbackQuery, bool], Depends(_feedback_query)]
+
+
 def create_app(
     settings: FeedbackSettings,
     registry: OfficeRegistry,
@@ -130,36 +164,7 @@ def create_app(
         docs_url="/docs" if settings.development else None,
         redoc_url=None,
     )
-    keys = KeyRing(settings, registry)
-
-    def authorize(x_api_key: Annotated[str | None, Header()] = None) -> Caller:
-        caller = keys.caller(x_api_key)
-        if caller is None:
-            FEEDBACK_API_REQUESTS.labels("auth", "unauthorized").inc()
-            raise HTTPException(401, "missing or unknown X-API-Key")
-        return caller
-
-    CallerDep = Annotated[Caller, Depends(authorize)]
-
-    def feedback_query(
-        office: str | None = None,
-        kind: FeedbackKind | None = None,
-        status: Status | None = None,
-        urgent: bool | None = None,
-        date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-        date_to: Annotated[dt.date | None, Query(alias="to")] = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> tuple[FeedbackQuery, bool]:
-        if date_from and date_to and date_to < date_from:
-            raise HTTPException(422, "'to' is before 'from'")
-        query = FeedbackQuery(
-            office=office, kind=kind, status=status, urgent=urgent, date_from=date_from,
-            date_to=date_to, limit=limit or 50, offset=offset,
-        )  # fmt: skip
-        return query, limit is not None
-
-    QueryDep = Annotated[tuple[FeedbackQuery, bool], Depends(feedback_query)]
+    app.state.keys = KeyRing(settings, registry)
 
     async def run_query(
         query: FeedbackQuery, offices: Sequence[str]

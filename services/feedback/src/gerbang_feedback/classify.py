@@ -82,7 +82,19 @@ def normalize(text: str) -> str:
     ascii_text = re.sub(r"([a-z])2\b", r"\1", ascii_text)
     squashed = _REPEAT.sub(r"\1", ascii_text)
     tokens = _NON_WORD.sub(" ", squashed).replace("_", " ").split()
-    return " ".join(_SLANG.get(token, token) for token in tokens)
+    return " ".join(_SLANG.get(token, _undouble(token)) for token in tokens)
+
+
+# Key words people stretch by one letter ("caloo", "punglii"); squashing every doubled last
+# letter would break English ("call", "all"), so only these are restored.
+_STRETCHED = {"calo", "pungli", "suap", "sogok", "peras", "gadungan", "ramah", "lama", "kecewa",
+              "mantap", "keren", "bagus", "lambat", "parah", "jutek", "makasih"}  # fmt: skip
+
+
+def _undouble(token: str) -> str:
+    if len(token) > 3 and token[-1] == token[-2] and token[:-1] in _STRETCHED:
+        return _SLANG.get(token[:-1], token[:-1])
+    return token
 
 
 # --- cue phrases ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from gerbang.bus import UNAVAILABLE_ERRORS
 from gerbang.messages import FeedbackEvent, Topic, utcnow
 from gerbang.offices import OfficeRegistry
@@ -38,18 +38,22 @@ async def rebuild_view(
 ) -> int:
     """Apply the whole feedback.recorded log to the view, then mark it ready (events applied)."""
     topic = settings.topic(Topic.FEEDBACK_RECORDED)
+    # Group-less with the topic named: aiokafka assigns every partition of it at start.
     consumer = AIOKafkaConsumer(
+        topic,
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         enable_auto_commit=False,
+        # Also the reset policy: a "latest" reset racing the seek below would skip the log.
+        auto_offset_reset="earliest",
         client_id="gerbang-feedback-rebuild",
     )
     await consumer.start()
     applied = 0
     try:
-        partitions = await consumer.partitions_for_topic(topic) or set()
-        assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assignment)
+        assignment = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+        if not assignment:
+            raise RuntimeError(f"topic {topic} has no partitions: run ensure_topics first")
         await consumer.seek_to_beginning(*assignment)
         ends = await consumer.end_offsets(assignment)
         remaining = {tp for tp in assignment if ends[tp] > 0}
@@ -77,6 +81,9 @@ async def rebuild_view(
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
+        # aiokafka's group-less coordinator starts a task at `start`; stopping before that
+        # task ever ran raises CancelledError and would hide the real error. Let it run once.
+        await asyncio.sleep(0)
         await consumer.stop()
     await view.mark_ready()
     log.info("feedback view rebuilt from the log", extra={"events": applied})
