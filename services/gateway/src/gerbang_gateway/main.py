@@ -10,11 +10,12 @@ import uvicorn
 
 from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
-from gerbang.messages import InboundMessage, OutboundReply, Topic
+from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
 from gerbang.service import run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
+from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, connect
 from gerbang_gateway.router import Router
@@ -33,12 +34,19 @@ async def run_router(settings: GatewaySettings) -> None:
     )
     producer = Producer(settings, "router")
     consumer = Consumer(
-        settings, producer, service="router", topic=Topic.INBOUND, model=InboundMessage,
+        settings,
+        producer,
+        service="router",
+        topic=Topic.INBOUND,
+        model=InboundMessage,
         handler=router.handle,
     )
     try:
         await run_worker(
-            settings, service="router", producer=producer, consumers=[consumer],
+            settings,
+            service="router",
+            producer=producer,
+            consumers=[consumer],
             health_port=settings.router_health_port or None,
             extra_ready=redis.ping,
         )
@@ -62,13 +70,30 @@ async def run_sender(settings: GatewaySettings) -> None:
         )
         producer = Producer(settings, "sender")
         consumer = Consumer(
-            settings, producer, service="sender", topic=Topic.OUTBOUND, model=OutboundReply,
+            settings,
+            producer,
+            service="sender",
+            topic=Topic.OUTBOUND,
+            model=OutboundReply,
             handler=sender.handle,
+        )
+        events = Consumer(
+            settings,
+            producer,
+            service="sender",
+            topic=Topic.EVENTS,
+            model=DeliveryEvent,
+            handler=record_event,
+            group="delivery-events",
         )
         try:
             await run_worker(
-                settings, service="sender", producer=producer, consumers=[consumer],
-                health_port=settings.sender_health_port or None, extra_ready=redis.ping,
+                settings,
+                service="sender",
+                producer=producer,
+                consumers=[consumer, events],
+                health_port=settings.sender_health_port or None,
+                extra_ready=redis.ping,
             )
         finally:
             await redis.aclose()

@@ -1,0 +1,76 @@
+"""The whole pipeline as separate processes (gateway api, router, sender, workers, fake Graph
+API) on a fresh topic prefix, a free port range and Redis database 5."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local.stack import Stack
+from gerbang.settings import ServiceSettings
+from gerbang.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CORE = {"fake-graph", "api", "router", "sender", "faq"}
+
+
+def free_port_base(span: int = 16) -> int:
+    """A port base whose next `span` ports are free on 127.0.0.1."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + span > 65000:
+            continue
+        ok = True
+        for port in range(base, base + span):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range on 127.0.0.1")
+
+
+def start_stack(kafka_bootstrap: str, only: set[str] | None = None, **extra_env: str) -> Stack:
+    """A running stack with its own topics; the caller stops it."""
+    prefix = f"e2e{uuid.uuid4().hex[:8]}."
+    asyncio.run(
+        ensure_topics(ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix))
+    )
+    stack = Stack(
+        port_base=free_port_base(),
+        topic_prefix=prefix,
+        redis_db=5,
+        kafka_bootstrap=kafka_bootstrap,
+        log_format="json",
+        log_dir=ARTIFACTS / "logs" / prefix.rstrip("."),
+        only=only,
+        extra_env={"GERBANG_SEND_BACKOFF_CAP_S": "2", **extra_env},
+    )
+    try:
+        stack.start(timeout=120)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka_bootstrap: str) -> Iterator[Stack]:
+    """Every Gerbang process, shared by the tests of one module."""
+    stack = start_stack(kafka_bootstrap, only=CORE if os.environ.get("GERBANG_E2E_CORE") else None)
+    try:
+        yield stack
+    finally:
+        stack.stop()
