@@ -25,6 +25,7 @@ for path in (REPO, HERE):  # tests.support (shared helpers) and feedback_support
         sys.path.insert(0, str(path))
 
 from feedback_support import REDIS_PORT, REDIS_URL  # noqa: E402
+
 from gerbang.offices import OfficeRegistry, load_registry  # noqa: E402
 from gerbang.topics import ensure_topics, wait_for_kafka  # noqa: E402
 from gerbang_feedback.settings import FeedbackSettings  # noqa: E402

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
+from redis.asyncio import Redis
+
 from gerbang.bus import Producer, Publish
 from gerbang.messages import (
     Conversation,
@@ -23,7 +25,6 @@ from gerbang.offices import OfficeRegistry, load_registry
 from gerbang_feedback.main import Worker
 from gerbang_feedback.rebuild import ensure_view
 from gerbang_feedback.settings import FeedbackSettings
-from redis.asyncio import Redis
 
 REPO = Path(__file__).resolve().parents[3]
 REDIS_PORT = int(os.environ.get("GERBANG_REDIS_PORT", "6379"))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gerbang.messages import FeedbackKind
 from gerbang_feedback.classify import (
     CALO,
@@ -14,8 +17,6 @@ from gerbang_feedback.classify import (
     is_cancel,
     normalize,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 A, C, S = FeedbackKind.APPRECIATION, FeedbackKind.COMPLAINT, FeedbackKind.SUGGESTION
 

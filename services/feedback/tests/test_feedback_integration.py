@@ -17,6 +17,8 @@ import httpx
 import pytest
 import pytest_asyncio
 from feedback_support import committed, feedback_request, running_worker, send_requests
+from redis.asyncio import Redis
+
 from gerbang.bus import Producer, Publish
 from gerbang.messages import (
     FeedbackHandled,
@@ -33,8 +35,6 @@ from gerbang_feedback.rebuild import ensure_view, purge_expired
 from gerbang_feedback.settings import DEV_NATIONAL_API_KEY, FeedbackSettings
 from gerbang_feedback.tickets import WIB
 from gerbang_feedback.view import FeedbackView
-from redis.asyncio import Redis
-
 from tests.support.kafka import eventually, read_topic
 
 pytestmark = pytest.mark.integration

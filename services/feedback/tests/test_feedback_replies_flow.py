@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 import pytest
+
 from gerbang.messages import (
     ButtonsContent,
     Conversation,

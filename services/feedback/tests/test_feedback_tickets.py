@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gerbang_feedback.tickets import (
     InvalidTicket,
     TicketId,
@@ -13,8 +16,6 @@ from gerbang_feedback.tickets import (
     ticket_prefix,
     ticket_year,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_format() -> None:

@@ -29,13 +29,13 @@ from typing import Annotated, Any, Protocol
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from gerbang.messages import FeedbackHandled, FeedbackKind, Topic
-from gerbang.offices import OfficeRegistry, hash_token, office_token_sha256
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gerbang.messages import FeedbackHandled, FeedbackKind, Topic
+from gerbang.offices import OfficeRegistry, hash_token, office_token_sha256
 from gerbang_feedback.inbox import FeedbackQuery, Status, public_entry, to_csv
 from gerbang_feedback.metrics import FEEDBACK_API_REQUESTS, FEEDBACK_HANDLED
 from gerbang_feedback.settings import FeedbackSettings
@@ -43,8 +43,6 @@ from gerbang_feedback.tickets import InvalidTicket, parse_ticket
 from gerbang_feedback.view import FeedbackView
 
 log = logging.getLogger(__name__)
-
-API_KEY_NAME = "FEEDBACK_API_KEY"
 
 
 class Publisher(Protocol):
@@ -87,7 +85,9 @@ class KeyRing:
     def __init__(self, settings: FeedbackSettings, registry: OfficeRegistry) -> None:
         self._keys: list[tuple[str, str | None]] = [
             (
-                office_token_sha256(office.code, API_KEY_NAME, development=settings.development),
+                office_token_sha256(
+                    office.code, "FEEDBACK_API_KEY", development=settings.development
+                ),
                 office.code,
             )
             for office in registry

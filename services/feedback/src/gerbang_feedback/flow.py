@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gerbang.messages import MENU_FEEDBACK_ROW, FeedbackKind, Intent, ServiceRequest
-
 from gerbang_feedback.classify import Classification, classify, is_cancel
 from gerbang_feedback.replies import kind_of_choice
 

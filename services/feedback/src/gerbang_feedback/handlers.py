@@ -31,7 +31,6 @@ from gerbang.messages import (
     utcnow,
 )
 from gerbang.offices import OfficeRegistry, UnknownOffice
-
 from gerbang_feedback import flow, replies
 from gerbang_feedback.metrics import FEEDBACK_RECORDED
 from gerbang_feedback.tickets import ticket_year

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackRecord
-from gerbang.phone import mask
 from pydantic import BaseModel, ConfigDict, Field
 
+from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackRecord
+from gerbang.phone import mask
 from gerbang_feedback.classify import CONTACT_REQUESTED
 from gerbang_feedback.tickets import WIB
 

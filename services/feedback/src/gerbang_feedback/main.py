@@ -11,13 +11,13 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from redis.asyncio import Redis
+
 from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import FeedbackEvent, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
 from gerbang.service import run_worker
-from redis.asyncio import Redis
-
 from gerbang_feedback.api import create_app
 from gerbang_feedback.handlers import FeedbackHandler, ViewUpdater
 from gerbang_feedback.rebuild import maintain_view

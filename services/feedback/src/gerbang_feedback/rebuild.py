@@ -20,12 +20,12 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
 from gerbang.bus import UNAVAILABLE_ERRORS
 from gerbang.messages import FeedbackEvent, Topic, utcnow
 from gerbang.offices import OfficeRegistry
 from gerbang.settings import ServiceSettings
-from pydantic import ValidationError
-
 from gerbang_feedback.handlers import ViewUpdater
 from gerbang_feedback.metrics import FEEDBACK_PURGED
 from gerbang_feedback.view import FeedbackView

@@ -18,7 +18,6 @@ from gerbang.messages import (
     TextContent,
 )
 from gerbang.offices import Lang, NationalConfig, Office
-
 from gerbang_feedback.classify import CONTACT_REQUESTED
 
 CHOOSE_SUFFIX = "|choose"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from pydantic import Field, field_validator, model_validator
+
 from gerbang.offices import hash_token
 from gerbang.settings import ServiceSettings
-from pydantic import Field, field_validator, model_validator
 
 DEV_NATIONAL_API_KEY = "dev-national-feedback-api-key"
 DEV_NATIONAL_API_KEY_SHA256 = hash_token(DEV_NATIONAL_API_KEY)

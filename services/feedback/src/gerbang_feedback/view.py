@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from redis.asyncio import Redis
+
 from gerbang.bus import Unavailable
 from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackRecord
 from gerbang.offices import Office
-from redis.asyncio import Redis
-
 from gerbang_feedback.inbox import (
     FeedbackEntry,
     FeedbackQuery,
