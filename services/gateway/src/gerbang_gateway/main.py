@@ -12,6 +12,7 @@ from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
+from gerbang.profiling import maybe_profile
 from gerbang.service import run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
@@ -106,7 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = GatewaySettings()
     setup_logging(f"gateway-{args.role}", settings.log_level, settings.log_format)
-    if args.role == "api":
+    with maybe_profile(f"gateway-{args.role}"):
+        _run(args.role, settings)
+
+
+def _run(role: str, settings: GatewaySettings) -> None:
+    if role == "api":
         uvicorn.run(
             create_app(settings),
             host=settings.api_host,
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
             log_config=None,
             access_log=False,
         )
-    elif args.role == "router":
+    elif role == "router":
         asyncio.run(run_router(settings))
     else:
         asyncio.run(run_sender(settings))
