@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import Field
+from redis.asyncio import Redis
 
 from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import ServiceRequest, Topic
 from gerbang.offices import load_registry
+from gerbang.profiling import maybe_profile
 from gerbang.service import run_worker
 from gerbang.settings import ServiceSettings
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_faq.handlers import FaqHandler, MissLog
-from redis.asyncio import Redis
 
 
 class FaqSettings(ServiceSettings):
@@ -32,13 +33,21 @@ async def run(settings: FaqSettings) -> None:
     )
     producer = Producer(settings, "faq")
     consumer = Consumer(
-        settings, producer, service="faq", topic=Topic.FAQ_REQUESTS, model=ServiceRequest,
+        settings,
+        producer,
+        service="faq",
+        topic=Topic.FAQ_REQUESTS,
+        model=ServiceRequest,
         handler=handler.handle,
     )
     try:
         await run_worker(
-            settings, service="faq", producer=producer, consumers=[consumer],
-            health_port=settings.health_port or None, extra_ready=redis.ping,
+            settings,
+            service="faq",
+            producer=producer,
+            consumers=[consumer],
+            health_port=settings.health_port or None,
+            extra_ready=redis.ping,
         )
     finally:
         await redis.aclose()
@@ -48,4 +57,5 @@ def main() -> None:
     """Entry point."""
     settings = FaqSettings()
     setup_logging("faq", settings.log_level, settings.log_format)
-    asyncio.run(run(settings))
+    with maybe_profile("faq"):
+        asyncio.run(run(settings))

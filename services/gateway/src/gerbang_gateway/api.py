@@ -38,7 +38,7 @@ from gerbang_gateway.signature import (
     verify_handshake,
     verify_signature,
 )
-from gerbang_gateway.webhook import MalformedWebhook, parse_webhook
+from gerbang_gateway.webhook import MalformedWebhook, dedupe_key, parse_webhook
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         except RedisError:
             checks["redis"] = False
         try:
-            client = gateway.producer._producer.client  # noqa: SLF001
-            checks["kafka"] = bool(await asyncio.wait_for(client.ready(client.get_random_node()), 2))
+            client = gateway.producer._producer.client
+            checks["kafka"] = bool(
+                await asyncio.wait_for(client.ready(client.get_random_node()), 2)
+            )
         except (KafkaError, TimeoutError, TypeError):
             checks["kafka"] = False
         ok = all(checks.values())
@@ -207,7 +209,7 @@ async def _receive(request: Request, gateway: Gateway) -> Response:
                 payload={"message_id": stray.message_id, "office": stray.office},
             )
         )
-    ids = [m.message_id for m in messages] + [f"ev:{e.message_id}:{e.status}" for e in events]
+    ids = [dedupe_key(item) for item in [*messages, *events]]
     try:
         claimed, done, pending = await gateway.dedupe.claim(ids)
     except RedisError as exc:
@@ -221,10 +223,8 @@ async def _receive(request: Request, gateway: Gateway) -> Response:
         await _release(gateway, claimed)
         return _error(503, "in_progress", "the same message is being processed, retry later")
     fresh = set(claimed)
-    publishes = [Publish(Topic.INBOUND, m.key, m) for m in messages if m.message_id in fresh]
-    publishes += [
-        Publish(Topic.EVENTS, e.key, e) for e in events if f"ev:{e.message_id}:{e.status}" in fresh
-    ]
+    publishes = [Publish(Topic.INBOUND, m.key, m) for m in messages if dedupe_key(m) in fresh]
+    publishes += [Publish(Topic.EVENTS, e.key, e) for e in events if dedupe_key(e) in fresh]
     publishes += [Publish(Topic.UNROUTED, u.phone_number_id, u) for u in unrouted]
     try:
         await asyncio.wait_for(
@@ -244,7 +244,7 @@ async def _receive(request: Request, gateway: Gateway) -> Response:
         log.warning("could not confirm dedupe keys", extra={"error": repr(exc)})
     for message in messages:
         with bind(office=message.office, message_id=message.message_id, wa_id=message.wa_id):
-            if message.message_id in fresh:
+            if dedupe_key(message) in fresh:
                 metrics.MESSAGES_IN.labels(message.office, message.kind.value).inc()
             else:
                 metrics.DUPLICATES_DROPPED.labels(message.office).inc()

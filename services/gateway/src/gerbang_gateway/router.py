@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gerbang import metrics
 from gerbang.bus import Publish
-from gerbang.faq.content import render
-from gerbang.faq.menu import build_menu
+from gerbang.faq.answers import menu_reply, non_text_reply
 from gerbang.messages import (
     Conversation,
     InboundMessage,
-    Intent,
     Service,
     ServiceRequest,
-    TextContent,
     Topic,
 )
 from gerbang.offices import Lang, OfficeRegistry
@@ -41,10 +38,15 @@ REQUEST_TOPICS = {
 class Router:
     """Routes each inbound message; one instance per process."""
 
-    def __init__(self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher) -> None:
+    def __init__(
+        self,
+        registry: OfficeRegistry,
+        sessions: Sessions,
+        matchers: Mapping[str, IntentMatcher],
+    ) -> None:
         self.registry = registry
         self.sessions = sessions
-        self.matcher = matcher
+        self.matchers = matchers
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -54,12 +56,10 @@ class Router:
         expecting = session.expecting(now)
         understanding: Understanding | None = None
         if message.text or message.reply_id:
-            understanding = self.matcher.understand(
+            understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        route = decide(
-            message, understanding, expecting=expecting, context=session.expect_context
-        )
+        route = decide(message, understanding, expecting=expecting, context=session.expect_context)
         language = _language(understanding, session.language)
         await self.sessions.record_inbound(
             message.office,
@@ -73,8 +73,12 @@ class Router:
         metrics.INTENTS.labels(message.office, route.intent.value).inc()
         log.info(
             "routed",
-            extra={"intent": route.intent.value, "service": route.service.value,
-                   "confidence": round(route.confidence, 3), "expected": route.expected},
+            extra={
+                "intent": route.intent.value,
+                "service": route.service.value,
+                "confidence": round(route.confidence, 3),
+                "expected": route.expected,
+            },
         )
         conversation = Conversation(
             language=language,
@@ -90,12 +94,15 @@ class Router:
             conversation=conversation,
         )
         if route.service is Service.ROUTER:
-            replies = []
-            if route.reply_to_media:
-                text = render(self.registry, office, "non_text", language)
-                replies.append(request.reply(TextContent(body=text), part=0))
-            menu = build_menu(office, language)
-            replies.append(request.reply(menu, part=len(replies), service=Service.ROUTER))
+            contents = (
+                non_text_reply(self.registry, office, language)
+                if route.reply_to_media
+                else [menu_reply(self.registry, office, language)]
+            )
+            replies = [
+                request.reply(content, part=i, service=Service.ROUTER)
+                for i, content in enumerate(contents)
+            ]
             return [Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies]
         return [Publish(REQUEST_TOPICS[route.service], request.key, request)]
 
@@ -105,5 +112,3 @@ def _language(understanding: Understanding | None, remembered: Lang | None) -> L
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")
-
-

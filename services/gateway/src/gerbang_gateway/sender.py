@@ -55,7 +55,9 @@ class Sender:
         self.sent = sent
         self.limiter = limiter
         self._tokens = {
-            office.code: office_secret(office.code, "ACCESS_TOKEN", development=settings.development)
+            office.code: office_secret(
+                office.code, "ACCESS_TOKEN", development=settings.development
+            )
             for office in registry
         }
         self._rng = random.Random()
@@ -68,7 +70,9 @@ class Sender:
             await asyncio.sleep(0.5)
             previous = await self.sent.claim(reply.idempotency_key)
         if previous is not None:
-            log.info("reply already sent; skipped", extra={"idempotency_key": reply.idempotency_key})
+            log.info(
+                "reply already sent; skipped", extra={"idempotency_key": reply.idempotency_key}
+            )
             return []
         try:
             wamid, kind = await self._send(reply)
@@ -116,7 +120,9 @@ class Sender:
                 raise Reject(f"Graph API refused the message: {exc}") from exc
             except RetryableSendError as exc:
                 final = attempt >= self.settings.send_max_attempts
-                metrics.SEND_FAILURES.labels(reply.office, str(exc.code), "yes" if final else "no").inc()
+                metrics.SEND_FAILURES.labels(
+                    reply.office, str(exc.code), "yes" if final else "no"
+                ).inc()
                 if final:
                     raise Reject(f"gave up after {attempt} attempts: {exc}") from exc
                 delay = self._delay(exc, attempt)

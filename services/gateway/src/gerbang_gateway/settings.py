@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+import re
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gerbang.offices import DEV_SECRET
 from gerbang.settings import ServiceSettings
@@ -31,7 +33,8 @@ class GatewaySettings(ServiceSettings):
         description="How long message ids are remembered (Meta redelivers for up to 7 days)",
     )
     graph_base_url: str = Field(
-        default="http://127.0.0.1:8081", description="Graph API base URL (https://graph.facebook.com)"
+        default="http://127.0.0.1:8081",
+        description="Graph API base URL (https://graph.facebook.com)",
     )
     graph_api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
     graph_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Graph API call")
@@ -54,6 +57,13 @@ class GatewaySettings(ServiceSettings):
     national_ops_token_sha256: str | None = Field(
         default=None, description="SHA-256 of the national ops token (dashboard sees all offices)"
     )
+
+    @field_validator("national_ops_token_sha256")
+    @classmethod
+    def _sha256(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be the SHA-256 of the token: 64 lowercase hex digits")
+        return value
 
     @model_validator(mode="after")
     def _production_rules(self) -> GatewaySettings:

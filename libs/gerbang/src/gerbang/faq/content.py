@@ -1,0 +1,289 @@
+"""The knowledge base: which topics exist, and how an answer is rendered for an office.
+
+Answers live in `offices/_national/faq.yaml` (national defaults) and `offices/<code>/faq.yaml`
+(an office's overrides), loaded and validated by `gerbang.offices`. This module only picks the
+right answer and fills its placeholders from the office's data; it does no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Mapping
+
+from gerbang.offices import LANGS, FaqAnswer, Lang, Office, OfficeRegistry, OpeningHours
+from gerbang.phone import display
+
+# The answers citizens can ask for (the contract with the matcher's `Understanding`).
+FAQ_TOPICS: tuple[str, ...] = (
+    "requirements",
+    "requirements.minor",
+    "requirements.renewal",
+    "requirements.work_abroad",
+    "requirements.umrah",
+    "requirements.name_mismatch",
+    "fees",
+    "payment",
+    "pickup",
+    "registration",
+    "hours_location",
+    "lost",
+    "damaged",
+    "lost_damaged",
+    "official_channels",
+)
+
+# Texts the composer needs around the answers (fallback, warnings, number checks, greeting).
+SERVICE_TOPICS: tuple[str, ...] = (
+    "fallback",
+    "scam_warning",
+    "number_official",
+    "number_fake",
+    "number_hotline",
+    "number_unknown",
+    "other_office",
+    "non_text",
+    "greeting",
+)
+
+TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS
+
+# Placeholders every text may use, filled from the office and national data.
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "office_name",
+        "short_name",
+        "service_name",
+        "display_number",
+        "address",
+        "hours",
+        "official_app",
+        "website",
+        "complaint_channels",
+    }
+)
+
+# Placeholders only some topics get, supplied by the caller through `render(extra=...)`.
+TOPIC_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    "number_official": frozenset({"number"}),
+    "number_fake": frozenset({"number", "fake_source"}),
+    "number_hotline": frozenset({"number", "hotline_purpose"}),
+    "number_unknown": frozenset({"number"}),
+}
+
+# WhatsApp's limit for a text body; longer texts are refused by the Cloud API.
+TEXT_LIMIT = 4096
+
+# Used where an office has no website of its own: the Directorate General's site.
+NATIONAL_WEBSITE = "https://www.imigrasi.go.id"
+
+# Appended (before the closing line) to answers that show hours or address the office has
+# not yet confirmed from an official source: the citizen is asked to check before visiting.
+_UNVERIFIED: Mapping[tuple[bool, bool], Mapping[Lang, str]] = {
+    # (hours unverified, address unverified)
+    (True, True): {
+        "id": "ℹ️ Jam layanan dan alamat ini belum terverifikasi dari sumber resmi; "
+        "mohon konfirmasi ke {short_name} sebelum datang.",
+        "en": "ℹ️ These opening hours and this address are not yet verified against an "
+        "official source; please confirm with {short_name} before you visit.",
+    },
+    (True, False): {
+        "id": "ℹ️ Jam layanan ini belum terverifikasi dari sumber resmi; "
+        "mohon konfirmasi ke {short_name} sebelum datang.",
+        "en": "ℹ️ These opening hours are not yet verified against an official source; "
+        "please confirm with {short_name} before you visit.",
+    },
+    (False, True): {
+        "id": "ℹ️ Alamat ini belum terverifikasi dari sumber resmi; "
+        "mohon konfirmasi ke {short_name} sebelum datang.",
+        "en": "ℹ️ This address is not yet verified against an official source; "
+        "please confirm with {short_name} before you visit.",
+    },
+}
+
+
+class FaqContentError(Exception):
+    """The knowledge base cannot answer: unknown topic, missing answer or bad placeholder."""
+
+
+class UnknownTopic(FaqContentError):
+    """The topic is not one of `TOPICS`."""
+
+
+class MissingAnswer(FaqContentError):
+    """Neither the office nor the national defaults have an answer for the topic."""
+
+
+class PlaceholderError(FaqContentError):
+    """A text uses a placeholder that does not exist, or a required value is missing."""
+
+
+def answer_for(registry: OfficeRegistry, office: Office, topic: str) -> FaqAnswer:
+    """The answer for `topic` at `office`: the office's override, else the national default."""
+    if topic not in TOPICS:
+        raise UnknownTopic(f"unknown FAQ topic {topic!r}; known: {', '.join(TOPICS)}")
+    answer = registry.faq_answer(office, topic)
+    if answer is None:
+        raise MissingAnswer(
+            f"no answer for topic {topic!r}: add it to offices/_national/faq.yaml "
+            f"or offices/{office.code}/faq.yaml"
+        )
+    return answer
+
+
+def placeholders_in(text: str) -> set[str]:
+    """Names of the `{placeholders}` a text uses. Format specs and attribute access are refused."""
+    names: set[str] = set()
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:  # an unmatched "{" or "}"
+        raise PlaceholderError(f"broken placeholder syntax: {exc}") from None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise PlaceholderError(
+                f"placeholder {{{name}}} must be a plain name like {{short_name}}"
+            )
+        names.add(name)
+    return names
+
+
+def allowed_placeholders(topic: str) -> frozenset[str]:
+    """The placeholders a text of `topic` may use."""
+    return PLACEHOLDERS | TOPIC_PLACEHOLDERS.get(topic, frozenset())
+
+
+def format_time(value: dt.time, lang: Lang) -> str:
+    """`08.00` in Indonesian style, `08:00` in English."""
+    text = f"{value:%H:%M}"
+    return text.replace(":", ".") if lang == "id" else text
+
+
+def render_hours(hours: list[OpeningHours], lang: Lang) -> str:
+    """The office's opening hours as bullet lines in `lang`."""
+    lines = []
+    for slot in hours:
+        line = (
+            f"• {slot.days.get(lang)}: "
+            f"{format_time(slot.open, lang)}–{format_time(slot.close, lang)}"
+        )
+        if slot.note is not None:
+            line += f" ({slot.note.get(lang).rstrip('.')})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def office_values(registry: OfficeRegistry, office: Office, lang: Lang) -> dict[str, str]:
+    """The values of the common placeholders for `office` in `lang`."""
+    return {
+        "office_name": office.name,
+        "short_name": office.short_name,
+        "service_name": office.service_name,
+        "display_number": display(office.display_number),
+        "address": office.address.get(lang),
+        "hours": render_hours(office.hours, lang),
+        "official_app": registry.national.official_app,
+        "website": office.website or NATIONAL_WEBSITE,
+        "complaint_channels": registry.national.complaint_channels.get(lang),
+    }
+
+
+def _unverified_note(office: Office, used: set[str], lang: Lang) -> str | None:
+    key = (
+        "hours" in used and not office.hours_verified,
+        "address" in used and not office.address_verified,
+    )
+    template = _UNVERIFIED.get(key)
+    return template[lang].format(short_name=office.short_name) if template else None
+
+
+def _insert_before_closing(text: str, note: str) -> str:
+    # Answers end with a short "what next" paragraph; the note belongs just above it.
+    body, separator, closing = text.rpartition("\n\n")
+    if not separator:
+        return f"{text}\n\n{note}"
+    return f"{body}\n\n{note}\n\n{closing}"
+
+
+def render(
+    registry: OfficeRegistry,
+    office: Office,
+    topic: str,
+    lang: Lang,
+    *,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """The text of `topic` for `office` in `lang`, placeholders filled.
+
+    The office's override wins over the national default. `extra` supplies the topic-specific
+    placeholders (`TOPIC_PLACEHOLDERS`, e.g. the `number` being checked). Raises
+    `UnknownTopic`, `MissingAnswer`, or `PlaceholderError` for an unknown or unfilled
+    placeholder. Hours and address the office has not verified get a polite note asking the
+    citizen to confirm with the office.
+    """
+    template = answer_for(registry, office, topic).text.get(lang)
+    used = placeholders_in(template)
+    unknown = used - allowed_placeholders(topic)
+    if unknown:
+        allowed = ", ".join(sorted(allowed_placeholders(topic)))
+        raise PlaceholderError(
+            f"topic {topic!r} ({office.code}, {lang}) uses unknown placeholder(s) "
+            f"{', '.join(sorted(unknown))}; allowed: {allowed}"
+        )
+    values = office_values(registry, office, lang)
+    values.update(extra or {})
+    missing = used - values.keys()
+    if missing:
+        raise PlaceholderError(
+            f"topic {topic!r} needs value(s) for {', '.join(sorted(missing))} (pass extra=...)"
+        )
+    text = template.format_map(values).strip()
+    note = _unverified_note(office, used, lang)
+    return _insert_before_closing(text, note) if note else text
+
+
+def sample_extra(topic: str) -> dict[str, str]:
+    """Realistic values for a topic's extra placeholders (for validation and tests)."""
+    samples = {
+        "number": display("6281230030440"),
+        "fake_source": "x" * 300,  # long enough to catch a text that barely fits
+        "hotline_purpose": "x" * 300,
+    }
+    return {name: samples[name] for name in TOPIC_PLACEHOLDERS.get(topic, frozenset())}
+
+
+def validate_content(registry: OfficeRegistry) -> list[str]:
+    """Problems in the knowledge base; an empty list means every office can answer everything.
+
+    Checks, for every office: each topic of `TOPICS` renders in Indonesian and English (an
+    English text is present), uses only known placeholders, and fits WhatsApp's 4096-character
+    limit; and the office's overrides name only known topics.
+    """
+    problems: list[str] = []
+    for topic in registry.national.faq:
+        if topic not in TOPICS:
+            problems.append(f"_national/faq.yaml: unknown topic {topic!r}")
+    for office in registry:
+        for topic in office.faq:
+            if topic not in TOPICS:
+                problems.append(f"{office.code}/faq.yaml: unknown topic {topic!r}")
+        for topic in TOPICS:
+            answer = registry.faq_answer(office, topic)
+            if answer is None:
+                problems.append(f"{office.code}: no answer for topic {topic!r}")
+                continue
+            if not answer.text.en:
+                problems.append(f"{office.code}: topic {topic!r} has no English text")
+            for lang in LANGS:
+                try:
+                    text = render(registry, office, topic, lang, extra=sample_extra(topic))
+                except FaqContentError as exc:
+                    problems.append(f"{office.code}: {exc}")
+                    continue
+                if len(text) > TEXT_LIMIT:
+                    problems.append(
+                        f"{office.code}: topic {topic!r} ({lang}) is {len(text)} characters; "
+                        f"WhatsApp allows {TEXT_LIMIT}"
+                    )
+    return problems
