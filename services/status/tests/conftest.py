@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+
 from gerbang.messages import ApplicationRecord, Stage
 from gerbang.offices import OfficeRegistry, load_registry
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+
 from gerbang.bus import Producer
 from gerbang.messages import (
     ApplicationRecord,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from gerbang.messages import Stage
 from gerbang_status.backoffice import (
     BulkFormatError,

@@ -6,6 +6,7 @@ import datetime as dt
 import time
 
 import pytest
+
 from gerbang.messages import ButtonsContent, Service, Stage, TextContent
 from gerbang.offices import OfficeRegistry
 from gerbang_status.conversation import (

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from gerbang.bus import Consumer, Producer
 from gerbang.messages import OutboundReply, Topic
 from gerbang.offices import OfficeRegistry
@@ -24,7 +25,6 @@ from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_status.settings import StatusSettings
-
 from tests.support.fake_graph import FakeGraphServer
 
 from .integration_support import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from gerbang.bus import Producer
 from gerbang.messages import OutboundReply, Topic
 from gerbang.offices import OfficeRegistry

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gerbang_status.parsing import (
     ApplicationNoFormat,
     extract_lookup,
@@ -12,8 +15,6 @@ from gerbang_status.parsing import (
     parse_date_of_birth,
     resolve_two_digit_year,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TODAY = dt.date(2025, 11, 25)
 MAY_12 = dt.date(1990, 5, 12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gerbang.messages import Stage, TemplateContent, TextContent
 from gerbang.offices import OfficeRegistry
 from gerbang_status.lockout import LockoutPolicy, LockScope, LockState

@@ -26,14 +26,14 @@ from typing import Annotated, Any
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
-from gerbang.bus import Producer, Publish, Unavailable
-from gerbang.logs import bind
-from gerbang.messages import ApplicationRecord, Topic, utcnow
-from gerbang.offices import OfficeRegistry, load_registry, office_token_sha256, token_matches
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gerbang.bus import Producer, Publish, Unavailable
+from gerbang.logs import bind
+from gerbang.messages import ApplicationRecord, Topic, utcnow
+from gerbang.offices import OfficeRegistry, load_registry, office_token_sha256, token_matches
 from gerbang_status.backoffice import (
     BulkFormatError,
     Change,

@@ -23,7 +23,6 @@ from typing import Any
 
 from gerbang.messages import ApplicationRecord, Stage
 from gerbang.phone import normalize_msisdn
-
 from gerbang_status.parsing import ApplicationNoFormat, parse_date_of_birth
 
 FIELDS = ("application_no", "office", "stage", "date_of_birth", "applicant_name", "wa_id", "note")

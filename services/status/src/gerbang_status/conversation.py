@@ -39,7 +39,6 @@ from gerbang.messages import (
 )
 from gerbang.offices import Lang, Office, OfficeRegistry, UnknownOffice
 from gerbang.phone import display
-
 from gerbang_status.lockout import LockState
 from gerbang_status.parsing import DEFAULT_FORMAT, ApplicationNoFormat, extract_lookup
 from gerbang_status.stages import FINAL_STAGES, describe

@@ -12,12 +12,12 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+from prometheus_client import Counter
+
 from gerbang.bus import Producer, Publish, Reject
 from gerbang.logs import bind
 from gerbang.messages import ApplicationRecord, ServiceRequest, Topic, utcnow
 from gerbang.offices import OfficeRegistry, UnknownOffice
-from prometheus_client import Counter
-
 from gerbang_status.conversation import (
     WIB,
     LookupResult,

@@ -6,8 +6,8 @@ import argparse
 import asyncio
 
 import uvicorn
-from gerbang.logs import setup_logging
 
+from gerbang.logs import setup_logging
 from gerbang_status.settings import StatusSettings
 
 

@@ -26,7 +26,6 @@ from gerbang.messages import (
     TextContent,
 )
 from gerbang.offices import Lang, Office
-
 from gerbang_status.stages import describe, stage_label
 
 

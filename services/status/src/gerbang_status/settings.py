@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from gerbang.settings import ServiceSettings
 from pydantic import Field, field_validator
 
+from gerbang.settings import ServiceSettings
 from gerbang_status.lockout import LockoutPolicy
 from gerbang_status.parsing import DEFAULT_APPLICATION_NO_PATTERN, ApplicationNoFormat
 

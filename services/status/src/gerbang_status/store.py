@@ -27,12 +27,12 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from gerbang.bus import Unavailable
-from gerbang.messages import ApplicationRecord, Stage, Topic
-from gerbang.offices import Lang
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from gerbang.bus import Unavailable
+from gerbang.messages import ApplicationRecord, Stage, Topic
+from gerbang.offices import Lang
 from gerbang_status.lockout import LockoutPolicy, LockScope, LockState
 from gerbang_status.notify import OptInRecord
 from gerbang_status.settings import StatusSettings

@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
 from gerbang.bus import UNAVAILABLE_ERRORS, Consumer, Producer
 from gerbang.messages import ApplicationRecord, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
 from gerbang.service import run_worker
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from gerbang_status.handlers import StatusWorker
 from gerbang_status.settings import StatusSettings
 from gerbang_status.store import LockoutStore, OptInStore, StatusView, connect
