@@ -24,6 +24,7 @@ from gerbang.messages import (
 from gerbang.offices import Lang, OfficeRegistry
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
+from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import decide
 
@@ -39,10 +40,12 @@ REQUEST_TOPICS = {
 class Router:
     """Routes each inbound message; one instance per process."""
 
-    def __init__(self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher) -> None:
+    def __init__(self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher,
+                 stats: OpsStats | None = None) -> None:
         self.registry = registry
         self.sessions = sessions
         self.matcher = matcher
+        self.stats = stats
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -69,6 +72,8 @@ class Router:
         if route.ignore:
             return []
         metrics.INTENTS.labels(message.office, route.intent.value).inc()
+        if self.stats is not None:  # per-office history for /ops
+            await self.stats.record_routed(message.office, route.intent.value, message.received_at)
         log.info(
             "routed",
             extra={"intent": route.intent.value, "service": route.service.value,
