@@ -18,8 +18,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gerbang.offices import DEV_SECRET, load_registry  # noqa: E402
-from gerbang_gateway.devtools import encode_signed, message_webhook, text_message  # noqa: E402
+from gerbang.offices import DEV_SECRET, load_registry
+from gerbang_gateway.devtools import encode_signed, message_webhook, text_message
 
 QUESTIONS = [
     "min syarat bikin paspor apa aja",
@@ -78,8 +78,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 if status == 200:
                     break
                 await asyncio.sleep(0.5)
-            results.append({"wa_id": wa_id, "sent_at": t0, "status": status,
-                            "ack_ms": (time.perf_counter() - p0) * 1000})
+            results.append(
+                {
+                    "wa_id": wa_id,
+                    "sent_at": t0,
+                    "status": status,
+                    "ack_ms": (time.perf_counter() - p0) * 1000,
+                }
+            )
             sent_n += 1
 
     limits = httpx.Limits(max_connections=args.concurrency)

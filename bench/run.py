@@ -81,19 +81,38 @@ def main() -> int:
 
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     log_dir = REPO / "bench" / "logs" / prefix.rstrip(".")
-    stack = Stack(port_base=args.port_base, topic_prefix=prefix, redis_db=2,
-                  log_format="json", log_level="WARNING", log_dir=log_dir)
+    stack = Stack(
+        port_base=args.port_base,
+        topic_prefix=prefix,
+        redis_db=2,
+        log_format="json",
+        log_level="WARNING",
+        log_dir=log_dir,
+    )
     settings = ServiceSettings(topic_prefix=prefix)
     asyncio.run(ensure_topics(settings))
     print(f"bench: starting services (prefix {prefix}, logs in {log_dir})", flush=True)
     with stack.running(timeout=120):
         print(f"bench: sending {args.messages} webhooks, {args.concurrency} at a time", flush=True)
         load = subprocess.run(  # noqa: S603 - our own load generator
-            [sys.executable, str(REPO / "bench" / "loadgen.py"),
-             "--url", f"{stack.api_url}/webhook/whatsapp", "--offices", str(REPO / "offices"),
-             "--messages", str(args.messages), "--concurrency", str(args.concurrency),
-             "--max-seconds", str(args.max_seconds)],
-            capture_output=True, text=True, check=True, cwd=REPO,
+            [
+                sys.executable,
+                str(REPO / "bench" / "loadgen.py"),
+                "--url",
+                f"{stack.api_url}/webhook/whatsapp",
+                "--offices",
+                str(REPO / "offices"),
+                "--messages",
+                str(args.messages),
+                "--concurrency",
+                str(args.concurrency),
+                "--max-seconds",
+                str(args.max_seconds),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
         )
         generated = json.loads(load.stdout.strip().splitlines()[-1])
         results = generated["results"]

@@ -33,6 +33,7 @@ readonly KAFKA_LIB="$KAFKA_HOME/lib"
 readonly KAFKA_DATA="$KAFKA_HOME/data"
 readonly KAFKA_CONFIG="$KAFKA_HOME/config/server.properties"
 readonly KAFKA_LOG="$LOG_DIR/kafka.log"
+readonly KAFKA_READY_FILE="$RUN_DIR/kafka.ready" # pid of the broker once seen ready
 readonly REDIS_DATA="$GERBANG_HOME/redis/data"
 readonly REDIS_LOG="$LOG_DIR/redis.log"
 
@@ -409,7 +410,9 @@ kafka_log_says_started() {
   [[ -f "$KAFKA_LOG" ]] || return 1
   size="$(stat -c %s "$KAFKA_LOG")"
   ((size >= offset)) || offset=0 # the log rolled over meanwhile
-  tail -c "+$((offset + 1))" "$KAFKA_LOG" | grep -q 'Kafka Server started'
+  # No `grep -q`: it exits at the first match and, under pipefail, tail's SIGPIPE would
+  # turn that match into a failure once the log is larger than a pipe buffer.
+  tail -c "+$((offset + 1))" "$KAFKA_LOG" | grep -F 'Kafka Server started' >/dev/null
 }
 
 # Waits until our broker (PID) logged its start after byte OFFSET and the port accepts.
@@ -434,9 +437,13 @@ wait_kafka_ready() {
 kafka_up() {
   local pid start offset
   if pid="$(our_pid kafka)"; then
-    # Where this broker's log began: an older run's "Kafka Server started" must not count.
-    offset="$(cat "$RUN_DIR/kafka.log-offset" 2>/dev/null || printf 0)"
-    wait_kafka_ready "$pid" "$offset"
+    # Seen ready once: the port is enough now (its start line may have rolled out of the log).
+    if [[ "$(cat "$KAFKA_READY_FILE" 2>/dev/null)" != "$pid" ]] || ! port_accepts "$KAFKA_PORT"; then
+      # Where this broker's log began: an older run's "Kafka Server started" must not count.
+      offset="$(cat "$RUN_DIR/kafka.log-offset" 2>/dev/null || printf 0)"
+      wait_kafka_ready "$pid" "$offset"
+      printf '%s\n' "$pid" >"$KAFKA_READY_FILE"
+    fi
     say "kafka: already running (pid $pid, $HOST:$KAFKA_PORT)"
     return 0
   fi
@@ -449,6 +456,7 @@ kafka_up() {
   mkdir -p "$LOG_DIR" "$RUN_DIR"
   offset="$(stat -c %s "$KAFKA_LOG" 2>/dev/null || printf 0)"
   printf '%s\n' "$offset" >"$RUN_DIR/kafka.log-offset"
+  rm -f "$KAFKA_READY_FILE"
   say "kafka: starting Kafka $(kafka_version) on $HOST:$KAFKA_PORT (controller $HOST:$CONTROLLER_PORT) …"
   start="$(now)"
   # Explicit heap: the JVM would otherwise take a quarter of the RAM. The classpath is
@@ -462,10 +470,14 @@ kafka_up() {
   pid=$!
   printf '%s\n' "$pid" >"$(pid_file kafka)"
   wait_kafka_ready "$pid" "$offset"
+  printf '%s\n' "$pid" >"$KAFKA_READY_FILE"
   say "kafka: ready in $(elapsed_since "$start")s (pid $pid, $HOST:$KAFKA_PORT)"
 }
 
-kafka_down() { stop_ours kafka; }
+kafka_down() {
+  stop_ours kafka
+  rm -f "$KAFKA_READY_FILE"
+}
 
 # ---------------------------------------------------------------------------------------
 # Status and wipe

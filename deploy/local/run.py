@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from deploy.local.stack import Stack  # noqa: E402
+from deploy.local.stack import Stack
 
 NEXT_STEPS = """
 ────────────────────────────────────────────────────────────────────────────

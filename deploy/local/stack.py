@@ -108,22 +108,42 @@ class Stack:
                 f"{self.graph_url}/__stats",
             ),
             ProcessSpec("api", [*py, "gerbang_gateway", "api"], f"{self.api_url}/readyz"),
-            ProcessSpec("router", [*py, "gerbang_gateway", "router"],
-                        f"http://127.0.0.1:{base + 11}/readyz"),
-            ProcessSpec("sender", [*py, "gerbang_gateway", "sender"],
-                        f"http://127.0.0.1:{base + 12}/readyz"),
-            ProcessSpec("faq", [*py, "gerbang_faq"], f"http://127.0.0.1:{base + 13}/readyz",
-                        {"GERBANG_HEALTH_PORT": str(base + 13)}),
-            ProcessSpec("status-api", [*py, "gerbang_status", "api"], f"{self.status_url}/readyz",
-                        {"GERBANG_API_PORT": str(base + 2)}),
-            ProcessSpec("status", [*py, "gerbang_status", "worker"],
-                        f"http://127.0.0.1:{base + 14}/readyz",
-                        {"GERBANG_HEALTH_PORT": str(base + 14)}),
-            ProcessSpec("feedback-api", [*py, "gerbang_feedback", "api"],
-                        f"{self.feedback_url}/readyz", {"GERBANG_API_PORT": str(base + 3)}),
-            ProcessSpec("feedback", [*py, "gerbang_feedback", "worker"],
-                        f"http://127.0.0.1:{base + 15}/readyz",
-                        {"GERBANG_HEALTH_PORT": str(base + 15)}),
+            ProcessSpec(
+                "router", [*py, "gerbang_gateway", "router"], f"http://127.0.0.1:{base + 11}/readyz"
+            ),
+            ProcessSpec(
+                "sender", [*py, "gerbang_gateway", "sender"], f"http://127.0.0.1:{base + 12}/readyz"
+            ),
+            ProcessSpec(
+                "faq",
+                [*py, "gerbang_faq"],
+                f"http://127.0.0.1:{base + 13}/readyz",
+                {"GERBANG_HEALTH_PORT": str(base + 13)},
+            ),
+            ProcessSpec(
+                "status-api",
+                [*py, "gerbang_status", "api"],
+                f"{self.status_url}/readyz",
+                {"GERBANG_API_PORT": str(base + 2)},
+            ),
+            ProcessSpec(
+                "status",
+                [*py, "gerbang_status", "worker"],
+                f"http://127.0.0.1:{base + 14}/readyz",
+                {"GERBANG_HEALTH_PORT": str(base + 14)},
+            ),
+            ProcessSpec(
+                "feedback-api",
+                [*py, "gerbang_feedback", "api"],
+                f"{self.feedback_url}/readyz",
+                {"GERBANG_API_PORT": str(base + 3)},
+            ),
+            ProcessSpec(
+                "feedback",
+                [*py, "gerbang_feedback", "worker"],
+                f"http://127.0.0.1:{base + 15}/readyz",
+                {"GERBANG_HEALTH_PORT": str(base + 15)},
+            ),
         ]
         return [s for s in specs if self.only is None or s.name in self.only]
 
@@ -146,7 +166,11 @@ class Stack:
         else:
             out = subprocess.PIPE
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            spec.module, env=full_env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            spec.module,
+            env=full_env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.processes[spec.name] = proc
@@ -162,8 +186,10 @@ class Stack:
         proc = self.processes[spec.name]
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{spec.name} exited with {proc.returncode} during start-up"
-                                   f"{self._log_hint(spec.name)}")
+                raise RuntimeError(
+                    f"{spec.name} exited with {proc.returncode} during start-up"
+                    f"{self._log_hint(spec.name)}"
+                )
             try:
                 with urllib.request.urlopen(spec.ready_url, timeout=2) as response:  # noqa: S310
                     if response.status == 200:
@@ -171,8 +197,9 @@ class Stack:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{spec.name} not ready at {spec.ready_url}"
-                                   f"{self._log_hint(spec.name)}")
+                raise TimeoutError(
+                    f"{spec.name} not ready at {spec.ready_url}{self._log_hint(spec.name)}"
+                )
             time.sleep(0.2)
 
     def _log_hint(self, name: str) -> str:

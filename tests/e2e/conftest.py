@@ -4,6 +4,7 @@ API) on a fresh topic prefix, a free port range and Redis database 5."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from gerbang.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
+CORE = {"fake-graph", "api", "router", "sender", "faq"}
 
 
 def free_port_base(span: int = 16) -> int:
@@ -67,7 +69,7 @@ def start_stack(kafka_bootstrap: str, only: set[str] | None = None, **extra_env:
 @pytest.fixture(scope="module")
 def pipeline(kafka_bootstrap: str) -> Iterator[Stack]:
     """Every Gerbang process, shared by the tests of one module."""
-    stack = start_stack(kafka_bootstrap)
+    stack = start_stack(kafka_bootstrap, only=CORE if os.environ.get("GERBANG_E2E_CORE") else None)
     try:
         yield stack
     finally:

@@ -60,7 +60,8 @@ async def test_bad_signature_is_refused_and_nothing_reaches_kafka(pipeline: Stac
     async with httpx.AsyncClient() as http:
         bad = await http.post(f"{pipeline.api_url}/webhook/whatsapp", content=raw, headers=forged)
         missing = await http.post(
-            f"{pipeline.api_url}/webhook/whatsapp", content=raw,
+            f"{pipeline.api_url}/webhook/whatsapp",
+            content=raw,
             headers={"Content-Type": "application/json"},
         )
     assert (bad.status_code, missing.status_code) == (401, 401)
@@ -92,12 +93,32 @@ def test_unknown_office_number_is_kept_on_unrouted(pipeline: Stack) -> None:
 
     body = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "6280000000", "phone_number_id": "999999999"},
-            "messages": [{"from": "6281111", "id": "wamid.UNROUTED1", "timestamp": "1760000000",
-                          "type": "text", "text": {"body": "halo"}}],
-        }}]}],
+        "entry": [
+            {
+                "id": "1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "6280000000",
+                                "phone_number_id": "999999999",
+                            },
+                            "messages": [
+                                {
+                                    "from": "6281111",
+                                    "id": "wamid.UNROUTED1",
+                                    "timestamp": "1760000000",
+                                    "type": "text",
+                                    "text": {"body": "halo"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
     raw, headers = encode_signed(body, DEV_SECRET)
     response = post(pipeline, raw, headers)

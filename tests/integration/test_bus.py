@@ -46,13 +46,20 @@ def echo(message: InboundMessage) -> list[Publish]:
 
 @contextlib.asynccontextmanager
 async def consuming(
-    settings: ServiceSettings, handler, group: str = "test"  # type: ignore[no-untyped-def]
+    settings: ServiceSettings,
+    handler,
+    group: str = "test",  # type: ignore[no-untyped-def]
 ) -> AsyncIterator[Consumer[InboundMessage]]:
     producer = Producer(settings, "test")
     await producer.start()
     consumer = Consumer(
-        settings, producer, service="test", topic=Topic.INBOUND, model=InboundMessage,
-        handler=handler, group=group,
+        settings,
+        producer,
+        service="test",
+        topic=Topic.INBOUND,
+        model=InboundMessage,
+        handler=handler,
+        group=group,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
@@ -145,8 +152,9 @@ async def test_failing_handler_is_retried_then_dead_lettered(settings: ServiceSe
         letters = await read_topic(settings, Topic.INBOUND.dlq, expect=2, timeout=20)
     assert [json.loads(r.value)["in_reply_to"] for r in replies] == ["wamid.test3"]
     by_id = {
-        json.loads(DeadLetter.model_validate_json(r.value).value)["message_id"]:
-        DeadLetter.model_validate_json(r.value)
+        json.loads(DeadLetter.model_validate_json(r.value).value)[
+            "message_id"
+        ]: DeadLetter.model_validate_json(r.value)
         for r in letters
     }
     assert by_id["wamid.test1"].attempts == settings.max_attempts

@@ -71,10 +71,18 @@ async def test_handshake_echoes_challenge_only_with_the_right_token(
     settings: ServiceSettings, client_for
 ) -> None:
     client = await client_for(gateway_settings(settings))
-    ok = await client.get("/webhook/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": DEV_SECRET, "hub.challenge": "1158201444"})
-    bad = await client.get("/webhook/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1158201444"})
+    ok = await client.get(
+        "/webhook/whatsapp",
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": DEV_SECRET,
+            "hub.challenge": "1158201444",
+        },
+    )
+    bad = await client.get(
+        "/webhook/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1158201444"},
+    )
     assert (ok.status_code, ok.text) == (200, "1158201444")
     assert bad.status_code == 403
 
@@ -88,7 +96,11 @@ async def test_text_is_produced_once_with_conversation_key(
     again = await client.post("/webhook/whatsapp", content=body, headers=signed(body))
     assert first.status_code == 200 and first.json()["accepted"] == 1
     assert again.status_code == 200 and again.json() == {
-        "accepted": 0, "duplicates": 1, "unrouted": 0, "ignored": 0}
+        "accepted": 0,
+        "duplicates": 1,
+        "unrouted": 0,
+        "ignored": 0,
+    }
     records = await read_topic(settings, "whatsapp.inbound", expect=1)
     assert len(records) == 1
     message = InboundMessage.model_validate_json(records[0].value)
@@ -119,8 +131,9 @@ async def test_bad_input_gets_clear_errors_and_produces_nothing(
 ) -> None:
     client = await client_for(gateway_settings(settings))
     body = fixture("text")
-    unsigned = await client.post("/webhook/whatsapp", content=body,
-                                 headers={"Content-Type": "application/json"})
+    unsigned = await client.post(
+        "/webhook/whatsapp", content=body, headers={"Content-Type": "application/json"}
+    )
     wrong = await client.post("/webhook/whatsapp", content=body, headers=signed(body, "other"))
     garbage = b'{"object": "whatsapp_business_account", "entry": '
     malformed = await client.post("/webhook/whatsapp", content=garbage, headers=signed(garbage))

@@ -57,7 +57,9 @@ async def _at_end(consumer: AIOKafkaConsumer) -> bool:
     return True
 
 
-async def produce_raw(settings: ServiceSettings, topic: str, key: bytes | None, value: bytes) -> None:
+async def produce_raw(
+    settings: ServiceSettings, topic: str, key: bytes | None, value: bytes
+) -> None:
     """Write raw bytes to a topic (for poison-message tests)."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()

@@ -25,15 +25,18 @@ def citizen() -> str:
     return f"62857{random.randrange(10**8):08d}"
 
 
-def signed_text(code: str, wa_id: str, text: str, message_id: str | None = None
-                ) -> tuple[bytes, dict[str, str]]:
+def signed_text(
+    code: str, wa_id: str, text: str, message_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
     """A text webhook as Meta would sign it with the development app secret."""
-    return encode_signed(message_webhook(office(code), wa_id, text_message(text, message_id)),
-                         DEV_SECRET)
+    return encode_signed(
+        message_webhook(office(code), wa_id, text_message(text, message_id)), DEV_SECRET
+    )
 
 
-def signed_tap(code: str, wa_id: str, reply_id: str, title: str,
-               kind: str = "list_reply") -> tuple[bytes, dict[str, str]]:
+def signed_tap(
+    code: str, wa_id: str, reply_id: str, title: str, kind: str = "list_reply"
+) -> tuple[bytes, dict[str, str]]:
     """A tapped list row or button."""
     return encode_signed(
         message_webhook(office(code), wa_id, reply_message(reply_id, title, kind=kind)),
@@ -53,8 +56,9 @@ def replies(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
     return list(response.json())
 
 
-def wait_replies(stack: Stack, wa_id: str, n: int = 1, timeout: float = 30.0,
-                 settle: float = 1.5) -> list[dict[str, Any]]:
+def wait_replies(
+    stack: Stack, wa_id: str, n: int = 1, timeout: float = 30.0, settle: float = 1.5
+) -> list[dict[str, Any]]:
     """At least `n` replies for the citizen (then `settle` seconds to catch extra ones)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,7 +67,9 @@ def wait_replies(stack: Stack, wa_id: str, n: int = 1, timeout: float = 30.0,
             time.sleep(settle)
             return replies(stack, wa_id)
         time.sleep(0.2)
-    raise AssertionError(f"{wa_id}: expected {n} replies within {timeout}s, got {replies(stack, wa_id)}")
+    raise AssertionError(
+        f"{wa_id}: expected {n} replies within {timeout}s, got {replies(stack, wa_id)}"
+    )
 
 
 def text_of(record: dict[str, Any]) -> str:

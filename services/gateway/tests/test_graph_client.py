@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from gerbang.messages import TemplateContent, TextContent
 from gerbang_gateway.graph import (
     GraphClient,
@@ -17,7 +18,6 @@ from gerbang_gateway.graph import (
     RetryableSendError,
     build_payload,
 )
-
 from tests.support.fake_graph import FakeGraphServer
 
 NUMBER = "100000000000001"

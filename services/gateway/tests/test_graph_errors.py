@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+
 from gerbang_gateway.fake_graph import meta_error
 from gerbang_gateway.graph import (
     OutsideWindowError,

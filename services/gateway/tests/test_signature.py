@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gerbang_gateway.signature import (
     InvalidHandshake,
     InvalidSignature,
@@ -15,8 +18,6 @@ from gerbang_gateway.signature import (
     verify_handshake,
     verify_signature,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "whatsapp"
 SECRET = "a3f1c9e07b5d4e2f8a6b1c0d9e8f7a6b"

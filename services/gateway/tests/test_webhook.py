@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from gerbang.messages import (
     DeliveryEvent,
     DeliveryStatus,
@@ -30,8 +33,6 @@ from gerbang_gateway.webhook import (
     dedupe_key,
     parse_webhook,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "whatsapp"

@@ -197,7 +197,7 @@ class Consumer(Generic[M]):
                 continue
             last = self._consumer.last_stable_offset(tp) or highwater
             try:
-                position = self._consumer._subscription.assignment[tp].position  # noqa: SLF001
+                position = self._consumer._subscription.assignment[tp].position
             except (KeyError, AttributeError):
                 continue
             if position is not None:
@@ -205,7 +205,9 @@ class Consumer(Generic[M]):
                     max(0, min(highwater, last) - position)
                 )
 
-    async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
+    async def _handle_batch(
+        self, batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> None:
         # Within a partition, records of one key (one conversation) run in order; different
         # keys run concurrently. Offsets are committed only after every output is acked.
         chains: dict[tuple[int, bytes | None], list[ConsumerRecord[Any, Any]]] = defaultdict(list)
@@ -223,7 +225,9 @@ class Consumer(Generic[M]):
                 await self._publish_until_done(outcome.publishes, record)
                 metrics.CONSUMED.labels(self.service, self.topic, outcome.outcome).inc()
 
-    async def _publish_until_done(self, publishes: list[Publish], record: ConsumerRecord[Any, Any]) -> None:
+    async def _publish_until_done(
+        self, publishes: list[Publish], record: ConsumerRecord[Any, Any]
+    ) -> None:
         attempt = 0
         while True:
             try:
@@ -234,8 +238,12 @@ class Consumer(Generic[M]):
                 delay = _backoff(attempt)
                 log.warning(
                     "producing output failed, retrying",
-                    extra={"topic": self.topic, "offset": record.offset, "error": repr(exc),
-                           "retry_in_s": round(delay, 2)},
+                    extra={
+                        "topic": self.topic,
+                        "offset": record.offset,
+                        "error": repr(exc),
+                        "retry_in_s": round(delay, 2),
+                    },
                 )
                 await asyncio.sleep(delay)
 
@@ -266,7 +274,9 @@ class Consumer(Generic[M]):
                 except Exception as exc:  # the message's fault: retry a little, then DLQ
                     failures += 1
                     if failures >= self.settings.max_attempts:
-                        log.exception("handler failed; dead-lettering", extra={"offset": record.offset})
+                        log.exception(
+                            "handler failed; dead-lettering", extra={"offset": record.offset}
+                        )
                         return self._dead_letter(record, exc, attempts=failures)
                     await asyncio.sleep(0.05 * failures)
                     continue
@@ -275,7 +285,9 @@ class Consumer(Generic[M]):
                 )
                 return _Outcome(publishes, "ok")
 
-    def _dead_letter(self, record: ConsumerRecord[Any, Any], exc: BaseException, attempts: int) -> _Outcome:
+    def _dead_letter(
+        self, record: ConsumerRecord[Any, Any], exc: BaseException, attempts: int
+    ) -> _Outcome:
         raw = record.value.decode("utf-8", errors="replace") if record.value else ""
         key = record.key.decode("utf-8", errors="replace") if record.key else None
         letter = DeadLetter(
@@ -291,8 +303,12 @@ class Consumer(Generic[M]):
         )
         log.error(
             "message dead-lettered",
-            extra={"topic": self.topic, "partition": record.partition, "offset": record.offset,
-                   "error_type": letter.error_type},
+            extra={
+                "topic": self.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_type": letter.error_type,
+            },
         )
         metrics.DEAD_LETTERS.labels(self.service, self.topic).inc()
         return _Outcome([Publish(f"{self.topic}.dlq", key, letter)], "dead_letter")

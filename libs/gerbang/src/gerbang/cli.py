@@ -1,8 +1,8 @@
 """`gerbang`: offline tools for office staff and operators.
 
-    gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline)
-    gerbang offices check                         validate every office folder and its content
-    gerbang topics create                         create Kafka topics (re-runnable)
+gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline)
+gerbang offices check                         validate every office folder and its content
+gerbang topics create                         create Kafka topics (re-runnable)
 """
 
 from __future__ import annotations
@@ -36,17 +36,18 @@ def _reply_text(content: object) -> str:
 
 def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_json: bool) -> int:
     """Answer each text as the office's WhatsApp line would, without Kafka or Redis."""
-    from gerbang.faq.answers import compose
+    from gerbang.faq.answers import answer_topic, compose
     from gerbang.messages import Intent
     from gerbang.understanding.classify import IntentMatcher
 
     office = registry.get(office_code)
-    matcher = IntentMatcher.from_registry(registry)
+    matcher = IntentMatcher.from_registry(registry)[office.code]
     for text in texts:
         understanding = matcher.understand(text, office_code=office.code)
         intent = understanding.intent
         service = intent.service.value
-        if intent.service.value in ("faq", "router"):
+        reply_is_faq = service in ("faq", "router")
+        if reply_is_faq:
             reply = "\n\n".join(_reply_text(c) for c in compose(registry, office, understanding))
         elif intent is Intent.STATUS:
             reply = "(status service: asks for the application number and date of birth)"
@@ -58,6 +59,9 @@ def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_jso
                     {
                         "service": service,
                         "intent": intent.value,
+                        "topic": answer_topic(understanding)
+                        if service in ("faq", "router")
+                        else "",
                         "reply": reply,
                         "confidence": round(understanding.confidence, 3),
                     },
@@ -83,13 +87,16 @@ def check_offices(registry: OfficeRegistry) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `gerbang` command."""
-    parser = argparse.ArgumentParser(prog="gerbang", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="gerbang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_ask = sub.add_parser("ask", help="answer a message offline, like the office's WhatsApp line")
     p_ask.add_argument("--office", required=True, help="office code, e.g. jakpus")
     p_ask.add_argument("--json", action="store_true", help="one JSON object per answer")
-    p_ask.add_argument("text", nargs="*", help="the message; without it, one message per stdin line")
+    p_ask.add_argument(
+        "text", nargs="*", help="the message; without it, one message per stdin line"
+    )
     p_off = sub.add_parser("offices", help="office data")
     p_off.add_argument("action", choices=["check"])
     p_top = sub.add_parser("topics", help="Kafka topics")
@@ -106,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "ask":
         if args.office not in registry.offices:
-            print(f"unknown office {args.office!r}; offices: {', '.join(registry.offices)}",
-                  file=sys.stderr)
+            print(
+                f"unknown office {args.office!r}; offices: {', '.join(registry.offices)}",
+                file=sys.stderr,
+            )
             return 2
         texts = [" ".join(args.text)] if args.text else (line.rstrip("\n") for line in sys.stdin)
         return ask(registry, args.office, (t for t in texts if t.strip()), args.json)

@@ -17,7 +17,9 @@ from typing import Any
 
 from gerbang.phone import mask, mask_numbers_in_text
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "log_context", default=None
+)
 _PHONE_FIELDS = {"wa_id", "to", "from", "recipient", "phone", "display_number"}
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
@@ -25,7 +27,7 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 @contextmanager
 def bind(**fields: Any) -> Iterator[None]:
     """Add fields (office, message_id, topic …) to every log line inside the block."""
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:
@@ -51,13 +53,15 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
             "msg": mask_numbers_in_text(record.getMessage()),
         }
-        for key, value in _context.get().items():
+        for key, value in (_context.get() or {}).items():
             line[key] = _clean(key, value)
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):

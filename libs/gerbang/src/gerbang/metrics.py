@@ -14,7 +14,9 @@ DEAD_LETTERS = Counter(
     "gerbang_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic"]
 )
 HANDLER_SECONDS = Histogram(
-    "gerbang_handler_seconds", "Time to handle one message", ["service", "topic"],
+    "gerbang_handler_seconds",
+    "Time to handle one message",
+    ["service", "topic"],
     buckets=LATENCY_BUCKETS,
 )
 CONSUMER_LAG = Gauge(
@@ -27,16 +29,13 @@ INFRA_RETRIES = Counter(
 )
 
 # Gateway
-WEBHOOKS = Counter(
-    "gerbang_webhooks_total", "Webhook POSTs by outcome", ["outcome"]
-)
+WEBHOOKS = Counter("gerbang_webhooks_total", "Webhook POSTs by outcome", ["outcome"])
 WEBHOOK_ACK_SECONDS = Histogram(
-    "gerbang_webhook_ack_seconds", "Webhook POST to 200 (durably in Kafka)",
+    "gerbang_webhook_ack_seconds",
+    "Webhook POST to 200 (durably in Kafka)",
     buckets=LATENCY_BUCKETS,
 )
-MESSAGES_IN = Counter(
-    "gerbang_messages_in_total", "Citizen messages accepted", ["office", "kind"]
-)
+MESSAGES_IN = Counter("gerbang_messages_in_total", "Citizen messages accepted", ["office", "kind"])
 DUPLICATES_DROPPED = Counter(
     "gerbang_duplicate_webhooks_total", "Redelivered messages dropped by id", ["office"]
 )
@@ -49,7 +48,9 @@ SEND_FAILURES = Counter(
     "gerbang_send_failures_total", "Graph API send failures", ["office", "code", "final"]
 )
 E2E_SECONDS = Histogram(
-    "gerbang_e2e_seconds", "Webhook acked to reply accepted by the Graph API", ["office"],
+    "gerbang_e2e_seconds",
+    "Webhook acked to reply accepted by the Graph API",
+    ["office"],
     buckets=LATENCY_BUCKETS,
 )
 DELIVERY_EVENTS = Counter(

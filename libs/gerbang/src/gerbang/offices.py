@@ -400,7 +400,10 @@ def office_token_sha256(
             )
         return hashed
     token = office_secret(
-        office_code, name, development=development, environ=env,
+        office_code,
+        name,
+        development=development,
+        environ=env,
         dev_default=dev_token(office_code, name),
     )
     return hash_token(token)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -42,7 +42,8 @@ async def _serve_health(host: str, port: int, ready: ReadyCheck) -> asyncio.Serv
                 status, ctype, body = "404 Not Found", "text/plain", b"not found"
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n".encode() + body
+                "Connection: close\r\n\r\n".encode()
+                + body
             )
             await writer.drain()
         except (TimeoutError, ConnectionError):
@@ -61,7 +62,7 @@ async def run_worker(
     consumers: Sequence[Consumer[Any]],
     health_port: int | None,
     extra_ready: ReadyCheck | None = None,
-    background: Sequence[Callable[[], Awaitable[None]]] = (),
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> None:
     """Start everything, run until SIGTERM/SIGINT, then stop in reverse order."""
     stop = asyncio.Event()
@@ -87,7 +88,9 @@ async def run_worker(
             await consumer.start()
             tasks.append(asyncio.create_task(consumer.run(), name=f"consume:{consumer.topic}"))
         tasks.extend(asyncio.create_task(job()) for job in background)
-        log.info("started", extra={"topics": [c.topic for c in consumers], "health_port": health_port})
+        log.info(
+            "started", extra={"topics": [c.topic for c in consumers], "health_port": health_port}
+        )
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gerbang.offices import Office, OfficeRegistry, default_offices_dir, load_registry
 
 

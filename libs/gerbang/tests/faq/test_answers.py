@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gerbang.faq.answers import (
     MAX_NUMBERS_CHECKED,
     NotAnFaqIntent,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from gerbang.faq.content import (
     FAQ_TOPICS,
     TEXT_LIMIT,

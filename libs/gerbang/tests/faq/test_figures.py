@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from gerbang.faq.content import TOPICS, render, sample_extra
 from gerbang.offices import Lang, Office, OfficeRegistry
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gerbang.faq.menu import ROW_TEXTS, build_menu, menu_header, menu_text
 from gerbang.messages import MENU_ROWS
 from gerbang.offices import LANGS, Lang, Office, OfficeRegistry

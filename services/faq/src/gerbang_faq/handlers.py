@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -62,9 +62,11 @@ def _json_str(text: str) -> str:
 class FaqHandler:
     """Answers faq.requests from the office's knowledge base."""
 
-    def __init__(self, registry: OfficeRegistry, matcher: IntentMatcher, misses: MissLog) -> None:
+    def __init__(
+        self, registry: OfficeRegistry, matchers: Mapping[str, IntentMatcher], misses: MissLog
+    ) -> None:
         self.registry = registry
-        self.matcher = matcher
+        self.matchers = matchers
         self.misses = misses
 
     async def handle(self, request: ServiceRequest) -> Sequence[Publish]:
@@ -72,7 +74,7 @@ class FaqHandler:
         office = self.registry.get(request.office)
         text = request.inbound.text or ""
         understanding = dataclasses.replace(
-            self.matcher.understand(text, office_code=office.code),
+            self.matchers[office.code].understand(text, office_code=office.code),
             intent=request.intent,
             language=request.language,
         )

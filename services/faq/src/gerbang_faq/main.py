@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import Field
+from redis.asyncio import Redis
 
 from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
@@ -14,7 +15,6 @@ from gerbang.service import run_worker
 from gerbang.settings import ServiceSettings
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_faq.handlers import FaqHandler, MissLog
-from redis.asyncio import Redis
 
 
 class FaqSettings(ServiceSettings):
@@ -32,13 +32,21 @@ async def run(settings: FaqSettings) -> None:
     )
     producer = Producer(settings, "faq")
     consumer = Consumer(
-        settings, producer, service="faq", topic=Topic.FAQ_REQUESTS, model=ServiceRequest,
+        settings,
+        producer,
+        service="faq",
+        topic=Topic.FAQ_REQUESTS,
+        model=ServiceRequest,
         handler=handler.handle,
     )
     try:
         await run_worker(
-            settings, service="faq", producer=producer, consumers=[consumer],
-            health_port=settings.health_port or None, extra_ready=redis.ping,
+            settings,
+            service="faq",
+            producer=producer,
+            consumers=[consumer],
+            health_port=settings.health_port or None,
+            extra_ready=redis.ping,
         )
     finally:
         await redis.aclose()

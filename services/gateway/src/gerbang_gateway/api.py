@@ -160,8 +160,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         except RedisError:
             checks["redis"] = False
         try:
-            client = gateway.producer._producer.client  # noqa: SLF001
-            checks["kafka"] = bool(await asyncio.wait_for(client.ready(client.get_random_node()), 2))
+            client = gateway.producer._producer.client
+            checks["kafka"] = bool(
+                await asyncio.wait_for(client.ready(client.get_random_node()), 2)
+            )
         except (KafkaError, TimeoutError, TypeError):
             checks["kafka"] = False
         ok = all(checks.values())

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from gerbang.offices import DEV_SECRET, Office, load_registry, office_secret, default_offices_dir
+from gerbang.offices import DEV_SECRET, Office, default_offices_dir, load_registry, office_secret
 from gerbang_gateway.signature import sign
 
 
@@ -90,14 +90,19 @@ def encode_signed(body: dict[str, Any], secret: str) -> tuple[bytes, dict[str, s
 
 def main(argv: list[str] | None = None) -> int:
     """`gerbang-send`: send one message to an office's number and print the reply."""
-    parser = argparse.ArgumentParser(prog="gerbang-send", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="gerbang-send",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--office", default="jakpus", help="office code (default jakpus)")
     parser.add_argument("--from", dest="wa_id", default="6281234567890", help="citizen wa_id")
-    parser.add_argument("--gateway", default=os.environ.get("GERBANG_GATEWAY_URL",
-                                                            "http://127.0.0.1:8080"))
-    parser.add_argument("--graph", default=os.environ.get("GERBANG_GRAPH_BASE_URL",
-                                                          "http://127.0.0.1:8081"))
+    parser.add_argument(
+        "--gateway", default=os.environ.get("GERBANG_GATEWAY_URL", "http://127.0.0.1:8080")
+    )
+    parser.add_argument(
+        "--graph", default=os.environ.get("GERBANG_GRAPH_BASE_URL", "http://127.0.0.1:8081")
+    )
     parser.add_argument("--reply-id", help="send a tapped list row/button id instead of text")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("text", nargs="*", help="the message")
@@ -105,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = load_registry(default_offices_dir())
     office = registry.get(args.office)
     text = " ".join(args.text) or "menu"
-    message = (
-        reply_message(args.reply_id, text[:24]) if args.reply_id else text_message(text)
-    )
+    message = reply_message(args.reply_id, text[:24]) if args.reply_id else text_message(text)
     secret = office_secret(office.code, "APP_SECRET", development=True, dev_default=DEV_SECRET)
     raw, headers = encode_signed(message_webhook(office, args.wa_id, message), secret)
     with httpx.Client(timeout=10) as http:
@@ -120,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + args.timeout
         shown = 0
         while time.monotonic() < deadline:
-            sent = [s for s in http.get(f"{args.graph}/__sent", params={"since": since}).json()
-                    if s["to"].lstrip("+") == args.wa_id]
+            sent = [
+                s
+                for s in http.get(f"{args.graph}/__sent", params={"since": since}).json()
+                if s["to"].lstrip("+") == args.wa_id
+            ]
             for record in sent[shown:]:
                 print(f"← from {record['phone_number_id']}:")
                 print(json.dumps(record["payload"], ensure_ascii=False, indent=2))

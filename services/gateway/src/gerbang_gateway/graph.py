@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+
 from gerbang.messages import (
     ButtonsContent,
     ListContent,

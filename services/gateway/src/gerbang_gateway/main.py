@@ -35,12 +35,19 @@ async def run_router(settings: GatewaySettings) -> None:
     )
     producer = Producer(settings, "router")
     consumer = Consumer(
-        settings, producer, service="router", topic=Topic.INBOUND, model=InboundMessage,
+        settings,
+        producer,
+        service="router",
+        topic=Topic.INBOUND,
+        model=InboundMessage,
         handler=router.handle,
     )
     try:
         await run_worker(
-            settings, service="router", producer=producer, consumers=[consumer],
+            settings,
+            service="router",
+            producer=producer,
+            consumers=[consumer],
             health_port=settings.router_health_port or None,
             extra_ready=redis.ping,
         )
@@ -65,13 +72,21 @@ async def run_sender(settings: GatewaySettings) -> None:
         )
         producer = Producer(settings, "sender")
         consumer = Consumer(
-            settings, producer, service="sender", topic=Topic.OUTBOUND, model=OutboundReply,
+            settings,
+            producer,
+            service="sender",
+            topic=Topic.OUTBOUND,
+            model=OutboundReply,
             handler=sender.handle,
         )
         try:
             await run_worker(
-                settings, service="sender", producer=producer, consumers=[consumer],
-                health_port=settings.sender_health_port or None, extra_ready=redis.ping,
+                settings,
+                service="sender",
+                producer=producer,
+                consumers=[consumer],
+                health_port=settings.sender_health_port or None,
+                extra_ready=redis.ping,
             )
         finally:
             await redis.aclose()

@@ -243,7 +243,9 @@ class RateLimiter:
         while True:
             now = time.time()
             second = int(now)
-            count = int(await self._script(keys=[f"{self.prefix}gerbang:rl:{phone_number_id}:{second}"]))
+            count = int(
+                await self._script(keys=[f"{self.prefix}gerbang:rl:{phone_number_id}:{second}"])
+            )
             if count <= per_second:
                 return waited
             pause = second + 1 - now + 0.001

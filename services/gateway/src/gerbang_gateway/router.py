@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gerbang import metrics
 from gerbang.bus import Publish
@@ -16,7 +16,6 @@ from gerbang.faq.answers import menu_reply, non_text_reply
 from gerbang.messages import (
     Conversation,
     InboundMessage,
-    Intent,
     Service,
     ServiceRequest,
     Topic,
@@ -40,11 +39,16 @@ REQUEST_TOPICS = {
 class Router:
     """Routes each inbound message; one instance per process."""
 
-    def __init__(self, registry: OfficeRegistry, sessions: Sessions, matcher: IntentMatcher,
-                 stats: OpsStats | None = None) -> None:
+    def __init__(
+        self,
+        registry: OfficeRegistry,
+        sessions: Sessions,
+        matchers: Mapping[str, IntentMatcher],
+        stats: OpsStats | None = None,
+    ) -> None:
         self.registry = registry
         self.sessions = sessions
-        self.matcher = matcher
+        self.matchers = matchers
         self.stats = stats
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
@@ -55,12 +59,10 @@ class Router:
         expecting = session.expecting(now)
         understanding: Understanding | None = None
         if message.text or message.reply_id:
-            understanding = self.matcher.understand(
+            understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        route = decide(
-            message, understanding, expecting=expecting, context=session.expect_context
-        )
+        route = decide(message, understanding, expecting=expecting, context=session.expect_context)
         language = _language(understanding, session.language)
         await self.sessions.record_inbound(
             message.office,
@@ -76,8 +78,12 @@ class Router:
             await self.stats.record_routed(message.office, route.intent.value, message.received_at)
         log.info(
             "routed",
-            extra={"intent": route.intent.value, "service": route.service.value,
-                   "confidence": round(route.confidence, 3), "expected": route.expected},
+            extra={
+                "intent": route.intent.value,
+                "service": route.service.value,
+                "confidence": round(route.confidence, 3),
+                "expected": route.expected,
+            },
         )
         conversation = Conversation(
             language=language,
@@ -111,5 +117,3 @@ def _language(understanding: Understanding | None, remembered: Lang | None) -> L
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")
-
-

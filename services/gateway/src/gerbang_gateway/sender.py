@@ -58,7 +58,9 @@ class Sender:
         self.limiter = limiter
         self.stats = stats
         self._tokens = {
-            office.code: office_secret(office.code, "ACCESS_TOKEN", development=settings.development)
+            office.code: office_secret(
+                office.code, "ACCESS_TOKEN", development=settings.development
+            )
             for office in registry
         }
         self._rng = random.Random()
@@ -71,7 +73,9 @@ class Sender:
             await asyncio.sleep(0.5)
             previous = await self.sent.claim(reply.idempotency_key)
         if previous is not None:
-            log.info("reply already sent; skipped", extra={"idempotency_key": reply.idempotency_key})
+            log.info(
+                "reply already sent; skipped", extra={"idempotency_key": reply.idempotency_key}
+            )
             return []
         try:
             wamid, kind = await self._send(reply)
@@ -123,7 +127,9 @@ class Sender:
                 raise Reject(f"Graph API refused the message: {exc}") from exc
             except RetryableSendError as exc:
                 final = attempt >= self.settings.send_max_attempts
-                metrics.SEND_FAILURES.labels(reply.office, str(exc.code), "yes" if final else "no").inc()
+                metrics.SEND_FAILURES.labels(
+                    reply.office, str(exc.code), "yes" if final else "no"
+                ).inc()
                 await self._record_failure(reply.office, exc.code)
                 if final:
                     raise Reject(f"gave up after {attempt} attempts: {exc}") from exc

@@ -34,7 +34,8 @@ class GatewaySettings(ServiceSettings):
         description="How long message ids are remembered (Meta redelivers for up to 7 days)",
     )
     graph_base_url: str = Field(
-        default="http://127.0.0.1:8081", description="Graph API base URL (https://graph.facebook.com)"
+        default="http://127.0.0.1:8081",
+        description="Graph API base URL (https://graph.facebook.com)",
     )
     graph_api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
     graph_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Graph API call")

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from pydantic import ValidationError
+
 from gerbang.messages import (
     DeliveryEvent,
     DeliveryStatus,
@@ -38,7 +40,6 @@ from gerbang.messages import (
     UnroutedPayload,
 )
 from gerbang.offices import OfficeRegistry, UnknownOffice
-from pydantic import ValidationError
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"

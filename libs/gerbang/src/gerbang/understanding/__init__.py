@@ -30,3 +30,9 @@ class Understanding:
     """Code of another office the message names (e.g. "kanim bogor"), if any."""
     normalized: str = ""
     """The normalised text the decision was made on (for logs and FAQ-miss lists)."""
+
+
+# Imported last: the matcher module needs `Understanding` above.
+from gerbang.understanding.classify import IntentMatcher  # noqa: E402
+
+__all__ = ["IntentMatcher", "Understanding"]

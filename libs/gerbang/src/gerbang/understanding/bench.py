@@ -1,0 +1,89 @@
+"""Throughput of `IntentMatcher.understand` on one core, over the NLU test messages.
+
+The matcher sits on the router's hot path; the target is ≥ 5,000 messages/s. Run:
+`uv run python -m gerbang.understanding.bench` (add `--profile` for a cProfile summary).
+The per-token caches are warmed by one pass first, as they are in a running router.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+from pathlib import Path
+
+from gerbang.understanding.classify import IntentMatcher
+
+_FIXTURES = ("messages.tsv", "heldout.tsv")
+
+
+def fixture_dir() -> Path:
+    """`tests/fixtures/nlu` of the repository this package is in."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "tests" / "fixtures" / "nlu"
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("tests/fixtures/nlu not found above " + str(here))
+
+
+def load_messages(folder: Path | None = None) -> list[str]:
+    """The message texts of the NLU fixtures (first column of each TSV)."""
+    folder = folder or fixture_dir()
+    texts: list[str] = []
+    for name in _FIXTURES:
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#") and not line.startswith("text\t"):
+                texts.append(line.split("\t", 1)[0])
+    return texts
+
+
+def bench(seconds: float = 3.0) -> dict[str, float]:
+    """Messages per second of `understand()` over the fixtures, single process.
+
+    Returns {"messages_per_second", "microseconds_per_message", "messages", "seconds",
+    "build_seconds"}.
+    """
+    started = time.perf_counter()
+    matcher = IntentMatcher()
+    build_seconds = time.perf_counter() - started
+    texts = load_messages()
+    for text in texts:  # warm the per-token caches, as a running router has them
+        matcher.understand(text, office_code="jakpus")
+    count = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        for text in texts:
+            matcher.understand(text, office_code="jakpus")
+        count += len(texts)
+    elapsed = time.perf_counter() - started
+    return {
+        "messages_per_second": round(count / elapsed, 1),
+        "microseconds_per_message": round(elapsed / count * 1e6, 2),
+        "messages": count,
+        "seconds": round(elapsed, 3),
+        "build_seconds": round(build_seconds, 3),
+    }
+
+
+def main() -> None:
+    """Print the benchmark (and optionally a cProfile summary)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        result = bench(args.seconds)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    else:
+        result = bench(args.seconds)
+    print(result)
+
+
+if __name__ == "__main__":
+    main()
