@@ -20,7 +20,7 @@ fi
 echo "ensure-chromium: installing Debian's chromium (once) …"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-noto-color-emoji >/dev/null
 if [ ! -x "$CHROMIUM" ]; then
   echo "ensure-chromium: installed, but $CHROMIUM is still missing" >&2
   exit 1

@@ -33,13 +33,13 @@ from gerbang.offices import OfficeRegistry, load_registry, office_secret
 from gerbang_gateway.ops.pages import install_ops, ops_running
 from gerbang_gateway.redis_state import Dedupe, connect
 from gerbang_gateway.settings import GatewaySettings
-from gerbang_gateway.simulator import install_simulator
 from gerbang_gateway.signature import (
     InvalidHandshake,
     InvalidSignature,
     verify_handshake,
     verify_signature,
 )
+from gerbang_gateway.simulator import install_simulator
 from gerbang_gateway.webhook import MalformedWebhook, dedupe_key, parse_webhook
 
 log = logging.getLogger(__name__)

@@ -46,8 +46,7 @@ class SimulatedMessage(BaseModel):
 def webhook_for(message: SimulatedMessage, office: Office) -> dict[str, Any]:
     """The webhook body Meta would send for this citizen action."""
     if message.reply_id is not None:
-        item = reply_message(message.reply_id, message.title or message.reply_id,
-                             kind=message.kind)
+        item = reply_message(message.reply_id, message.title or message.reply_id, kind=message.kind)
     elif message.text is not None:
         item = text_message(message.text)
     else:
@@ -95,15 +94,25 @@ def build_router(settings: GatewaySettings) -> APIRouter:
         raw, headers = encode_signed(body, secret)
         try:
             async with httpx.AsyncClient(timeout=15) as http:
-                response = await http.post(f"{api_url}/webhook/whatsapp", content=raw,
-                                           headers=headers)
+                response = await http.post(
+                    f"{api_url}/webhook/whatsapp", content=raw, headers=headers
+                )
         except httpx.HTTPError as exc:
             return JSONResponse({"ok": False, "error": f"gateway unreachable: {exc!r}"}, 502)
-        log.info("simulated message", extra={"office": office.code, "wa_id": mask(message.wa_id),
-                                             "webhook_status": response.status_code})
+        log.info(
+            "simulated message",
+            extra={
+                "office": office.code,
+                "wa_id": mask(message.wa_id),
+                "webhook_status": response.status_code,
+            },
+        )
         return JSONResponse(
-            {"ok": response.status_code == 200, "webhook_status": response.status_code,
-             "message_id": body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]},
+            {
+                "ok": response.status_code == 200,
+                "webhook_status": response.status_code,
+                "message_id": body["entry"][0]["changes"][0]["value"]["messages"][0]["id"],
+            },
             status_code=200 if response.status_code == 200 else 502,
         )
 
@@ -133,13 +142,15 @@ def build_router(settings: GatewaySettings) -> APIRouter:
         next_index = last + 1 if last is not None else (since or 0)
         if since is None:
             return JSONResponse({"next": next_index, "messages": []})
-        return JSONResponse({
-            "next": next_index,
-            "messages": [
-                {"index": r["index"], "payload": r["payload"], "at": r.get("received_at")}
-                for r in records
-            ],
-        })
+        return JSONResponse(
+            {
+                "next": next_index,
+                "messages": [
+                    {"index": r["index"], "payload": r["payload"], "at": r.get("received_at")}
+                    for r in records
+                ],
+            }
+        )
 
     return router
 

@@ -88,8 +88,9 @@ class OpsTokens:
                 )
             except MissingSecret as exc:
                 # No token configured: nobody signs in as this office (national still can).
-                log.warning("office has no ops token", extra={"office": office.code,
-                                                              "reason": str(exc)})
+                log.warning(
+                    "office has no ops token", extra={"office": office.code, "reason": str(exc)}
+                )
         if national_sha256:
             hashes[NATIONAL] = national_sha256
         elif development:

@@ -121,7 +121,10 @@ class DeadLetterStore:
         """The newest letters of these offices (newest first)."""
         ids: list[tuple[str, float]] = []
         for office in offices:
-            ids += await self.redis.zrevrange(self.index_key(office), 0, limit - 1, withscores=True)
+            newest = await self.redis.zrevrange(
+                self.index_key(office), 0, limit - 1, withscores=True
+            )
+            ids += [(str(pair[0]), float(pair[1])) for pair in newest]
         ids.sort(key=lambda pair: pair[1], reverse=True)
         chosen = [letter_id for letter_id, _ in ids[:limit]]
         if not chosen:
@@ -162,8 +165,14 @@ async def redrive(store: DeadLetterStore, producer: Producer, letter_id: str) ->
         str(stored["value"]).encode("utf-8"),
     )
     await store.mark_redriven(letter_id, dt.datetime.now(dt.UTC))
-    log.info("dead letter re-driven", extra={"letter": letter_id, "topic": stored["source_topic"],
-                                              "office": stored.get("office")})
+    log.info(
+        "dead letter re-driven",
+        extra={
+            "letter": letter_id,
+            "topic": stored["source_topic"],
+            "office": stored.get("office"),
+        },
+    )
     return stored
 
 
@@ -201,8 +210,7 @@ async def index_dead_letters(
             try:
                 await consumer.stop()
             except KafkaError as exc:
-                log.warning("dead-letter consumer did not stop cleanly",
-                            extra={"error": repr(exc)})
+                log.warning("dead-letter consumer did not stop cleanly", extra={"error": repr(exc)})
 
 
 async def _index_one(
@@ -216,8 +224,13 @@ async def _index_one(
         raw = record.value.decode("utf-8", errors="replace") if record.value else ""
         key = record.key.decode("utf-8", errors="replace") if record.key else None
         letter = DeadLetter(
-            source_topic=dlq.removesuffix(".dlq"), partition=record.partition,
-            offset=record.offset, key=key, value=raw, error_type="UnreadableDeadLetter",
-            error=str(exc)[:500], service="unknown",
+            source_topic=dlq.removesuffix(".dlq"),
+            partition=record.partition,
+            offset=record.offset,
+            key=key,
+            value=raw,
+            error_type="UnreadableDeadLetter",
+            error=str(exc)[:500],
+            service="unknown",
         )
     await store.add(letter_id, letter_office(letter.key, offices), letter)

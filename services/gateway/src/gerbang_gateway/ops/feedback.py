@@ -112,7 +112,8 @@ class FeedbackClient:
         if found.json().get("office") != office:
             raise NotThisOffice(ticket)
         response = await self._call(
-            "POST", f"/v1/feedback/{ticket}/handled",
+            "POST",
+            f"/v1/feedback/{ticket}/handled",
             json={"note": note, "handled_by": handled_by},
         )
         if response.status_code == 404:

@@ -37,6 +37,7 @@ from fastapi.templating import Jinja2Templates
 from redis.exceptions import RedisError
 
 from gerbang.offices import Office
+from gerbang.phone import display
 from gerbang_gateway.ops.access import ALL_OFFICES, COOKIE_NAME, OpsTokens, Viewer
 from gerbang_gateway.ops.deadletters import (
     NATIONAL_BUCKET,
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = Jinja2Templates(directory=PACKAGE / "templates")
+TEMPLATES.env.filters["phone"] = display
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 _OFFICE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _TICKET = re.compile(r"^[A-Z]{2,5}-\d{4}-\d{6,}$")
@@ -139,9 +141,7 @@ def _wib(when: dt.datetime | float | None) -> str:
     return when.astimezone(WIB).strftime("%d %b %H:%M")
 
 
-async def _faq_misses(
-    request: Request, codes: list[str]
-) -> tuple[int, list[dict[str, Any]]]:
+async def _faq_misses(request: Request, codes: list[str]) -> tuple[int, list[dict[str, Any]]]:
     redis = request.app.state.gateway.redis
     prefix = request.app.state.settings.topic_prefix
     total = 0
@@ -150,8 +150,13 @@ async def _faq_misses(
         total += int(await redis.get(f"{prefix}gerbang:faq:miss_count:{code}") or 0)
         for raw in await redis.lrange(f"{prefix}gerbang:faq:misses:{code}", 0, FAQ_MISSES_SHOWN):
             entry = json.loads(raw)
-            misses.append({"office": code, "at": float(entry.get("at", 0)),
-                           "text": str(entry.get("text", ""))})
+            misses.append(
+                {
+                    "office": code,
+                    "at": float(entry.get("at", 0)),
+                    "text": str(entry.get("text", "")),
+                }
+            )
     misses.sort(key=lambda m: m["at"], reverse=True)
     for miss in misses:
         miss["when"] = _wib(miss["at"])
@@ -188,8 +193,9 @@ def build_router() -> APIRouter:
         viewer = ops.tokens.viewer_for_token(token)
         if viewer is None:
             log.warning("ops sign-in refused")
-            return _render(request, "ops/login.html", status=401,
-                           error="Token tidak dikenal. / Unknown token.")
+            return _render(
+                request, "ops/login.html", status=401, error="Token tidak dikenal. / Unknown token."
+            )
         log.info("ops sign-in", extra={"scope": viewer.scope})
         response = RedirectResponse(f"/ops/o/{viewer.home}", status_code=303)
         response.set_cookie(
@@ -220,17 +226,22 @@ def build_router() -> APIRouter:
         misses_total, misses = await _faq_misses(request, [o.code for o in offices])
         letters = await ops.letters.count(_letter_buckets(viewer, offices, office))
         return _render(
-            request, "ops/overview.html",
+            request,
+            "ops/overview.html",
             **_page_context(request, viewer, office, "overview"),
-            stats=stats, peak=max(peak, 1),
+            stats=stats,
+            peak=max(peak, 1),
             hours=[(h.start.astimezone(WIB).strftime("%H"), h.messages_in) for h in stats.hours],
             intents=stats.intents.most_common(),
             top_intent=max(stats.intents.values(), default=1),
             failures=sorted(stats.failures.items()),
             lookups=sorted(stats.lookups.items()),
-            misses_total=misses_total, misses=misses, dead_letters=letters,
+            misses_total=misses_total,
+            misses=misses,
+            dead_letters=letters,
             per_office=[(o, p.messages_in) for o, p in zip(offices, parts, strict=True)]
-            if len(parts) > 1 else [],
+            if len(parts) > 1
+            else [],
         )
 
     @router.get("/ops/o/{office}/feedback", response_class=HTMLResponse)
@@ -244,14 +255,19 @@ def build_router() -> APIRouter:
         except FeedbackUnavailable as exc:
             error = str(exc)
         return _render(
-            request, "ops/feedback.html",
+            request,
+            "ops/feedback.html",
             **_page_context(request, viewer, office, "feedback"),
-            items=items, error=error, done=done if done and _TICKET.match(done) else None,
+            items=items,
+            error=error,
+            done=done if done and _TICKET.match(done) else None,
         )
 
     @router.post("/ops/o/{office}/feedback/{ticket}/handled")
     async def feedback_handled(
-        request: Request, office: str, ticket: str,
+        request: Request,
+        office: str,
+        ticket: str,
         note: Annotated[str, Form(max_length=4000)] = "",
     ) -> Response:
         viewer, offices = _office_page(request, office)
@@ -261,7 +277,7 @@ def build_router() -> APIRouter:
         try:
             # The ticket must be one of the offices this page covers (checked by the API's
             # answer, not the URL): `mark_handled` refuses another office's ticket.
-            owner = await _owner(request, offices, ticket)
+            owner = _owner(offices, ticket)
             await _ops(request).feedback.mark_handled(owner, ticket, note.strip(), handled_by)
         except NotThisOffice:
             return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
@@ -274,9 +290,11 @@ def build_router() -> APIRouter:
         viewer, offices = _office_page(request, office)
         letters = await _ops(request).letters.list(_letter_buckets(viewer, offices, office))
         return _render(
-            request, "ops/dead_letters.html",
+            request,
+            "ops/dead_letters.html",
             **_page_context(request, viewer, office, "dead-letters"),
-            letters=letters, done=done if done and _LETTER_ID.match(done) else None,
+            letters=letters,
+            done=done if done and _LETTER_ID.match(done) else None,
         )
 
     @router.post("/ops/o/{office}/dead-letters/{letter_id}/redrive")
@@ -291,22 +309,27 @@ def build_router() -> APIRouter:
                 raise LetterNotFound(letter_id)
             await redrive(ops.letters, request.app.state.gateway.producer, letter_id)
         except LetterNotFound:
-            return _render(request, "ops/error.html", status=404,
-                           message="Dead letter tidak ditemukan.")
+            return _render(
+                request, "ops/error.html", status=404, message="Dead letter tidak ditemukan."
+            )
         except (KafkaError, TimeoutError) as exc:
-            return _render(request, "ops/error.html", status=503,
-                           message=f"Kafka tidak tersedia: {type(exc).__name__}")
+            return _render(
+                request,
+                "ops/error.html",
+                status=503,
+                message=f"Kafka tidak tersedia: {type(exc).__name__}",
+            )
         return RedirectResponse(f"/ops/o/{office}/dead-letters?done={letter_id}", status_code=303)
 
     return router
 
 
-async def _owner(request: Request, offices: list[Office], ticket: str) -> str:
+def _owner(offices: list[Office], ticket: str) -> str:
     """The office (of those covered) whose ticket prefix the ticket carries."""
     prefix = ticket.split("-", 1)[0]
     for office in offices:
         if office.ticket_prefix == prefix:
-            return office.code
+            return str(office.code)
     raise NotThisOffice(ticket)
 
 
@@ -317,15 +340,23 @@ async def _sign_in_required(request: Request, exc: Exception) -> Response:
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
-    return _render(request, "ops/error.html", status=403,
-                   message="Anda tidak berhak melihat kantor ini. / Not your office.")
+    return _render(
+        request,
+        "ops/error.html",
+        status=403,
+        message="Anda tidak berhak melihat kantor ini. / Not your office.",
+    )
 
 
 async def _redis_down(request: Request, exc: Exception) -> Response:
     if not request.url.path.startswith("/ops"):
         return PlainTextResponse("state store unavailable, retry later", status_code=503)
-    return _render(request, "ops/error.html", status=503,
-                   message="Redis tidak tersedia; coba lagi sebentar lagi.")
+    return _render(
+        request,
+        "ops/error.html",
+        status=503,
+        message="Redis tidak tersedia; coba lagi sebentar lagi.",
+    )
 
 
 async def _unknown_office(request: Request, exc: Exception) -> Response:

@@ -204,7 +204,7 @@
     var option = officeSelect.options[officeSelect.selectedIndex];
     document.getElementById("chat-title").textContent =
       option.getAttribute("data-service") + " · " + option.getAttribute("data-name");
-    document.getElementById("chat-sub").textContent = "+" + option.getAttribute("data-number") +
+    document.getElementById("chat-sub").textContent = option.getAttribute("data-number") +
       " · Anda: +" + citizenInput.value;
     note("Ketik \"menu\" untuk melihat layanan, atau tulis pertanyaan Anda.");
     var mine = generation;
