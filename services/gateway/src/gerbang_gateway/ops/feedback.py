@@ -6,7 +6,7 @@ cannot widen what they see by editing a URL.
 
     GET  /v1/feedback?office=<code>&status=open&limit=<n>   the open items
     GET  /v1/feedback/<ticket>                              one item (to check its office)
-    POST /v1/feedback/<ticket>/handled  {"note", "handled_by"}
+    POST /v1/feedback/<ticket>/handled  {"note", "by"}
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class FeedbackClient:
         response = await self._call(
             "POST",
             f"/v1/feedback/{ticket}/handled",
-            json={"note": note, "handled_by": handled_by},
+            json={"note": note, "by": handled_by},
         )
         if response.status_code == 404:
             raise NotThisOffice(ticket)
