@@ -205,3 +205,21 @@ def test_production_refuses_the_dev_feedback_key(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ValueError, match="feedback_api_key"):
         GatewaySettings(**base, feedback_api_key="dev-national-feedback-api-key")
     assert GatewaySettings().feedback_key == "dev-national-feedback-api-key"
+
+
+@pytest.mark.parametrize(
+    "path", ["/simulator", "/simulator/replies?office=jakpus&wa_id=6281234567890"]
+)
+def test_simulator_is_404_when_switched_off(path: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from gerbang_gateway.api import create_app
+
+    app = create_app(GatewaySettings(simulator_enabled=False))
+    # No lifespan: the switch is checked before anything touches Kafka or Redis.
+    client = TestClient(app)
+    assert client.get(path).status_code == 404
+    sent = client.post(
+        "/simulator/send", json={"office": "jakpus", "wa_id": "6281234567890", "text": "halo"}
+    )
+    assert sent.status_code == 404
