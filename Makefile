@@ -8,7 +8,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench lint format up down clean
+.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench profile lint format up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test-unit: bootstrap ## only the tests that need no Kafka or Redis
 
 bench: bootstrap infra-up ## load benchmark (JSON on the last line; saved in bench/results/)
 	@uv run --quiet python bench/run.py
+
+profile: bootstrap infra-up ## the benchmark with every service under cProfile: where the time goes
+	@uv run --quiet python bench/run.py --profile --messages 1500
 
 lint: bootstrap ## ruff, and mypy on libs/
 	@uv run --quiet ruff check .

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from deploy.local.stack import Stack  # noqa: E402
+from gerbang.profiling import top_functions  # noqa: E402
 from gerbang.settings import ServiceSettings  # noqa: E402
 from gerbang.topics import ensure_topics  # noqa: E402
 
@@ -77,11 +78,17 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument("--drain-seconds", type=float, default=60.0)
     parser.add_argument("--port-base", type=int, default=18080)
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile every service (slower); top functions"
+    )
     args = parser.parse_args()
 
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     log_dir = REPO / "bench" / "logs" / prefix.rstrip(".")
+    profile_dir = log_dir / "profiles"
+    extra_env = {"GERBANG_PROFILE_DIR": str(profile_dir)} if args.profile else {}
     stack = Stack(
+        extra_env=extra_env,
         port_base=args.port_base,
         topic_prefix=prefix,
         redis_db=2,
@@ -162,6 +169,10 @@ def main() -> int:
         "concurrency": args.concurrency,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if args.profile:
+        summary["profile"] = {
+            path.stem: top_functions(path, limit=8) for path in sorted(profile_dir.glob("*.pstats"))
+        }
     out = REPO / "bench" / "results" / f"bench-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")

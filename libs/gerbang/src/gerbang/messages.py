@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, model_validator
 
 from gerbang.offices import Lang
 
@@ -528,3 +528,41 @@ class FeedbackRecord(_Message):
     def key(self) -> str:
         """Kafka key: the conversation."""
         return conversation_key(self.office, self.wa_id)
+
+
+class FeedbackHandled(_Message):
+    """An office marked a feedback record handled (topic feedback.recorded, after the record).
+
+    Keyed like the record (`office:wa_id`), so it lands in the record's partition after it and
+    a view rebuilt from the topic sees record and handling in order.
+    """
+
+    event: Literal["handled"] = "handled"
+    ticket: str
+    office: str
+    wa_id: str
+    handled_by: str = Field(min_length=1, max_length=200, description="Who handled it")
+    note: str = Field(default="", max_length=4000, description="What the office did")
+    handled_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation of the record."""
+        return conversation_key(self.office, self.wa_id)
+
+
+def _feedback_event_tag(value: Any) -> str:
+    # FeedbackRecord predates the `event` field: anything without it is a record.
+    if isinstance(value, dict):
+        return str(value.get("event", "recorded"))
+    return str(getattr(value, "event", "recorded"))
+
+
+_FeedbackEventUnion = Annotated[
+    Annotated[FeedbackRecord, Tag("recorded")] | Annotated[FeedbackHandled, Tag("handled")],
+    Discriminator(_feedback_event_tag),
+]
+
+
+class FeedbackEvent(RootModel[_FeedbackEventUnion]):
+    """Anything on feedback.recorded: a `FeedbackRecord` or a `FeedbackHandled` (decode only)."""

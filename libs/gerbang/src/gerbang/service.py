@@ -80,7 +80,7 @@ async def run_worker(
                 return False
         return True
 
-    server = await _serve_health("127.0.0.1", health_port, ready) if health_port else None
+    server = await _serve_health(settings.health_host, health_port, ready) if health_port else None
     await producer.start()
     tasks: list[asyncio.Task[None]] = []
     try:

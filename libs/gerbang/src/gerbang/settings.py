@@ -48,6 +48,10 @@ class ServiceSettings(BaseSettings):
     offices_dir: Path = Field(
         default_factory=default_offices_dir, description="Folder with one folder per office"
     )
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="Address workers serve /healthz, /readyz, /metrics on (0.0.0.0 in containers)",
+    )
     max_attempts: int = Field(
         default=3, ge=1, le=20, description="Handler attempts before a message is dead-lettered"
     )

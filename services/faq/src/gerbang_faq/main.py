@@ -11,6 +11,7 @@ from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import ServiceRequest, Topic
 from gerbang.offices import load_registry
+from gerbang.profiling import maybe_profile
 from gerbang.service import run_worker
 from gerbang.settings import ServiceSettings
 from gerbang.understanding.classify import IntentMatcher
@@ -56,4 +57,5 @@ def main() -> None:
     """Entry point."""
     settings = FaqSettings()
     setup_logging("faq", settings.log_level, settings.log_format)
-    asyncio.run(run(settings))
+    with maybe_profile("faq"):
+        asyncio.run(run(settings))

@@ -10,11 +10,13 @@ import uvicorn
 
 from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
-from gerbang.messages import InboundMessage, OutboundReply, Topic
+from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
+from gerbang.profiling import maybe_profile
 from gerbang.service import run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
+from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient
 from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, connect
@@ -79,12 +81,21 @@ async def run_sender(settings: GatewaySettings) -> None:
             model=OutboundReply,
             handler=sender.handle,
         )
+        events = Consumer(
+            settings,
+            producer,
+            service="sender",
+            topic=Topic.EVENTS,
+            model=DeliveryEvent,
+            handler=record_event,
+            group="delivery-events",
+        )
         try:
             await run_worker(
                 settings,
                 service="sender",
                 producer=producer,
-                consumers=[consumer],
+                consumers=[consumer, events],
                 health_port=settings.sender_health_port or None,
                 extra_ready=redis.ping,
             )
@@ -99,7 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = GatewaySettings()
     setup_logging(f"gateway-{args.role}", settings.log_level, settings.log_format)
-    if args.role == "api":
+    with maybe_profile(f"gateway-{args.role}"):
+        _run(args.role, settings)
+
+
+def _run(role: str, settings: GatewaySettings) -> None:
+    if role == "api":
         uvicorn.run(
             create_app(settings),
             host=settings.api_host,
@@ -107,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
             log_config=None,
             access_log=False,
         )
-    elif args.role == "router":
+    elif role == "router":
         asyncio.run(run_router(settings))
     else:
         asyncio.run(run_sender(settings))

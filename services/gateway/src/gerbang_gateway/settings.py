@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+import re
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gerbang.offices import DEV_SECRET
 from gerbang.settings import ServiceSettings
@@ -77,6 +79,13 @@ class GatewaySettings(ServiceSettings):
         description="National feedback API key the /ops server uses (it filters by office "
         "itself); development default: dev-national-feedback-api-key",
     )
+
+    @field_validator("national_ops_token_sha256")
+    @classmethod
+    def _sha256(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be the SHA-256 of the token: 64 lowercase hex digits")
+        return value
 
     @model_validator(mode="after")
     def _production_rules(self) -> GatewaySettings:

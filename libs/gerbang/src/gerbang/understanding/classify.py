@@ -165,6 +165,11 @@ for _intent, _weights_of_intent in KEYWORDS.items():
         _KEYWORD_INDEX[_key] = (*_KEYWORD_INDEX.get(_key, ()), (_intent, _weight))
 
 _PASSPORT_WORDS = frozenset({"paspor", "epaspor", "passport"})
+# Words that carry a topic by themselves (any keyword or anchor): one of them shared with a
+# paraphrase is evidence, a single everyday word is not.
+_TOPICAL_TERMS = frozenset(key for key in _KEYWORD_INDEX if " " not in key) | frozenset(
+    {"paspor", "epaspor", "mpaspor", "imigrasi", "kanim", "passport"}
+)
 _LOSS_WORDS = frozenset(
     """hilang lost curi stolen copet rusak damaged sobek robek torn basah wet""".split()
 )
@@ -206,6 +211,9 @@ _MENU_WORDS = frozenset(
     some want to sigap admin cs kakak sama ini itu lagi siap sip baik noted
     okey""".split()
 )
+
+# Words that ask for the menu whatever else the message says, if nothing else was understood.
+_MENU_REQUEST = frozenset({"menu", "pilihan", "opsi", "options"})
 
 # The service's subject itself: "mau tanya tentang e-paspor" still needs the menu.
 _TOPIC_FREE = frozenset(
@@ -666,12 +674,22 @@ class IntentMatcher:
         """Best cosine per intent, and the subtopic of that best paraphrase (if it has one)."""
         query = self._vector(self._terms(analysis))
         dots: dict[int, float] = defaultdict(float)
+        shared: dict[int, int] = defaultdict(int)
+        topical: set[int] = set()
         for term, weight in query.items():
+            is_topical = term in _TOPICAL_TERMS
             for number, doc_weight in self._postings.get(term, ()):
                 dots[number] += weight * doc_weight
+                shared[number] += 1
+                if is_topical:
+                    topical.add(number)
         best: dict[Intent, float] = {}
         subtopics: dict[Intent, str] = {}
         for number, score in dots.items():
+            if shared[number] == 1 and number not in topical:
+                # One rare everyday word in common ("sekarang", "kucing") is not a
+                # paraphrase: with TF-IDF it would weigh like a topic word.
+                continue
             paraphrase = self._paraphrases[number]
             if score > best.get(paraphrase.intent, 0.0):
                 best[paraphrase.intent] = score
@@ -746,6 +764,9 @@ class IntentMatcher:
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         confidence = _confidence(best, second) * self._domain_factor(analysis)
         intent = best_intent if confidence >= self.threshold else Intent.FALLBACK
+        if intent is Intent.FALLBACK and _MENU_REQUEST & set(tokens):
+            # "tampilkan menu", "menu utama dong": asking for the menu in other words.
+            intent, confidence = Intent.MENU, max(confidence, 0.8)
         return Understanding(
             intent=intent,
             confidence=round(confidence, 4),

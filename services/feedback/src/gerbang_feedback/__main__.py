@@ -1,0 +1,5 @@
+"""`python -m gerbang_feedback worker|api`."""
+
+from gerbang_feedback.main import main
+
+main()

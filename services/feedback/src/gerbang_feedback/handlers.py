@@ -1,0 +1,151 @@
+"""The feedback worker's handlers (thin): decode, call the pure core, encode.
+
+- `FeedbackHandler.handle` (feedback.requests): the conversation step from `flow.decide`; a
+  record gets its ticket (idempotent on the inbound message id) and is returned together
+  with the citizen's confirmation, so the bus produces both before committing the offset.
+- `ViewUpdater.apply` (feedback.recorded): records and handling events into the Redis view.
+
+Exactly once, as the office sees it: the bus is at-least-once (a worker that dies after
+producing and before committing produces the record again on restart). The redelivered
+message gets the same ticket (`FeedbackView.assign_ticket`), the duplicate record on the log
+is a no-op in the view (first write wins per ticket), and the API and the CSV read only the
+view; the duplicate confirmation has the same idempotency key, which the sender sends once.
+We chose this over Kafka transactions because the shared bus is not transactional and the
+ticket counter lives in Redis, outside any Kafka transaction anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+
+from gerbang.bus import Publish, Reject
+from gerbang.messages import (
+    FeedbackEvent,
+    FeedbackHandled,
+    FeedbackRecord,
+    Intent,
+    ServiceRequest,
+    Topic,
+    utcnow,
+)
+from gerbang.offices import OfficeRegistry, UnknownOffice
+from gerbang_feedback import flow, replies
+from gerbang_feedback.metrics import FEEDBACK_RECORDED
+from gerbang_feedback.tickets import ticket_year
+from gerbang_feedback.view import FeedbackView
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+"""WhatsApp's text limit; a record never holds more than the citizen could send."""
+
+
+class FeedbackHandler:
+    """Answers feedback.requests: offers the kinds, prompts, records with a ticket."""
+
+    def __init__(
+        self, registry: OfficeRegistry, view: FeedbackView, *, prompt_ttl_seconds: int = 900
+    ) -> None:
+        self.registry = registry
+        self.view = view
+        self.prompt_ttl_seconds = prompt_ttl_seconds
+
+    async def handle(self, request: ServiceRequest) -> Sequence[Publish]:
+        """One conversation step; a record and its confirmation are produced together."""
+        try:
+            office = self.registry.get(request.office)
+        except UnknownOffice as exc:
+            raise Reject(str(exc)) from exc
+        lang = request.language
+        step = flow.decide(request)
+        match step:
+            case flow.OfferChoices():
+                reply = request.reply(replies.choice_buttons(office, lang))
+            case flow.AskForMessage(kind):
+                reply = request.reply(
+                    replies.prompt(kind, office, lang),
+                    expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
+                    intent=Intent(f"feedback:{kind.value}"),
+                )
+            case flow.AskForText(kind):
+                reply = request.reply(
+                    replies.text_only(kind, lang),
+                    expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
+                    intent=Intent(f"feedback:{kind.value}"),
+                )
+            case flow.Cancel():
+                reply = request.reply(replies.cancelled(lang))
+            case flow.Record(text, classification):
+                inbound = request.inbound
+                ticket, new = await self.view.assign_ticket(
+                    office, ticket_year(inbound.received_at), inbound.message_id
+                )
+                record = FeedbackRecord(
+                    ticket=ticket,
+                    office=office.code,
+                    wa_id=inbound.wa_id,
+                    message_id=inbound.message_id,
+                    kind=classification.kind,
+                    urgent=classification.urgent,
+                    flags=list(classification.flags),
+                    text=text[:MAX_TEXT],
+                    profile_name=inbound.profile_name,
+                    received_at=inbound.received_at,
+                )
+                if new:
+                    FEEDBACK_RECORDED.labels(
+                        office.code, record.kind.value, str(record.urgent).lower()
+                    ).inc()
+                log.info(
+                    "feedback recorded",
+                    extra={"ticket": ticket, "kind": record.kind.value, "urgent": record.urgent,
+                           "flags": record.flags, "new_ticket": new},
+                )  # fmt: skip
+                confirmation = replies.confirmation(
+                    ticket=ticket,
+                    kind=record.kind,
+                    urgent=record.urgent,
+                    flags=classification.flags,
+                    office=office,
+                    national=self.registry.national,
+                    lang=lang,
+                )
+                reply = request.reply(confirmation, intent=Intent(f"feedback:{record.kind.value}"))
+                return [
+                    Publish(Topic.FEEDBACK_RECORDED, record.key, record),
+                    Publish(Topic.OUTBOUND, reply.key, reply),
+                ]
+        return [Publish(Topic.OUTBOUND, reply.key, reply)]
+
+
+class ViewUpdater:
+    """Applies feedback.recorded to the Redis view (idempotent; nothing to produce)."""
+
+    def __init__(
+        self,
+        view: FeedbackView,
+        *,
+        retention_days: int,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.view = view
+        self.retention = dt.timedelta(days=retention_days)
+        self.clock = clock
+
+    async def apply(self, event: FeedbackEvent | FeedbackRecord | FeedbackHandled) -> bool:
+        """Apply one event; True if it changed the view."""
+        payload = event.root if isinstance(event, FeedbackEvent) else event
+        if isinstance(payload, FeedbackRecord):
+            if payload.received_at < self.clock() - self.retention:
+                # Past the view's retention: kept on the log only, but its number stays used.
+                await self.view.keep_sequence(payload)
+                return False
+            return await self.view.apply_record(payload)
+        return await self.view.apply_handled(payload)
+
+    async def handle(self, event: FeedbackEvent) -> Sequence[Publish]:
+        """Bus handler for feedback.recorded."""
+        await self.apply(event)
+        return []

@@ -1,0 +1,172 @@
+"""The sender against real Redis and the fake Graph API (a real HTTP server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+from gerbang.bus import Reject
+from gerbang.messages import (
+    InboundKind,
+    InboundMessage,
+    Intent,
+    ServiceRequest,
+    TemplateContent,
+    TextContent,
+)
+from gerbang.offices import load_registry
+from gerbang.settings import ServiceSettings
+from gerbang_gateway.graph import GraphClient
+from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
+from gerbang_gateway.sender import Sender
+from gerbang_gateway.settings import GatewaySettings
+from tests.support.fake_graph import FakeGraphServer
+
+pytestmark = pytest.mark.integration
+TEMPLATE = TemplateContent(name="status_paspor_update", body_parameters=["A1", "siap diambil"])
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraphServer]:
+    with FakeGraphServer() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def sender(
+    settings: ServiceSettings, redis_db: Redis, graph: FakeGraphServer
+) -> AsyncIterator[Sender]:
+    graph.clear()
+    gateway = GatewaySettings(
+        redis_url=settings.redis_url,
+        topic_prefix=settings.topic_prefix,
+        offices_dir=settings.offices_dir,
+        graph_base_url=graph.url,
+        send_backoff_base_s=0.05,
+        send_backoff_cap_s=0.5,
+        send_max_attempts=4,
+    )
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield Sender(
+            gateway,
+            load_registry(settings.offices_dir),
+            GraphClient(graph.url, gateway.graph_api_version, http),
+            Sessions(redis_db, settings.topic_prefix, gateway.session_ttl_s),
+            SentLog(redis_db, settings.topic_prefix, gateway.dedupe_ttl_s),
+            RateLimiter(redis_db, settings.topic_prefix),
+        )
+
+
+def request(wa_id: str, n: int = 1, hours_ago: float = 0.0) -> ServiceRequest:
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+    inbound = InboundMessage(
+        office="jakpus",
+        phone_number_id="100000000000001",
+        wa_id=wa_id,
+        message_id=f"wamid.s{wa_id}{n}",
+        timestamp=at,
+        received_at=at,
+        kind=InboundKind.TEXT,
+        text="halo",
+    )
+    return ServiceRequest(inbound=inbound, intent=Intent.FAQ_FEES)
+
+
+async def open_window(sender: Sender, wa_id: str, hours_ago: float = 0.0) -> None:
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+    await sender.sessions.record_inbound(
+        "jakpus", wa_id, at=at, language="id", clear_expectation=False
+    )
+
+
+async def test_a_reply_is_sent_once_even_if_delivered_twice(
+    sender: Sender, graph: FakeGraphServer
+) -> None:
+    await open_window(sender, "6281100001")
+    reply = request("6281100001").reply(TextContent(body="Biaya paspor …"))
+    await sender.handle(reply)
+    await sender.handle(reply)
+    sent = graph.sent(to="6281100001")
+    assert len(sent) == 1
+    assert sent[0]["payload"]["biz_opaque_callback_data"] == reply.idempotency_key
+
+
+async def test_outside_the_window_the_template_is_sent(
+    sender: Sender, graph: FakeGraphServer
+) -> None:
+    await open_window(sender, "6281100002", hours_ago=30)
+    reply = request("6281100002", hours_ago=30).reply(
+        TextContent(body="Paspor Anda siap diambil"), template=TEMPLATE
+    )
+    await sender.handle(reply)
+    [record] = graph.sent(to="6281100002")
+    assert record["payload"]["type"] == "template"
+    assert record["payload"]["template"]["name"] == "status_paspor_update"
+
+
+async def test_outside_the_window_without_template_is_dead_lettered(sender: Sender) -> None:
+    await open_window(sender, "6281100003", hours_ago=30)
+    reply = request("6281100003", hours_ago=30).reply(TextContent(body="halo"))
+    with pytest.raises(Reject, match="24-hour window"):
+        await sender.handle(reply)
+    # The claim was released: a later re-drive may still send it.
+    assert await sender.sent.claim(reply.idempotency_key) is None
+
+
+async def test_meta_saying_window_closed_switches_to_the_template(
+    sender: Sender, graph: FakeGraphServer
+) -> None:
+    await open_window(sender, "6281100004")
+    graph.fail(131047, count=1, to="6281100004")
+    reply = request("6281100004").reply(TextContent(body="Status berubah"), template=TEMPLATE)
+    await sender.handle(reply)
+    [record] = graph.sent(to="6281100004")
+    assert record["payload"]["type"] == "template"
+
+
+async def test_retryable_errors_are_retried_and_permanent_ones_rejected(
+    sender: Sender, graph: FakeGraphServer
+) -> None:
+    await open_window(sender, "6281100005")
+    graph.fail(131000, count=2, to="6281100005")
+    await sender.handle(request("6281100005").reply(TextContent(body="akhirnya")))
+    assert len(graph.sent(to="6281100005")) == 1
+    await open_window(sender, "6281100006")
+    graph.fail(131026, count=1, to="6281100006")
+    with pytest.raises(Reject, match="refused"):
+        await sender.handle(request("6281100006").reply(TextContent(body="tidak terkirim")))
+    graph.fail(2, count=10, to="6281100006")  # 503 for longer than send_max_attempts
+    with pytest.raises(Reject, match="gave up after 4 attempts"):
+        await sender.handle(request("6281100006", n=2).reply(TextContent(body="nanti")))
+
+
+async def test_directive_is_stored_before_sending(sender: Sender) -> None:
+    from gerbang.messages import Expectation, Service
+
+    await open_window(sender, "6281100007")
+    reply = request("6281100007").reply(
+        TextContent(body="Kirim nomor permohonan"),
+        expect=Expectation(service=Service.STATUS, context={"step": "ask"}, ttl_seconds=600),
+    )
+    await sender.handle(reply)
+    session = await sender.sessions.load("jakpus", "6281100007")
+    assert session.expecting(time.time()) is Service.STATUS
+    assert session.expect_context == {"step": "ask"}
+
+
+async def test_rate_limit_is_shared_per_number(redis_db: Redis, settings: ServiceSettings) -> None:
+    limiter = RateLimiter(redis_db, settings.topic_prefix)
+    started = time.monotonic()
+    for _ in range(12):
+        await limiter.acquire("100000000000009", per_second=5)
+    # 12 sends at 5/s need at least two second boundaries.
+    assert time.monotonic() - started >= 1.0
+    other = time.monotonic()
+    await limiter.acquire("100000000000010", per_second=5)
+    assert time.monotonic() - other < 0.5, "another number's budget is independent"
