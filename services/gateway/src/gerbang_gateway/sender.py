@@ -86,8 +86,11 @@ class Sender:
         metrics.MESSAGES_OUT.labels(
             reply.office, reply.intent.value if reply.intent else "", kind
         ).inc()
-        latency = (max(0.0, time.time() - reply.inbound_received_at.timestamp())
-                   if reply.inbound_received_at is not None else None)
+        latency = (
+            max(0.0, time.time() - reply.inbound_received_at.timestamp())
+            if reply.inbound_received_at is not None
+            else None
+        )
         if latency is not None:
             metrics.E2E_SECONDS.labels(reply.office).observe(latency)
         if self.stats is not None:  # per-office history for /ops
