@@ -30,6 +30,7 @@ from gerbang.bus import Producer, Publish
 from gerbang.logs import bind
 from gerbang.messages import Topic, UnroutedPayload
 from gerbang.offices import OfficeRegistry, load_registry, office_secret
+from gerbang_gateway.ops.pages import install_ops, ops_running
 from gerbang_gateway.redis_state import Dedupe, connect
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_gateway.signature import (
@@ -38,6 +39,7 @@ from gerbang_gateway.signature import (
     verify_handshake,
     verify_signature,
 )
+from gerbang_gateway.simulator import install_simulator
 from gerbang_gateway.webhook import MalformedWebhook, dedupe_key, parse_webhook
 
 log = logging.getLogger(__name__)
@@ -109,13 +111,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         log.info("gateway api ready", extra={"offices": len(registry)})
         try:
-            yield
+            async with ops_running(app):
+                yield
         finally:
             await producer.stop()
             await redis.aclose()
 
     app = FastAPI(title="Gerbang gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    install_ops(app)
+    install_simulator(app, settings)
 
     @app.get("/webhook/whatsapp", response_class=PlainTextResponse)
     async def handshake(

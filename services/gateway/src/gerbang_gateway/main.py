@@ -18,6 +18,7 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient
+from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, connect
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
@@ -32,6 +33,7 @@ async def run_router(settings: GatewaySettings) -> None:
         registry,
         Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
         IntentMatcher.from_registry(registry),
+        stats=OpsStats(redis, settings.topic_prefix),
     )
     producer = Producer(settings, "router")
     consumer = Consumer(
@@ -68,6 +70,7 @@ async def run_sender(settings: GatewaySettings) -> None:
             Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             RateLimiter(redis, settings.topic_prefix),
+            stats=OpsStats(redis, settings.topic_prefix),
         )
         producer = Producer(settings, "sender")
         consumer = Consumer(

@@ -23,6 +23,7 @@ from gerbang.messages import (
 from gerbang.offices import Lang, OfficeRegistry
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
+from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import decide
 
@@ -43,10 +44,12 @@ class Router:
         registry: OfficeRegistry,
         sessions: Sessions,
         matchers: Mapping[str, IntentMatcher],
+        stats: OpsStats | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
         self.matchers = matchers
+        self.stats = stats
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -71,6 +74,8 @@ class Router:
         if route.ignore:
             return []
         metrics.INTENTS.labels(message.office, route.intent.value).inc()
+        if self.stats is not None:  # per-office history for /ops
+            await self.stats.record_routed(message.office, route.intent.value, message.received_at)
         log.info(
             "routed",
             extra={

@@ -30,6 +30,7 @@ from gerbang_gateway.graph import (
     backoff_delay,
     build_payload,
 )
+from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.settings import GatewaySettings
 
@@ -47,6 +48,7 @@ class Sender:
         sessions: Sessions,
         sent: SentLog,
         limiter: RateLimiter,
+        stats: OpsStats | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -54,6 +56,7 @@ class Sender:
         self.sessions = sessions
         self.sent = sent
         self.limiter = limiter
+        self.stats = stats
         self._tokens = {
             office.code: office_secret(
                 office.code, "ACCESS_TOKEN", development=settings.development
@@ -83,10 +86,15 @@ class Sender:
         metrics.MESSAGES_OUT.labels(
             reply.office, reply.intent.value if reply.intent else "", kind
         ).inc()
-        if reply.inbound_received_at is not None:
-            metrics.E2E_SECONDS.labels(reply.office).observe(
-                max(0.0, time.time() - reply.inbound_received_at.timestamp())
-            )
+        latency = (
+            max(0.0, time.time() - reply.inbound_received_at.timestamp())
+            if reply.inbound_received_at is not None
+            else None
+        )
+        if latency is not None:
+            metrics.E2E_SECONDS.labels(reply.office).observe(latency)
+        if self.stats is not None:  # per-office history for /ops
+            await self.stats.record_sent(reply.office, latency)
         log.info("reply sent", extra={"wamid": wamid, "kind": kind})
         return []
 
@@ -112,17 +120,20 @@ class Sender:
                 return wamid, content.type
             except OutsideWindowError as exc:
                 metrics.SEND_FAILURES.labels(reply.office, str(exc.code), "no").inc()
+                await self._record_failure(reply.office, exc.code)
                 if isinstance(content, TemplateContent):
                     raise Reject(f"template refused outside the window: {exc}") from exc
                 content = self._outside_window(reply)
             except PermanentSendError as exc:
                 metrics.SEND_FAILURES.labels(reply.office, str(exc.code), "yes").inc()
+                await self._record_failure(reply.office, exc.code)
                 raise Reject(f"Graph API refused the message: {exc}") from exc
             except RetryableSendError as exc:
                 final = attempt >= self.settings.send_max_attempts
                 metrics.SEND_FAILURES.labels(
                     reply.office, str(exc.code), "yes" if final else "no"
                 ).inc()
+                await self._record_failure(reply.office, exc.code)
                 if final:
                     raise Reject(f"gave up after {attempt} attempts: {exc}") from exc
                 delay = self._delay(exc, attempt)
@@ -131,6 +142,10 @@ class Sender:
                     extra={"code": exc.code, "attempt": attempt, "retry_in_s": round(delay, 2)},
                 )
                 await asyncio.sleep(delay)
+
+    async def _record_failure(self, office: str, code: int | None) -> None:
+        if self.stats is not None:  # per-office history for /ops
+            await self.stats.record_send_failure(office, code)
 
     def _delay(self, exc: RetryableSendError, attempt: int) -> float:
         if isinstance(exc, PairRateLimited):

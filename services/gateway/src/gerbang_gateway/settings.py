@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from gerbang.offices import DEV_SECRET
 from gerbang.settings import ServiceSettings
 
+DEV_FEEDBACK_API_KEY = "dev-national-feedback-api-key"
+"""The documented development-only feedback API key (the feedback service accepts it in dev)."""
+
 
 class GatewaySettings(ServiceSettings):
     """Settings of the gateway's three processes: api, router, sender."""
@@ -57,6 +60,25 @@ class GatewaySettings(ServiceSettings):
     national_ops_token_sha256: str | None = Field(
         default=None, description="SHA-256 of the national ops token (dashboard sees all offices)"
     )
+    ops_session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs /ops session cookies; unset: a random key per process "
+        "(sign-ins end when the API restarts; set it when running several API replicas)",
+    )
+    ops_session_hours: int = Field(
+        default=12, ge=1, le=168, description="How long an /ops sign-in lasts"
+    )
+    ops_dlq_indexer: bool = Field(
+        default=True, description="Index every <topic>.dlq in Redis for /ops (API process)"
+    )
+    feedback_api_url: str = Field(
+        default="http://127.0.0.1:8083", description="Feedback API base URL (inbox on /ops)"
+    )
+    feedback_api_key: SecretStr | None = Field(
+        default=None,
+        description="National feedback API key the /ops server uses (it filters by office "
+        "itself); development default: dev-national-feedback-api-key",
+    )
 
     @field_validator("national_ops_token_sha256")
     @classmethod
@@ -72,4 +94,13 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError("verify_token: set GERBANG_VERIFY_TOKEN in production")
             if self.simulator_enabled:
                 raise ValueError("simulator_enabled: the simulator is for development only")
+            if self.feedback_key == DEV_FEEDBACK_API_KEY:
+                raise ValueError("feedback_api_key: set GERBANG_FEEDBACK_API_KEY in production")
         return self
+
+    @property
+    def feedback_key(self) -> str | None:
+        """The feedback API key for /ops (the documented dev key in development)."""
+        if self.feedback_api_key is not None:
+            return self.feedback_api_key.get_secret_value()
+        return DEV_FEEDBACK_API_KEY if self.development else None

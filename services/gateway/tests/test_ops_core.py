@@ -1,0 +1,225 @@
+"""The ops dashboard's pure parts: stats folding, sessions and office rule, letter offices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from gerbang.offices import hash_token
+from gerbang_gateway.ops.access import ALL_OFFICES, NATIONAL, OpsTokens, Viewer
+from gerbang_gateway.ops.deadletters import NATIONAL_BUCKET, letter_office
+from gerbang_gateway.ops.feedback import FeedbackItem, _items
+from gerbang_gateway.ops.stats import hour_bucket, last_hours, merge, percentile, summarize
+from gerbang_gateway.settings import GatewaySettings
+from gerbang_gateway.simulator import SimulatedMessage, webhook_for
+from gerbang_gateway.webhook import parse_webhook
+from tests.support.whatsapp import REGISTRY
+
+NOW = dt.datetime(2026, 3, 2, 10, 42, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("samples", "q", "expected"),
+    [
+        ([], 50, None),
+        ([7.0], 95, 7.0),
+        ([1, 2, 3, 4], 50, 2),
+        ([float(i) for i in range(1, 101)], 95, 95.0),
+        ([5, 1, 9, 3], 100, 9),
+    ],
+)
+def test_percentile_nearest_rank(samples: list[float], q: float, expected: float | None) -> None:
+    assert percentile(samples, q) == expected
+
+
+def test_last_hours_ends_with_the_current_hour() -> None:
+    hours = last_hours(NOW, 24)
+    assert len(hours) == 24
+    assert hours[-1] == dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    assert hours[0] == dt.datetime(2026, 3, 1, 11, tzinfo=dt.UTC)
+    assert hour_bucket(hours[-1]) == "2026030210"
+    # An aware time in WIB lands in the same UTC bucket.
+    assert hour_bucket(NOW.astimezone(dt.timezone(dt.timedelta(hours=7)))) == "2026030210"
+
+
+def test_summarize_folds_counters_by_kind() -> None:
+    hours = last_hours(NOW, 2)
+    stats = summarize(
+        hours,
+        [
+            {"in": "3", "intent:faq:fees": "2", "intent:menu": "1", "fail:131047": "1"},
+            {
+                "in": "1",
+                "intent:faq:fees": "1",
+                "out": "4",
+                "lookup:found": "2",
+                "lookup:locked": "1",
+            },
+        ],
+        [100.0, 300.0, 200.0],
+    )
+    assert [h.messages_in for h in stats.hours] == [3, 1]
+    assert stats.messages_in == 4
+    assert stats.intents == {"faq:fees": 3, "menu": 1}
+    assert stats.failures == {"131047": 1}
+    assert stats.replies_out == 4
+    assert stats.lookups == {"found": 2, "locked": 1}
+    assert stats.lockouts == 1
+    assert stats.p50_ms == 200.0
+    assert stats.p95_ms == 300.0
+
+
+def test_merge_sums_offices_hour_by_hour() -> None:
+    hours = last_hours(NOW, 2)
+    a = summarize(hours, [{"in": "1", "intent:menu": "1"}, {}], [10.0])
+    b = summarize(hours, [{"in": "2"}, {"in": "5", "intent:menu": "2"}], [30.0])
+    total = merge([a, b])
+    assert [h.messages_in for h in total.hours] == [3, 5]
+    assert total.intents == {"menu": 3}
+    assert sorted(total.latencies_ms) == [10.0, 30.0]
+
+
+def _tokens(ttl: int = 3600) -> OpsTokens:
+    return OpsTokens.load(
+        REGISTRY, development=True, national_sha256=None, session_secret="s3cret", session_ttl_s=ttl
+    )
+
+
+def test_tokens_sign_in_as_their_office_or_national() -> None:
+    tokens = _tokens()
+    assert tokens.viewer_for_token("dev-jakpus-ops-token") == Viewer("jakpus")
+    assert tokens.viewer_for_token(" dev-bogor-ops-token\n") == Viewer("bogor")
+    assert tokens.viewer_for_token("dev-national-ops-token") == Viewer(NATIONAL)
+    assert tokens.viewer_for_token("dev-jakpus-status-api-key") is None
+    assert tokens.viewer_for_token("") is None
+
+
+def test_office_viewer_sees_only_its_office() -> None:
+    jakpus = Viewer("jakpus")
+    assert jakpus.may_see("jakpus")
+    assert not jakpus.may_see("bogor")
+    assert not jakpus.may_see(ALL_OFFICES)
+    national = Viewer(NATIONAL)
+    assert national.may_see("bogor") and national.may_see(ALL_OFFICES)
+    assert national.home == ALL_OFFICES and jakpus.home == "jakpus"
+
+
+def test_session_cookie_round_trip_and_tampering() -> None:
+    tokens = _tokens()
+    cookie = tokens.issue(Viewer("jakpus"), now=1000.0)
+    assert "dev-jakpus-ops-token" not in cookie
+    assert tokens.verify(cookie, now=1001.0) == Viewer("jakpus")
+    # Another office's scope with the same signature is refused.
+    assert tokens.verify(cookie.replace("jakpus", "bogor", 1), now=1001.0) is None
+    assert tokens.verify(cookie.replace("jakpus", "*", 1), now=1001.0) is None
+    assert tokens.verify(cookie, now=1000.0 + 3601) is None  # expired
+    assert tokens.verify("garbage", now=1001.0) is None
+    assert tokens.verify(None) is None
+    # Another server secret: not ours.
+    other = OpsTokens(tokens.hashes, b"other", 3600)
+    assert other.verify(cookie, now=1001.0) is None
+
+
+def test_rotating_a_token_ends_its_sessions() -> None:
+    tokens = _tokens()
+    cookie = tokens.issue(Viewer("jakpus"), now=1000.0)
+    rotated = OpsTokens({**tokens.hashes, "jakpus": hash_token("new-token")}, b"s3cret", 3600)
+    assert rotated.verify(cookie, now=1001.0) is None
+
+
+def test_production_without_tokens_has_no_dev_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    for office in REGISTRY:
+        monkeypatch.delenv(f"GERBANG_{office.code.upper()}_OPS_TOKEN", raising=False)
+        monkeypatch.delenv(f"GERBANG_{office.code.upper()}_OPS_TOKEN_SHA256", raising=False)
+    monkeypatch.setenv("GERBANG_JAKPUS_OPS_TOKEN_SHA256", hash_token("real-jakpus-token"))
+    tokens = OpsTokens.load(
+        REGISTRY, development=False, national_sha256=None, session_secret=None, session_ttl_s=60
+    )
+    assert set(tokens.hashes) == {"jakpus"}
+    assert tokens.viewer_for_token("dev-national-ops-token") is None
+    assert tokens.viewer_for_token("dev-jakpus-ops-token") is None
+    assert tokens.viewer_for_token("real-jakpus-token") == Viewer("jakpus")
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("jakpus:6281234567890", "jakpus"),
+        ("bogor:62857", "bogor"),
+        ("nowhere:6281234567890", NATIONAL_BUCKET),
+        ("JKP-2026-000001", NATIONAL_BUCKET),
+        ("B1234567", NATIONAL_BUCKET),
+        (None, NATIONAL_BUCKET),
+        ("", NATIONAL_BUCKET),
+    ],
+)
+def test_letter_office_from_key(key: str | None, expected: str) -> None:
+    assert letter_office(key, ["jakpus", "bogor", "batam"]) == expected
+
+
+def test_feedback_items_are_masked_and_lists_read_in_both_shapes() -> None:
+    item = FeedbackItem.from_api(
+        {
+            "ticket": "JKP-2026-000001",
+            "office": "jakpus",
+            "phone": "6281234567890",
+            "kind": "complaint",
+            "received_at": "2026-03-02T10:42:00+00:00",
+            "text": "x",
+        }
+    )
+    assert item.phone == "62********890"
+    assert item.received_at == "2026-03-02 10:42"
+    assert _items([{"ticket": "a"}]) == [{"ticket": "a"}]
+    assert _items({"items": [{"ticket": "b"}], "total": 1}) == [{"ticket": "b"}]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"text": "syarat paspor"},
+        {"reply_id": "faq:fees", "title": "Biaya paspor", "kind": "list_reply"},
+        {"reply_id": "feedback:complaint|choose", "title": "Keluhan", "kind": "button_reply"},
+    ],
+)
+def test_simulated_webhook_parses_to_the_chosen_office(fields: dict[str, str]) -> None:
+    message = SimulatedMessage(office="bogor", wa_id="6281234567890", **fields)
+    office = REGISTRY.get("bogor")
+    body = json.dumps(webhook_for(message, office)).encode()
+    parsed = parse_webhook(body, REGISTRY, received_at=NOW)
+    assert [m.office for m in parsed.messages] == ["bogor"]
+    inbound = parsed.messages[0]
+    assert inbound.wa_id == "6281234567890"
+    if "text" in fields:
+        assert inbound.text == "syarat paspor"
+    else:
+        assert inbound.reply_id == fields["reply_id"]
+
+
+def test_production_refuses_the_dev_feedback_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GERBANG_VERIFY_TOKEN", "real-verify-token")
+    base = {"environment": "production", "simulator_enabled": False}
+    assert GatewaySettings(**base).feedback_key is None
+    with pytest.raises(ValueError, match="feedback_api_key"):
+        GatewaySettings(**base, feedback_api_key="dev-national-feedback-api-key")
+    assert GatewaySettings().feedback_key == "dev-national-feedback-api-key"
+
+
+@pytest.mark.parametrize(
+    "path", ["/simulator", "/simulator/replies?office=jakpus&wa_id=6281234567890"]
+)
+def test_simulator_is_404_when_switched_off(path: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from gerbang_gateway.api import create_app
+
+    app = create_app(GatewaySettings(simulator_enabled=False))
+    # No lifespan: the switch is checked before anything touches Kafka or Redis.
+    client = TestClient(app)
+    assert client.get(path).status_code == 404
+    sent = client.post(
+        "/simulator/send", json={"office": "jakpus", "wa_id": "6281234567890", "text": "halo"}
+    )
+    assert sent.status_code == 404

@@ -1,0 +1,229 @@
+"""`/ops` in a real browser: an office token sees only its office, the national token all;
+a dead letter is re-driven; a handled feedback item leaves the open list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import httpx
+import pytest
+
+from deploy.local.stack import Stack
+from gerbang.bus import Producer, encode
+from gerbang.messages import DeadLetter, Topic
+from gerbang.settings import ServiceSettings
+from gerbang_gateway.webhook import parse_webhook
+from tests.browser.conftest import DESKTOP, PHONE, require_process, run_async, screenshot
+from tests.support.whatsapp import (
+    REGISTRY,
+    citizen,
+    post,
+    signed_text,
+    text_of,
+    wait_replies,
+)
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT_MS = 30_000
+
+
+def _sign_in(browser: object, stack: Stack, token: str, viewport: dict[str, int]) -> object:
+    context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{stack.api_url}/ops")
+    assert page.url.endswith("/ops/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/ops/o/"))
+    return page
+
+
+def _traffic(stack: Stack, code: str, text: str) -> str:
+    """One answered citizen message to an office; returns the citizen's wa_id."""
+    wa_id = citizen()
+    assert post(stack, *signed_text(code, wa_id, text)).status_code == 200
+    wait_replies(stack, wa_id, 1, settle=0.3)
+    return wa_id
+
+
+def _kpi(page: object, name: str) -> int:
+    return int(page.locator(f'[data-kpi="{name}"]').inner_text())  # type: ignore[attr-defined]
+
+
+def test_office_token_sees_only_its_office(browser: object, stack: Stack) -> None:
+    """jakpus's token: jakpus's numbers; bogor's page and the national sum are 403."""
+    _traffic(stack, "jakpus", "syarat paspor baru apa?")
+    _traffic(stack, "jakpus", "biaya paspor berapa")
+    page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
+    assert page.url.endswith("/ops/o/jakpus")  # type: ignore[attr-defined]
+    body = page.inner_text("body")  # type: ignore[attr-defined]
+    assert "Jakarta Pusat" in body or REGISTRY.get("jakpus").short_name in body
+    assert _kpi(page, "messages-in") >= 2
+    assert "faq:requirements" in body
+    # No office switcher and no other office's name for an office viewer.
+    assert page.locator("#switch-office").count() == 0  # type: ignore[attr-defined]
+    assert REGISTRY.get("bogor").short_name not in body
+    screenshot(page, "ops-jakpus-overview-phone")
+    for path in (
+        "/ops/o/bogor",
+        "/ops/o/bogor/feedback",
+        "/ops/o/bogor/dead-letters",
+        "/ops/o/all",
+        "/ops/o/nosuchoffice",
+    ):
+        response = page.goto(f"{stack.api_url}{path}")  # type: ignore[attr-defined]
+        assert response.status == 403, path
+        assert "Jakarta" not in page.inner_text("main")  # type: ignore[attr-defined]
+    # Actions are refused as well, not just pages.
+    response = page.request.post(  # type: ignore[attr-defined]
+        f"{stack.api_url}/ops/o/bogor/dead-letters/whatsapp.inbound.dlq:0:0/redrive"
+    )
+    assert response.status == 403
+    screenshot(page, "ops-jakpus-forbidden-bogor")
+    page.context.close()  # type: ignore[attr-defined]
+
+
+def test_no_session_no_data(stack: Stack) -> None:
+    """Without a valid cookie every page goes to sign-in and every action is 401."""
+    with httpx.Client(base_url=stack.api_url, timeout=10) as http:
+        assert http.get("/ops/o/jakpus").headers["location"] == "/ops/login"
+    forged = {"gerbang_ops": "*.9999999999.0000000000000000.AAAA"}
+    with httpx.Client(base_url=stack.api_url, timeout=10, cookies=forged) as http:
+        assert http.get("/ops/o/all").status_code == 303
+        assert http.post("/ops/o/jakpus/dead-letters/x.dlq:0:0/redrive").status_code == 401
+        assert http.post("/ops/login", data={"token": "wrong"}).status_code == 401
+
+
+def test_national_token_sees_all_and_switches(browser: object, stack: Stack) -> None:
+    """The national token: the sum of every office, and any office by the switcher."""
+    _traffic(stack, "bogor", "jam buka kantor?")
+    page = _sign_in(browser, stack, "dev-national-ops-token", DESKTOP)
+    assert page.url.endswith("/ops/o/all")  # type: ignore[attr-defined]
+    for the_office in REGISTRY:
+        assert page.locator(f'tr[data-office="{the_office.code}"]').count() == 1  # type: ignore[attr-defined]
+    total = _kpi(page, "messages-in")
+    screenshot(page, "ops-national-all-desktop")
+    page.select_option("#switch-office", "bogor")  # type: ignore[attr-defined]
+    page.wait_for_url(re.compile(r"/ops/o/bogor$"))  # type: ignore[attr-defined]
+    assert 1 <= _kpi(page, "messages-in") <= total
+    assert REGISTRY.get("bogor").service_name in page.inner_text(".bar")  # type: ignore[attr-defined]
+    page.goto(f"{stack.api_url}/ops/o/jakpus")  # type: ignore[attr-defined]
+    assert _kpi(page, "messages-in") >= 1
+    page.context.close()  # type: ignore[attr-defined]
+
+
+def _dead_letter_for(stack: Stack, code: str, wa_id: str, text: str) -> DeadLetter:
+    """A dead letter holding a real inbound message of `wa_id` (as the router would DLQ it)."""
+    raw, _ = signed_text(code, wa_id, text)
+    message = parse_webhook(raw, REGISTRY, received_at=dt.datetime.now(dt.UTC)).messages[0]
+    return DeadLetter(
+        source_topic=Topic.INBOUND.value,
+        partition=0,
+        offset=0,
+        key=message.key,
+        value=encode(message).decode(),
+        error_type="RuntimeError",
+        error="simulated router failure",
+        service="router",
+    )
+
+
+async def _publish_dead_letter(stack: Stack, kafka_bootstrap: str, letter: DeadLetter) -> None:
+    producer = Producer(
+        ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=stack.topic_prefix), "test"
+    )
+    await producer.start()
+    try:
+        await producer.publish(Topic.INBOUND.dlq, letter.key, letter)
+    finally:
+        await producer.stop()
+
+
+def test_dead_letter_redrive(browser: object, stack: Stack, kafka_bootstrap: str) -> None:
+    """A jakpus dead letter shows for jakpus only; re-driving it gets the citizen answered."""
+    wa_id = citizen()
+    letter = _dead_letter_for(stack, "jakpus", wa_id, "syarat paspor anak")
+    run_async(_publish_dead_letter(stack, kafka_bootstrap, letter))
+
+    bogor = _sign_in(browser, stack, "dev-bogor-ops-token", PHONE)
+    page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
+    page.goto(f"{stack.api_url}/ops/o/jakpus/dead-letters")  # type: ignore[attr-defined]
+    item = page.locator(".item", has_text="simulated router failure")  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while item.count() == 0 and time.monotonic() < deadline:  # the indexer runs in the background
+        time.sleep(0.5)
+        page.reload()  # type: ignore[attr-defined]
+    assert item.count() == 1
+    assert wa_id not in item.inner_text()  # the number is masked
+    bogor.goto(f"{stack.api_url}/ops/o/bogor/dead-letters")  # type: ignore[attr-defined]
+    assert "simulated router failure" not in bogor.inner_text("main")  # type: ignore[attr-defined]
+    letter_id = item.get_attribute("data-letter")
+    forged = bogor.request.post(  # type: ignore[attr-defined]
+        f"{stack.api_url}/ops/o/bogor/dead-letters/{letter_id}/redrive"
+    )
+    assert forged.status == 404  # bogor cannot re-drive jakpus's letter through its own page
+    screenshot(page, "ops-jakpus-dead-letters-phone")
+
+    item.locator("button", has_text="Kirim ulang").click()
+    page.wait_for_url(re.compile(r"done="))  # type: ignore[attr-defined]
+    assert "dikirim ulang" in page.locator(f'[data-letter="{letter_id}"]').inner_text()  # type: ignore[attr-defined]
+    replies = wait_replies(stack, wa_id, 1, settle=0.3)
+    assert "paspor" in text_of(replies[0]).lower()
+    bogor.context.close()  # type: ignore[attr-defined]
+    page.context.close()  # type: ignore[attr-defined]
+
+
+TICKET = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6,}\b")
+
+
+def _complaint_ticket(stack: Stack, code: str) -> str:
+    """Send a complaint as a citizen (answering the feedback prompt if there is one)."""
+    wa_id = citizen()
+    complaint = "Saya mau komplain, antrean di kantor lama sekali dan petugasnya tidak ramah."
+    seen = 0
+    for _ in range(3):
+        assert post(stack, *signed_text(code, wa_id, complaint)).status_code == 200
+        replies = wait_replies(stack, wa_id, seen + 1, settle=1.0)
+        seen = len(replies)
+        for record in replies:
+            found = TICKET.search(text_of(record))
+            if found:
+                return found.group(0)
+    raise AssertionError(f"no feedback ticket in the replies: {[text_of(r) for r in replies]}")
+
+
+def test_handled_feedback_leaves_the_open_list(browser: object, stack: Stack) -> None:
+    """A complaint shows in the office's inbox; marked handled with a note, it is gone."""
+    require_process(stack, "feedback-api")
+    require_process(stack, "feedback")
+    ticket = _complaint_ticket(stack, "jakpus")
+    page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
+    page.goto(f"{stack.api_url}/ops/o/jakpus/feedback")  # type: ignore[attr-defined]
+    item = page.locator(f'li[data-ticket="{ticket}"]')  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while item.count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page.reload()  # type: ignore[attr-defined]
+    assert item.count() == 1, page.inner_text("main")  # type: ignore[attr-defined]
+    assert page.locator(".error").count() == 0  # type: ignore[attr-defined]
+    screenshot(page, "ops-jakpus-feedback-phone")
+    # Another office never sees it.
+    bogor = _sign_in(browser, stack, "dev-bogor-ops-token", PHONE)
+    bogor.goto(f"{stack.api_url}/ops/o/bogor/feedback")  # type: ignore[attr-defined]
+    assert ticket not in bogor.inner_text("main")  # type: ignore[attr-defined]
+    forged = bogor.request.post(  # type: ignore[attr-defined]
+        f"{stack.api_url}/ops/o/bogor/feedback/{ticket}/handled", form={"note": "not mine"}
+    )
+    assert forged.status == 404
+    bogor.context.close()  # type: ignore[attr-defined]
+
+    item.locator("textarea").fill("Sudah ditelepon dan antrean diperbaiki.")
+    item.locator("button", has_text="Tandai selesai").click()
+    page.wait_for_url(re.compile(r"done="))  # type: ignore[attr-defined]
+    assert page.locator(f'li[data-ticket="{ticket}"]').count() == 0  # type: ignore[attr-defined]
+    assert ticket in page.locator(".ok").inner_text()  # type: ignore[attr-defined]
+    screenshot(page, "ops-jakpus-feedback-handled-phone")
+    page.context.close()  # type: ignore[attr-defined]
