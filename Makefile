@@ -33,7 +33,8 @@ topics: bootstrap ## create the Kafka topics (re-runnable)
 run: bootstrap infra-up topics ## start everything locally; Ctrl-C stops it
 	@uv run --quiet python deploy/local/run.py
 
-test: bootstrap infra-up ## run every test against real Kafka and Redis
+test: bootstrap infra-up ## run every test against real Kafka and Redis (and headless Chromium)
+	@bash deploy/local/ensure-chromium.sh
 	@uv run --quiet pytest $(PYTEST_ARGS)
 
 test-unit: bootstrap ## only the tests that need no Kafka or Redis

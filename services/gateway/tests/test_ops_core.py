@@ -8,10 +8,10 @@ import json
 import pytest
 
 from gerbang.offices import hash_token
+from gerbang.opsstats import hour_bucket, last_hours, merge, percentile, summarize
 from gerbang_gateway.ops.access import ALL_OFFICES, NATIONAL, OpsTokens, Viewer
 from gerbang_gateway.ops.deadletters import NATIONAL_BUCKET, letter_office
 from gerbang_gateway.ops.feedback import FeedbackItem, _items
-from gerbang_gateway.ops.stats import hour_bucket, last_hours, merge, percentile, summarize
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_gateway.simulator import SimulatedMessage, webhook_for
 from gerbang_gateway.webhook import parse_webhook

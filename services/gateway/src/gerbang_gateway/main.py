@@ -12,13 +12,13 @@ from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
+from gerbang.opsstats import OpsStats
 from gerbang.profiling import maybe_profile
 from gerbang.service import run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient
-from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, connect
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender

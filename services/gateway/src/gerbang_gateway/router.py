@@ -21,9 +21,9 @@ from gerbang.messages import (
     Topic,
 )
 from gerbang.offices import Lang, OfficeRegistry
+from gerbang.opsstats import OpsStats
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
-from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import decide
 

@@ -21,6 +21,7 @@ from gerbang import metrics
 from gerbang.bus import Publish, Reject
 from gerbang.messages import OutboundReply, ReplyContent, TemplateContent
 from gerbang.offices import OfficeRegistry, office_secret
+from gerbang.opsstats import OpsStats
 from gerbang_gateway.graph import (
     GraphClient,
     OutsideWindowError,
@@ -30,7 +31,6 @@ from gerbang_gateway.graph import (
     backoff_delay,
     build_payload,
 )
-from gerbang_gateway.ops.stats import OpsStats
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.settings import GatewaySettings
 

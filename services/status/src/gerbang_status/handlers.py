@@ -18,6 +18,7 @@ from gerbang.bus import Producer, Publish, Reject
 from gerbang.logs import bind
 from gerbang.messages import ApplicationRecord, ServiceRequest, Topic, utcnow
 from gerbang.offices import OfficeRegistry, UnknownOffice
+from gerbang.opsstats import OpsStats
 from gerbang_status.conversation import (
     WIB,
     LookupResult,
@@ -60,6 +61,7 @@ class StatusWorker:
         *,
         fmt: ApplicationNoFormat,
         expect_ttl_s: int = 600,
+        stats: OpsStats | None = None,
     ) -> None:
         self.registry = registry
         self.view = view
@@ -68,6 +70,7 @@ class StatusWorker:
         self.producer = producer
         self.fmt = fmt
         self.expect_ttl_s = expect_ttl_s
+        self.stats = stats
 
     async def materialise(self, record: ApplicationRecord) -> Sequence[Publish]:
         """Apply one update to the view; notify the opted-in applicant of a stage change.
@@ -135,18 +138,23 @@ class StatusWorker:
         ]
         return [Publish(Topic.OUTBOUND, r.key, r) for r in replies]
 
+    async def _count(self, office: str, outcome: Outcome) -> None:
+        LOOKUPS.labels(office, outcome.value).inc()
+        if self.stats is not None:  # per-office counts for /ops
+            await self.stats.record_lookup(office, outcome.value)
+
     async def _lookup(
         self, office: str, wa_id: str, query: Query, now: dt.datetime
     ) -> tuple[LookupResult, ApplicationRecord | None]:
         # Locks first: a locked wa_id or application gets no lookup at all.
         lock = await self.lockout.state(wa_id, query.application_no)
         if lock.locked:
-            LOOKUPS.labels(office, Outcome.LOCKED.value).inc()
+            await self._count(office, Outcome.LOCKED)
             return LookupResult(Outcome.LOCKED, lock=lock), None
         await self.view.ensure_ready()
         record = await self.view.get(query.application_no)
         outcome = classify(record, office, query.date_of_birth)
-        LOOKUPS.labels(office, outcome.value).inc()
+        await self._count(office, outcome)
         if outcome is not Outcome.NOT_FOUND_OR_MISMATCH:
             return LookupResult(outcome, record), record
         locked = await self.lockout.record_failure(wa_id, query.application_no)

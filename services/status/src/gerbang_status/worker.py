@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from gerbang.bus import UNAVAILABLE_ERRORS, Consumer, Producer
 from gerbang.messages import ApplicationRecord, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
+from gerbang.opsstats import OpsStats
 from gerbang.service import run_worker
 from gerbang_status.handlers import StatusWorker
 from gerbang_status.settings import StatusSettings
@@ -63,6 +64,7 @@ def build(
         producer,
         fmt=settings.application_no_format,
         expect_ttl_s=settings.expect_ttl_s,
+        stats=OpsStats(redis, settings.topic_prefix),
     )
     updates: Consumer[ApplicationRecord] = Consumer(
         settings, producer, service="status", group=view_group, topic=Topic.STATUS_UPDATES,

@@ -37,6 +37,7 @@ from fastapi.templating import Jinja2Templates
 from redis.exceptions import RedisError
 
 from gerbang.offices import Office
+from gerbang.opsstats import OfficeStats, OpsStats, merge
 from gerbang.phone import display
 from gerbang_gateway.ops.access import ALL_OFFICES, COOKIE_NAME, OpsTokens, Viewer
 from gerbang_gateway.ops.deadletters import (
@@ -47,7 +48,6 @@ from gerbang_gateway.ops.deadletters import (
     redrive,
 )
 from gerbang_gateway.ops.feedback import FeedbackClient, FeedbackUnavailable, NotThisOffice
-from gerbang_gateway.ops.stats import OfficeStats, OpsStats, merge
 
 log = logging.getLogger(__name__)
 
