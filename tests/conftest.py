@@ -23,6 +23,7 @@ if str(REPO) not in sys.path:
 
 from gerbang.settings import ServiceSettings  # noqa: E402
 from gerbang.topics import ensure_topics, wait_for_kafka  # noqa: E402
+from tests.support.aio import run_sync  # noqa: E402
 
 KAFKA = os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REDIS_PORT = int(os.environ.get("GERBANG_REDIS_PORT", "6379"))
@@ -38,7 +39,7 @@ def kafka_bootstrap() -> str:
     """The broker `make test` started (fails with a hint if it is not there)."""
     settings = ServiceSettings(kafka_bootstrap=KAFKA)
     try:
-        asyncio.run(wait_for_kafka(settings, timeout=60))
+        run_sync(wait_for_kafka(settings, timeout=60))
     except TimeoutError:
         pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make infra-up` (make test does)")
     return KAFKA

@@ -8,20 +8,19 @@ process that is missing fails and says which.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import importlib.util
 import os
 import re
 import subprocess
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
 from deploy.local.stack import Stack
 from tests.e2e.conftest import ARTIFACTS, start_stack
+from tests.support.aio import run_sync
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -87,10 +86,7 @@ def browser(chromium_path: str, stack: Stack) -> Iterator[object]:
             instance.close()
 
 
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion in a thread of its own (beside Playwright's loop)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+run_async = run_sync
 
 
 def screenshot(page: object, name: str) -> Path:

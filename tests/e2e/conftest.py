@@ -3,7 +3,6 @@ API) on a fresh topic prefix, a free port range and Redis database 5."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
@@ -15,6 +14,7 @@ import pytest
 from deploy.local.stack import Stack
 from gerbang.settings import ServiceSettings
 from gerbang.topics import ensure_topics
+from tests.support.aio import run_sync
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -45,9 +45,7 @@ def free_port_base(span: int = 16) -> int:
 def start_stack(kafka_bootstrap: str, only: set[str] | None = None, **extra_env: str) -> Stack:
     """A running stack with its own topics; the caller stops it."""
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
-    asyncio.run(
-        ensure_topics(ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix))
-    )
+    run_sync(ensure_topics(ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix)))
     stack = Stack(
         port_base=free_port_base(),
         topic_prefix=prefix,

@@ -18,6 +18,8 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from tests.support.aio import run_sync
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 for path in (REPO, HERE):  # tests.support (shared helpers) and feedback_support
@@ -43,7 +45,7 @@ def registry() -> OfficeRegistry:
 def kafka_bootstrap() -> str:
     """The broker `make infra-up` started (fails with a hint if it is not there)."""
     try:
-        asyncio.run(wait_for_kafka(FeedbackSettings(kafka_bootstrap=KAFKA), timeout=60))
+        run_sync(wait_for_kafka(FeedbackSettings(kafka_bootstrap=KAFKA), timeout=60))
     except TimeoutError:
         pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make infra-up`")
     return KAFKA
