@@ -56,7 +56,7 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(kafka_bootstrap: str) -> Iterator[Stack]:
     """Every process of this branch (status/feedback only once their services exist)."""
     available = {spec.name for spec in Stack().specs() if _runnable(spec.module)}
@@ -67,12 +67,14 @@ def stack(kafka_bootstrap: str) -> Iterator[Stack]:
         running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str, stack: Stack) -> Iterator[object]:
-    """One headless Chromium for the session.
+    """One headless Chromium for the browser tests.
 
     Depends on `stack` so that the stack starts first: Playwright's sync API keeps an event
-    loop running in this thread, where `asyncio.run` is refused (see `run_async`).
+    loop running in this thread, where `asyncio.run` is refused (see `run_async`). Package
+    scope, not session: that loop must be gone before the async tests of the other packages
+    (pytest-asyncio's runner refuses to start inside a running loop).
     """
     from playwright.sync_api import sync_playwright
 
