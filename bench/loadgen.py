@@ -91,7 +91,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         await asyncio.gather(*(worker(http, i) for i in range(args.concurrency)))
-    return {"results": results, "elapsed_s": time.monotonic() - start}
+    return {
+        "results": results,
+        "elapsed_s": time.monotonic() - start,
+        "cpu_s": round(time.process_time(), 2),
+    }
 
 
 def main() -> None:

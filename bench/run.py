@@ -58,11 +58,39 @@ def rss_mb(stack: Stack) -> dict[str, float]:
     return result
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User+system CPU seconds each process (with children) has used so far."""
+    result = {}
+    for name, pid in pids.items():
+        try:
+            proc = psutil.Process(pid)
+            total = sum(p.cpu_times().user + p.cpu_times().system
+                        for p in [proc, *proc.children(recursive=True)])  # fmt: skip
+            result[name] = round(total, 2)
+        except psutil.NoSuchProcess:
+            result[name] = -1.0
+    return result
+
+
+def infra_pids() -> dict[str, int]:
+    """Kafka's and Redis's pids from the pid files `deploy/local/infra.sh` keeps."""
+    import os
+
+    home = Path(os.environ.get("GERBANG_HOME", Path.home() / ".cache" / "gerbang"))
+    pids = {}
+    for name in ("kafka", "redis"):
+        try:
+            pids[name] = int((home / "run" / f"{name}.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
 def matcher_qps() -> float:
     """FAQ matcher alone, one core: queries per second."""
     from gerbang.understanding.bench import bench
 
-    return float(bench(seconds=3.0)["messages_per_s"])
+    return float(bench(seconds=3.0)["messages_per_second"])
 
 
 def fetch_sent(graph_url: str) -> list[dict[str, object]]:
@@ -100,6 +128,8 @@ def main() -> int:
     asyncio.run(ensure_topics(settings))
     print(f"bench: starting services (prefix {prefix}, logs in {log_dir})", flush=True)
     with stack.running(timeout=120):
+        watched = {**stack.pids(), **infra_pids()}
+        cpu_before = cpu_seconds(watched)
         print(f"bench: sending {args.messages} webhooks, {args.concurrency} at a time", flush=True)
         load = subprocess.run(  # noqa: S603 - our own load generator
             [
@@ -134,6 +164,8 @@ def main() -> int:
                 break
             time.sleep(0.5)
         memory = rss_mb(stack)
+        cpu_after = cpu_seconds(watched)
+        load_cpu = generated.get("cpu_s", 0.0)
 
     first_reply: dict[str, float] = {}
     keys = Counter()
@@ -164,6 +196,15 @@ def main() -> int:
         "duplicates": sum(n - 1 for key, n in keys.items() if key and n > 1),
         "graph_sends": len(sent),
         "rss_mb": memory,
+        # Where the time goes: CPU seconds each process spent during the load (2 cores here).
+        "cpu_s": {
+            **{name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after},
+            "loadgen": load_cpu,
+        },
+        "cpu_ms_per_msg": round(
+            sum(cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after) * 1000 / max(1, replied),
+            2,
+        ),
         "faq_queries_per_s": round(matcher_qps()),
         "messages": args.messages,
         "concurrency": args.concurrency,

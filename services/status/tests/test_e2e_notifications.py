@@ -56,9 +56,9 @@ async def running_sender(
         topic_prefix=settings.topic_prefix, offices_dir=settings.offices_dir,
         graph_base_url=graph_url, send_backoff_base_s=0.05,
     )  # fmt: skip
-    from gerbang_status.store import connect
+    from gerbang.redisconn import connect_redis
 
-    redis = connect(gateway.redis_url)
+    redis = connect_redis(gateway.redis_url)
     sessions = Sessions(redis, gateway.topic_prefix, gateway.session_ttl_s)
     async with httpx.AsyncClient(timeout=5.0) as http:
         sender = Sender(

@@ -35,6 +35,12 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL")
+    redis_max_connections: int = Field(
+        default=64,
+        ge=2,
+        le=10_000,
+        description="Connections per process to Redis; handlers beyond it wait for one",
+    )
     topic_prefix: str = Field(
         default="",
         pattern=r"^[a-zA-Z0-9._-]*$",

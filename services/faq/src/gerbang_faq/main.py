@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import Field
-from redis.asyncio import Redis
 
 from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import ServiceRequest, Topic
 from gerbang.offices import load_registry
 from gerbang.profiling import maybe_profile
+from gerbang.redisconn import connect_redis
 from gerbang.service import run_worker
 from gerbang.settings import ServiceSettings
 from gerbang.understanding.classify import IntentMatcher
@@ -27,7 +27,9 @@ class FaqSettings(ServiceSettings):
 async def run(settings: FaqSettings) -> None:
     """Consume faq.requests until stopped."""
     registry = load_registry(settings.offices_dir)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, decode_responses=True)
+    redis = connect_redis(
+        settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
+    )
     handler = FaqHandler(
         registry, IntentMatcher.from_registry(registry), MissLog(redis, settings.topic_prefix)
     )

@@ -17,6 +17,7 @@ from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import FeedbackEvent, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
+from gerbang.redisconn import connect_redis
 from gerbang.service import run_worker
 from gerbang_feedback.api import create_app
 from gerbang_feedback.handlers import FeedbackHandler, ViewUpdater
@@ -26,11 +27,6 @@ from gerbang_feedback.view import FeedbackView
 
 SERVICE = "feedback"
 VIEW_GROUP = "feedback-view"
-
-
-def connect_redis(settings: FeedbackSettings) -> Redis:
-    """The service's Redis client (strings in, strings out)."""
-    return Redis.from_url(settings.redis_url, socket_timeout=5.0, decode_responses=True)
 
 
 @dataclass
@@ -76,7 +72,7 @@ class Worker:
 async def run_feedback_worker(settings: FeedbackSettings) -> None:
     """Consume feedback.requests and feedback.recorded until SIGTERM."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(settings)
+    redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
     worker = Worker.build(settings, registry, redis)
 
     async def ready() -> bool:
@@ -96,7 +92,7 @@ async def run_feedback_worker(settings: FeedbackSettings) -> None:
 def build_api(settings: FeedbackSettings) -> FastAPI:
     """The API app with its own Redis client and producer, started by its lifespan."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(settings)
+    redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
     producer = Producer(settings, f"{SERVICE}-api")
 
     @contextlib.asynccontextmanager

@@ -30,8 +30,9 @@ from gerbang.bus import Producer, Publish
 from gerbang.logs import bind
 from gerbang.messages import Topic, UnroutedPayload
 from gerbang.offices import OfficeRegistry, load_registry, office_secret
+from gerbang.redisconn import connect_redis
 from gerbang_gateway.ops.pages import install_ops, ops_running
-from gerbang_gateway.redis_state import Dedupe, connect
+from gerbang_gateway.redis_state import Dedupe
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_gateway.signature import (
     InvalidHandshake,
@@ -99,7 +100,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_registry(settings.offices_dir)
         producer = Producer(settings, "gateway-api")
-        redis = connect(settings.redis_url)
+        # Fails fast (2 s) when Redis is down or saturated: the webhook answers 503, Meta retries.
+        redis = connect_redis(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            socket_timeout=2.0,
+            pool_timeout=2.0,
+        )
         await producer.start()
         app.state.gateway = Gateway(
             settings=settings,

@@ -14,12 +14,13 @@ from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
 from gerbang.opsstats import OpsStats
 from gerbang.profiling import maybe_profile
+from gerbang.redisconn import connect_redis
 from gerbang.service import run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient
-from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, connect
+from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
@@ -28,7 +29,9 @@ from gerbang_gateway.settings import GatewaySettings
 async def run_router(settings: GatewaySettings) -> None:
     """Consume whatsapp.inbound and route."""
     registry = load_registry(settings.offices_dir)
-    redis = connect(settings.redis_url)
+    redis = connect_redis(
+        settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
+    )
     router = Router(
         registry,
         Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
@@ -60,7 +63,9 @@ async def run_router(settings: GatewaySettings) -> None:
 async def run_sender(settings: GatewaySettings) -> None:
     """Consume whatsapp.outbound and send through the Graph API."""
     registry = load_registry(settings.offices_dir)
-    redis = connect(settings.redis_url)
+    redis = connect_redis(
+        settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
+    )
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     async with httpx.AsyncClient(timeout=settings.graph_timeout_s, limits=limits) as http:
         sender = Sender(

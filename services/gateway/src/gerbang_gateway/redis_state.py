@@ -23,17 +23,6 @@ from gerbang.messages import OutboundReply, Service
 from gerbang.offices import Lang
 
 
-def connect(url: str) -> Redis:
-    """A Redis client that fails fast when Redis is down (callers answer 503 or retry)."""
-    return Redis.from_url(
-        url,
-        socket_timeout=2.0,
-        socket_connect_timeout=2.0,
-        health_check_interval=15,
-        decode_responses=True,
-    )
-
-
 class Dedupe:
     """Drops Meta's redelivered webhooks by message id, without ever losing one.
 

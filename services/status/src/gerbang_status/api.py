@@ -34,6 +34,7 @@ from gerbang.bus import Producer, Publish, Unavailable
 from gerbang.logs import bind
 from gerbang.messages import ApplicationRecord, Topic, utcnow
 from gerbang.offices import OfficeRegistry, load_registry, office_token_sha256, token_matches
+from gerbang.redisconn import connect_redis
 from gerbang_status.backoffice import (
     BulkFormatError,
     Change,
@@ -45,7 +46,7 @@ from gerbang_status.backoffice import (
 )
 from gerbang_status.conversation import WIB
 from gerbang_status.settings import StatusSettings
-from gerbang_status.store import Keys, StatusView, connect
+from gerbang_status.store import Keys, StatusView
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
             )
             for office in offices
         }
-        redis = connect(settings.redis_url)
+        redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
         producer = Producer(settings, "status-api")
         await producer.start()
         app.state.status_api = StatusApi(

@@ -93,13 +93,6 @@ def _record_args(record: ApplicationRecord) -> list[Any]:
     ]  # fmt: skip
 
 
-def connect(url: str) -> Redis:
-    """A Redis client with short timeouts (a dead Redis is an `Unavailable`, not a hang)."""
-    return Redis.from_url(
-        url, decode_responses=True, socket_timeout=5.0, socket_connect_timeout=5.0
-    )
-
-
 class Keys:
     """Key names, one place."""
 

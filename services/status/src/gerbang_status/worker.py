@@ -19,10 +19,11 @@ from gerbang.bus import UNAVAILABLE_ERRORS, Consumer, Producer
 from gerbang.messages import ApplicationRecord, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
 from gerbang.opsstats import OpsStats
+from gerbang.redisconn import connect_redis
 from gerbang.service import run_worker
 from gerbang_status.handlers import StatusWorker
 from gerbang_status.settings import StatusSettings
-from gerbang_status.store import LockoutStore, OptInStore, StatusView, connect
+from gerbang_status.store import LockoutStore, OptInStore, StatusView
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def build(
 async def run(settings: StatusSettings) -> None:
     """Run the worker until SIGTERM."""
     registry = load_registry(settings.offices_dir)
-    redis = connect(settings.redis_url)
+    redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
     parts = build(settings, registry, redis)
 
     async def ready() -> bool:
