@@ -41,15 +41,19 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     registry = load_registry(args.offices)
     offices = list(registry)
     rng = random.Random(args.seed)
+    # Traffic in proportion to each number's Graph API throughput (a 20 mps number gets a
+    # quarter of an 80 mps one), so that no single office's cap sets the whole run's pace;
+    # --even sends every office the same share.
+    weights = [1 if args.even else office.whatsapp.throughput_mps for office in offices]
     prepared = []
     for i in range(args.messages):
-        office = offices[i % len(offices)]
+        office = rng.choices(offices, weights=weights)[0]
         wa_id = f"62899{args.seed:02d}{i:07d}"
         body = message_webhook(office, wa_id, text_message(rng.choice(QUESTIONS)))
         raw, headers = encode_signed(body, DEV_SECRET)
-        prepared.append((wa_id, raw, headers))
+        prepared.append((wa_id, office.code, raw, headers))
     results: list[dict[str, object]] = []
-    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, str, bytes, dict[str, str]]] = asyncio.Queue()
     for item in prepared:
         queue.put_nowait(item)
     deadline = time.monotonic() + args.max_seconds
@@ -59,7 +63,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     async def worker(http: httpx.AsyncClient, index: int) -> None:
         sent_n = 0
         while not queue.empty() and time.monotonic() < deadline:
-            wa_id, raw, headers = queue.get_nowait()
+            wa_id, office_code, raw, headers = queue.get_nowait()
             if interval:
                 # Open-loop pacing: message k leaves at start + k/rate.
                 k = len(results) + index
@@ -81,6 +85,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             results.append(
                 {
                     "wa_id": wa_id,
+                    "office": office_code,
                     "sent_at": t0,
                     "status": status,
                     "ack_ms": (time.perf_counter() - p0) * 1000,
@@ -107,6 +112,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="messages/s (0 = as fast as acked)")
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--even", action="store_true", help="same share for every office")
     args = parser.parse_args()
     if not args.url.startswith(("http://127.", "http://localhost")):
         parser.error("the load generator only targets loopback addresses")

@@ -1,11 +1,18 @@
 """`make bench`: the whole pipeline under load, measured end to end.
 
-Starts every service natively (own topic prefix, Redis db 2, ports 18080+), runs the load
-generator as a separate process (signed webhooks from many citizens to every office), lets
-the fake Graph API timestamp the replies, and prints ONE JSON object as the last line:
-e2e_msgs_per_s, e2e_p50_ms, e2e_p99_ms, ack_p50_ms, ack_p99_ms, sent, replied, lost,
-duplicates, rss_mb (per service), faq_queries_per_s. Also saved under bench/results/.
-Bounded: at most --messages messages and --max-seconds of load; loopback only.
+Starts every service natively (own topic prefix, Redis db 2, ports 18080+) and runs the load
+generator as a separate process (signed webhooks from many citizens to every office, in
+proportion to each number's Graph API throughput); the fake Graph API timestamps the replies.
+Two phases on the same stack:
+- steady: an open-loop rate the stack sustains (`--steady-rate`, 50/s for 20 s): the latency
+  a citizen meets (`steady.e2e_p50_ms`, ...);
+- saturation: as fast as webhooks are acknowledged: the capacity (`e2e_msgs_per_s`).
+The last line printed is ONE JSON object: the saturation phase's e2e_msgs_per_s, e2e_p50_ms,
+e2e_p99_ms, ack_p50_ms, ack_p99_ms, sent, replied, lost, duplicates, per_office, cpu_s (CPU
+seconds per process: where the time goes), rss_mb (per service), faq_queries_per_s (the
+matcher alone, one core) and `steady` (the same numbers for the steady phase). Also saved
+under bench/results/. Bounded: at most --messages messages and --max-seconds of load per
+phase; loopback only.
 """
 
 from __future__ import annotations
@@ -99,18 +106,121 @@ def fetch_sent(graph_url: str) -> list[dict[str, object]]:
         return list(http.get(f"{graph_url}/__sent").json())
 
 
+def run_load(
+    stack: Stack,
+    args: argparse.Namespace,
+    *,
+    messages: int,
+    rate: float,
+    seed: int,
+    throughput: dict[str, int],
+) -> dict[str, object]:
+    """One load phase: the load generator's webhooks, then the replies, measured."""
+    label = f"{rate:g}/s open loop" if rate else f"as fast as acked, {args.concurrency} at a time"
+    print(f"bench: sending {messages} webhooks ({label})", flush=True)
+    watched = {**stack.pids(), **infra_pids()}
+    cpu_before = cpu_seconds(watched)
+    already = len(fetch_sent(stack.graph_url))
+    load = subprocess.run(  # noqa: S603 - our own load generator
+        [
+            sys.executable,
+            str(REPO / "bench" / "loadgen.py"),
+            "--url", f"{stack.api_url}/webhook/whatsapp",
+            "--offices", str(REPO / "offices"),
+            "--messages", str(messages),
+            "--concurrency", str(args.concurrency),
+            "--max-seconds", str(args.max_seconds),
+            "--rate", str(rate),
+            "--seed", str(seed),
+            *(["--even"] if args.even else []),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )  # fmt: skip
+    generated = json.loads(load.stdout.strip().splitlines()[-1])
+    results = generated["results"]
+    accepted = {r["wa_id"]: r for r in results if r["status"] == 200}
+    deadline = time.monotonic() + args.drain_seconds
+    sent: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        sent = fetch_sent(stack.graph_url)[already:]
+        if len({str(s["to"]).lstrip("+") for s in sent} & accepted.keys()) >= len(accepted):
+            time.sleep(1.0)  # a moment for late duplicates to show
+            sent = fetch_sent(stack.graph_url)[already:]
+            break
+        time.sleep(0.5)
+    cpu_after = cpu_seconds(watched)
+
+    first_reply: dict[str, float] = {}
+    keys: Counter[object] = Counter()
+    for record in sent:
+        wa_id = str(record["to"]).lstrip("+")
+        at = float(record["received_at_unix"])  # type: ignore[arg-type]
+        first_reply[wa_id] = min(at, first_reply.get(wa_id, at))
+        payload = record["payload"]
+        keys[payload.get("biz_opaque_callback_data")] += 1  # type: ignore[union-attr]
+    e2e = [(first_reply[w] - r["sent_at"]) * 1000 for w, r in accepted.items() if w in first_reply]
+    acks = [r["ack_ms"] for r in results if r["status"] == 200]
+    replied = sum(1 for w in accepted if w in first_reply)
+    span = max(first_reply.values()) - min(r["sent_at"] for r in results) if first_reply else 0.0
+    per_office = {}
+    for code in sorted({r["office"] for r in results}):
+        mine = [r for r in results if r["office"] == code and r["status"] == 200]
+        latencies = [(first_reply[r["wa_id"]] - r["sent_at"]) * 1000 for r in mine
+                     if r["wa_id"] in first_reply]  # fmt: skip
+        done = [first_reply[r["wa_id"]] for r in mine if r["wa_id"] in first_reply]
+        window = max(done) - min(r["sent_at"] for r in mine) if done else 0.0
+        per_office[code] = {
+            "messages": len(mine),
+            "replied": len(latencies),
+            "msgs_per_s": round(len(done) / window, 1) if window > 0 else 0.0,
+            "throughput_mps": throughput.get(code),
+            "e2e_p50_ms": round(percentile(latencies, 50), 1),
+            "e2e_p99_ms": round(percentile(latencies, 99), 1),
+        }
+    cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
+    return {
+        "e2e_msgs_per_s": round(replied / span, 1) if span > 0 else 0.0,
+        "e2e_p50_ms": round(percentile(e2e, 50), 1),
+        "e2e_p99_ms": round(percentile(e2e, 99), 1),
+        "ack_p50_ms": round(percentile(acks, 50), 2),
+        "ack_p99_ms": round(percentile(acks, 99), 2),
+        "ack_mean_ms": round(statistics.fmean(acks), 2) if acks else 0.0,
+        "sent": len(results),
+        "accepted": len(accepted),
+        "replied": replied,
+        "lost": len(accepted) - replied,
+        "duplicates": sum(n - 1 for key, n in keys.items() if key and n > 1),
+        "graph_sends": len(sent),
+        "per_office": per_office,
+        # Where the time goes: CPU seconds each process spent in this phase (2 cores here).
+        "cpu_s": {**cpu, "loadgen": generated.get("cpu_s", 0.0)},
+        "cpu_ms_per_msg": round(sum(cpu.values()) * 1000 / max(1, replied), 2),
+        "rate": rate or "max",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=3000, help="saturation phase")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--steady-rate", type=float, default=50.0,
+                        help="open-loop messages/s of the steady phase (0: skip it)")  # fmt: skip
+    parser.add_argument("--steady-seconds", type=float, default=20.0)
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument("--drain-seconds", type=float, default=60.0)
     parser.add_argument("--port-base", type=int, default=18080)
     parser.add_argument(
         "--profile", action="store_true", help="cProfile every service (slower); top functions"
     )
+    parser.add_argument("--even", action="store_true", help="same traffic share per office")
     args = parser.parse_args()
 
+    from gerbang.offices import load_registry
+
+    throughput = {o.code: o.whatsapp.throughput_mps for o in load_registry(REPO / "offices")}
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     log_dir = REPO / "bench" / "logs" / prefix.rstrip(".")
     profile_dir = log_dir / "profiles"
@@ -127,87 +237,28 @@ def main() -> int:
     settings = ServiceSettings(topic_prefix=prefix)
     asyncio.run(ensure_topics(settings))
     print(f"bench: starting services (prefix {prefix}, logs in {log_dir})", flush=True)
+    steady: dict[str, object] | None = None
     with stack.running(timeout=120):
-        watched = {**stack.pids(), **infra_pids()}
-        cpu_before = cpu_seconds(watched)
-        print(f"bench: sending {args.messages} webhooks, {args.concurrency} at a time", flush=True)
-        load = subprocess.run(  # noqa: S603 - our own load generator
-            [
-                sys.executable,
-                str(REPO / "bench" / "loadgen.py"),
-                "--url",
-                f"{stack.api_url}/webhook/whatsapp",
-                "--offices",
-                str(REPO / "offices"),
-                "--messages",
-                str(args.messages),
-                "--concurrency",
-                str(args.concurrency),
-                "--max-seconds",
-                str(args.max_seconds),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
+        if args.steady_rate > 0 and not args.profile:
+            # Latency as a citizen meets it: an open-loop rate the stack sustains.
+            steady = run_load(
+                stack, args, messages=int(args.steady_rate * args.steady_seconds),
+                rate=args.steady_rate, seed=2, throughput=throughput,
+            )  # fmt: skip
+        # Capacity: as fast as the webhooks are acknowledged; queues build, latency grows.
+        saturated = run_load(
+            stack, args, messages=args.messages, rate=0.0, seed=1, throughput=throughput
         )
-        generated = json.loads(load.stdout.strip().splitlines()[-1])
-        results = generated["results"]
-        accepted = {r["wa_id"]: r for r in results if r["status"] == 200}
-        deadline = time.monotonic() + args.drain_seconds
-        sent: list[dict[str, object]] = []
-        while time.monotonic() < deadline:
-            sent = fetch_sent(stack.graph_url)
-            if len({str(s["to"]).lstrip("+") for s in sent} & accepted.keys()) >= len(accepted):
-                time.sleep(1.0)  # a moment for late duplicates to show
-                sent = fetch_sent(stack.graph_url)
-                break
-            time.sleep(0.5)
         memory = rss_mb(stack)
-        cpu_after = cpu_seconds(watched)
-        load_cpu = generated.get("cpu_s", 0.0)
 
-    first_reply: dict[str, float] = {}
-    keys = Counter()
-    for record in sent:
-        wa_id = str(record["to"]).lstrip("+")
-        at = float(record["received_at_unix"])  # type: ignore[arg-type]
-        first_reply[wa_id] = min(at, first_reply.get(wa_id, at))
-        payload = record["payload"]
-        keys[payload.get("biz_opaque_callback_data")] += 1  # type: ignore[union-attr]
-    e2e = [(first_reply[w] - r["sent_at"]) * 1000 for w, r in accepted.items() if w in first_reply]
-    acks = [r["ack_ms"] for r in results if r["status"] == 200]
-    replied = sum(1 for w in accepted if w in first_reply)
-    if first_reply:
-        span = max(first_reply.values()) - min(r["sent_at"] for r in results)
-    else:
-        span = 0.0
-    summary = {
-        "e2e_msgs_per_s": round(replied / span, 1) if span > 0 else 0.0,
-        "e2e_p50_ms": round(percentile(e2e, 50), 1),
-        "e2e_p99_ms": round(percentile(e2e, 99), 1),
-        "ack_p50_ms": round(percentile(acks, 50), 2),
-        "ack_p99_ms": round(percentile(acks, 99), 2),
-        "ack_mean_ms": round(statistics.fmean(acks), 2) if acks else 0.0,
-        "sent": len(results),
-        "accepted": len(accepted),
-        "replied": replied,
-        "lost": len(accepted) - replied,
-        "duplicates": sum(n - 1 for key, n in keys.items() if key and n > 1),
-        "graph_sends": len(sent),
+    summary: dict[str, object] = {
+        **saturated,
         "rss_mb": memory,
-        # Where the time goes: CPU seconds each process spent during the load (2 cores here).
-        "cpu_s": {
-            **{name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after},
-            "loadgen": load_cpu,
-        },
-        "cpu_ms_per_msg": round(
-            sum(cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after) * 1000 / max(1, replied),
-            2,
-        ),
         "faq_queries_per_s": round(matcher_qps()),
+        "steady": steady,
         "messages": args.messages,
         "concurrency": args.concurrency,
+        "even": args.even,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     if args.profile:
@@ -219,7 +270,10 @@ def main() -> int:
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"bench: saved {out.relative_to(REPO)}", flush=True)
     print(json.dumps(summary), flush=True)
-    return 0 if summary["lost"] == 0 and summary["duplicates"] == 0 else 1
+    failed = [
+        phase for phase in (saturated, steady) if phase and (phase["lost"] or phase["duplicates"])
+    ]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -203,3 +203,60 @@ async def test_unacknowledged_work_is_redelivered_after_a_crash(settings: Servic
     assert sorted(json.loads(r.value)["in_reply_to"] for r in replies) == [
         f"wamid.test{i}" for i in range(5)
     ]
+
+
+async def test_a_stuck_conversation_does_not_hold_up_others(settings: ServiceSettings) -> None:
+    """No batch barrier: an office waiting out its throughput (here: a gate) does not delay
+    another office's messages fetched later, and offsets never pass the unfinished one."""
+    gate = asyncio.Event()
+    handled: list[str] = []
+    waiting: list[str] = []
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        if message.wa_id == "6281500000":
+            waiting.append(message.message_id)
+            await gate.wait()
+        handled.append(message.message_id)
+        return echo(message)
+
+    await publish_inbound(settings, [inbound(i, wa_id="6281500000") for i in range(3)])
+    async with consuming(settings, handler, group="fair"):
+        await eventually(lambda: waiting, timeout=20)  # the slow conversation is in flight
+        await publish_inbound(settings, [inbound(10 + i, wa_id=f"628160000{i}") for i in range(5)])
+        await eventually(lambda: len(handled) == 5, timeout=20)
+        assert all(not m.startswith("wamid.test0") for m in handled)
+        assert set(handled) == {f"wamid.test{10 + i}" for i in range(5)}
+        assert waiting == ["wamid.test0"], "one conversation stays in order"
+        gate.set()
+        await eventually(lambda: len(handled) == 8, timeout=20)
+        await eventually(lambda: _committed_is_group(settings, "fair", 8), timeout=20)
+
+
+async def test_stop_commits_what_finished(settings: ServiceSettings) -> None:
+    await publish_inbound(settings, [inbound(i, wa_id=f"628170000{i}") for i in range(4)])
+    handled: list[str] = []
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        handled.append(message.message_id)
+        return echo(message)
+
+    producer = Producer(settings, "test")
+    await producer.start()
+    consumer = Consumer(
+        settings, producer, service="test", topic=Topic.INBOUND, model=InboundMessage,
+        handler=handler, group="graceful", commit_interval_s=3600,
+    )  # fmt: skip
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: len(handled) == 4, timeout=20)
+        assert await committed(settings, "graceful") == 0  # the interval has not come yet
+        await consumer.stop()  # graceful: commits what finished
+        await task
+    finally:
+        await producer.stop()
+    assert await committed(settings, "graceful") == 4
+
+
+async def _committed_is_group(settings: ServiceSettings, group: str, n: int) -> bool:
+    return await committed(settings, group) == n

@@ -2,8 +2,8 @@
 
 No service writes its own consume loop. `Consumer` owns: decoding into the handler's pydantic
 model, calling the handler, producing what it returns (awaiting every ack), and only then
-committing the offsets. Per-partition order is kept per key (conversation), while different
-conversations are handled concurrently.
+committing the offsets. Order is kept per key (conversation), while different conversations
+are handled concurrently and continuously (no batch barrier between them).
 
 Failures:
 - a message that does not decode, or whose handler keeps failing `max_attempts` times, goes to
@@ -15,16 +15,23 @@ Failures:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -129,8 +136,30 @@ class _Outcome:
     outcome: str
 
 
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Finishes (or gives up) the work of partitions taken away, and commits it, before the
+    group hands them to another member: fewer redeliveries after a rebalance."""
+
+    def __init__(self, consumer: Consumer[Any]) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.consumer._settle(set(revoked), timeout=self.consumer.drain_timeout_s)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
 class Consumer(Generic[M]):
-    """Consumes one topic in a consumer group and runs a typed handler over each message."""
+    """Consumes one topic in a consumer group and runs a typed handler over each message.
+
+    Records flow continuously: each runs as soon as it is fetched, after the previous record
+    of its key (one conversation stays in order) and within `max_concurrency` records in
+    flight. There is no batch barrier, so a slow conversation (an office waiting out its
+    Graph API throughput, a retry backing off) never holds up another office's messages.
+    A partition's offset is committed up to the first record not yet finished: nothing is
+    committed before its output is acknowledged, and a crash redelivers the unfinished rest.
+    """
 
     def __init__(
         self,
@@ -145,6 +174,8 @@ class Consumer(Generic[M]):
         max_batch: int = 500,
         max_concurrency: int = 200,
         max_poll_interval_ms: int = 600_000,
+        commit_interval_s: float = 0.5,
+        drain_timeout_s: float = 10.0,
     ) -> None:
         self.settings = settings
         self.producer = producer
@@ -154,9 +185,13 @@ class Consumer(Generic[M]):
         self.handler = handler
         self.group = settings.group(group or service)
         self.max_batch = max_batch
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self.commit_interval_s = commit_interval_s
+        self.drain_timeout_s = drain_timeout_s
+        self._slots = asyncio.Semaphore(max_concurrency)
+        # Per partition, the records in flight in offset order; per key, the last one.
+        self._inflight: dict[TopicPartition, deque[tuple[int, asyncio.Task[None]]]] = {}
+        self._tails: dict[tuple[int, bytes | None], asyncio.Task[None]] = {}
         self._consumer = AIOKafkaConsumer(
-            settings.topic(topic),
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=self.group,
             enable_auto_commit=False,
@@ -166,7 +201,9 @@ class Consumer(Generic[M]):
             heartbeat_interval_ms=1_000,
             max_poll_interval_ms=max_poll_interval_ms,
         )
+        self._consumer.subscribe([settings.topic(topic)], listener=_Rebalance(self))
         self._stopping = asyncio.Event()
+        self._stopped_fetching = asyncio.Event()
         self.ready = False
 
     async def start(self) -> None:
@@ -174,21 +211,105 @@ class Consumer(Generic[M]):
         await self._consumer.start()
 
     async def stop(self) -> None:
-        """Leave the group (uncommitted messages are redelivered to the next member)."""
+        """Stop fetching, let the records in flight finish (up to `drain_timeout_s`), commit
+        what finished and leave the group; what did not finish is redelivered to the next
+        member."""
         self._stopping.set()
+        if self.ready:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped_fetching.wait(), timeout=5)
+        with contextlib.suppress(KafkaError):
+            await self._settle(set(self._inflight), timeout=self.drain_timeout_s)
         await self._consumer.stop()
 
     async def run(self) -> None:
-        """Consume until stopped."""
+        """Consume until stopped. Cancelled (a crash, as far as Kafka can tell): the records
+        in flight are abandoned uncommitted and will be redelivered."""
         self.ready = True
-        lag_at = 0.0
-        while not self._stopping.is_set():
-            batch = await self._consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-            if batch:
-                await self._handle_batch(batch)
-            if time.monotonic() - lag_at > 5:
-                lag_at = time.monotonic()
-                self._report_lag()
+        lag_at = committed_at = 0.0
+        try:
+            while not self._stopping.is_set():
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                for tp, records in batch.items():
+                    for record in records:
+                        await self._slots.acquire()
+                        self._spawn(tp, record)
+                now = time.monotonic()
+                if now - committed_at >= self.commit_interval_s:
+                    committed_at = now
+                    await self._commit_finished()
+                if now - lag_at > 5:
+                    lag_at = now
+                    self._report_lag()
+            await self._commit_finished()
+        except asyncio.CancelledError:
+            for queue in self._inflight.values():
+                for _, task in queue:
+                    task.cancel()
+            raise
+        finally:
+            self._stopped_fetching.set()
+
+    def _spawn(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+        key = (tp.partition, record.key)
+        task = asyncio.create_task(self._run_record(record, self._tails.get(key)))
+        self._tails[key] = task
+        self._inflight.setdefault(tp, deque()).append((record.offset, task))
+        task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: tuple[int, bytes | None], task: asyncio.Task[None]) -> None:
+        self._slots.release()
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _run_record(
+        self, record: ConsumerRecord[Any, Any], previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None:  # the conversation's earlier message goes first
+            await asyncio.wait([previous])
+            if previous.cancelled():
+                raise asyncio.CancelledError  # shutting down: leave the rest for redelivery
+        outcome = await self._process(record)
+        try:
+            await self._publish_until_done(outcome.publishes, record)
+        except (ValueError, TypeError) as exc:  # an output that cannot even be encoded
+            log.exception("output cannot be produced; dead-lettering the input")
+            outcome = self._dead_letter(record, exc, attempts=1)
+            await self._publish_until_done(outcome.publishes, record)
+        metrics.CONSUMED.labels(self.service, self.topic, outcome.outcome).inc()
+
+    def _finished_offsets(
+        self, partitions: set[TopicPartition] | None = None
+    ) -> dict[TopicPartition, int]:
+        """Per partition, the offset after the last record finished with all before it."""
+        offsets: dict[TopicPartition, int] = {}
+        for tp, queue in self._inflight.items():
+            if partitions is not None and tp not in partitions:
+                continue
+            while queue and queue[0][1].done() and not queue[0][1].cancelled():
+                offset, _ = queue.popleft()
+                offsets[tp] = offset + 1
+        return offsets
+
+    async def _commit_finished(self, partitions: set[TopicPartition] | None = None) -> None:
+        offsets = self._finished_offsets(partitions)
+        if offsets:
+            await self._consumer.commit(offsets)
+
+    async def _settle(self, partitions: set[TopicPartition], *, timeout: float) -> None:
+        """Wait for the records in flight of `partitions`, commit the finished ones, abandon
+        (cancel) the rest: the partitions are leaving this member."""
+        tasks = [task for tp in partitions for _, task in self._inflight.get(tp, ())]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        try:
+            await self._commit_finished(partitions)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved on already: the unfinished work is redelivered elsewhere.
+            log.warning("commit on revoke failed", extra={"error": repr(exc)})
+        for tp in partitions:
+            for _, task in self._inflight.pop(tp, deque()):
+                task.cancel()
 
     def _report_lag(self) -> None:
         for tp in self._consumer.assignment():
@@ -204,26 +325,6 @@ class Consumer(Generic[M]):
                 metrics.CONSUMER_LAG.labels(self.service, self.topic, tp.partition).set(
                     max(0, min(highwater, last) - position)
                 )
-
-    async def _handle_batch(
-        self, batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
-    ) -> None:
-        # Within a partition, records of one key (one conversation) run in order; different
-        # keys run concurrently. Offsets are committed only after every output is acked.
-        chains: dict[tuple[int, bytes | None], list[ConsumerRecord[Any, Any]]] = defaultdict(list)
-        for tp, records in batch.items():
-            for record in records:
-                chains[(tp.partition, record.key)].append(record)
-        await asyncio.gather(*(self._run_chain(chain) for chain in chains.values()))
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-        await self._consumer.commit(offsets)
-
-    async def _run_chain(self, chain: list[ConsumerRecord[Any, Any]]) -> None:
-        async with self._semaphore:
-            for record in chain:
-                outcome = await self._process(record)
-                await self._publish_until_done(outcome.publishes, record)
-                metrics.CONSUMED.labels(self.service, self.topic, outcome.outcome).inc()
 
     async def _publish_until_done(
         self, publishes: list[Publish], record: ConsumerRecord[Any, Any]

@@ -98,14 +98,18 @@ async def run_worker(
                 raise task.exception()  # type: ignore[misc]
     finally:
         log.info("stopping")
+        # Graceful first: stop fetching, let the records in flight finish and commit them
+        # (bounded by each consumer's drain timeout); then cancel whatever is left.
+        for consumer in consumers:
+            try:
+                await consumer.stop()
+            except Exception:
+                log.exception("consumer did not stop cleanly", extra={"topic": consumer.topic})
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for consumer in consumers:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
         await producer.stop()
         if server is not None:
             server.close()

@@ -19,6 +19,8 @@ Reference: /work/shared/reference/whatsapp-cloud-api.md §1.5 (payloads, limits)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -344,11 +346,24 @@ def pair_rate_limit_delay(attempt: int, *, cap: float = 3600.0) -> float:
 class GraphClient:
     """Sends messages through the Graph API. Holds no token: each call gets its office's."""
 
-    def __init__(self, base_url: str, api_version: str, http: httpx.AsyncClient) -> None:
-        """`http` is owned by the caller (it opens and closes it, and sets its timeouts)."""
+    def __init__(
+        self,
+        base_url: str,
+        api_version: str,
+        http: httpx.AsyncClient,
+        *,
+        max_in_flight: int | None = None,
+    ) -> None:
+        """`http` is owned by the caller (it opens and closes it, and sets its timeouts).
+
+        `max_in_flight` (the pool's connection count) queues calls here rather than in
+        httpcore's pool, whose bookkeeping scans every waiting request against every
+        connection on each change: hundreds of waiters made that most of the sender's CPU.
+        """
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")
         self._http = http
+        self._gate = asyncio.Semaphore(max_in_flight) if max_in_flight else None
 
     def __repr__(self) -> str:
         return f"GraphClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -399,11 +414,12 @@ class GraphClient:
         if not access_token:
             raise PermanentSendError(None, "no access token configured for this number")
         try:
-            response = await self._http.post(
-                self.messages_url(phone_number_id),
-                json=payload,
-                headers={"Authorization": f"Bearer {access_token}"},
-            )
+            async with self._gate or contextlib.nullcontext():
+                response = await self._http.post(
+                    self.messages_url(phone_number_id),
+                    json=payload,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                )
         except httpx.TimeoutException as exc:
             # `from None`: httpx's exception holds the request, and the request holds the
             # token; nothing downstream (error reporters, pickled dead letters) should see it.

@@ -66,12 +66,20 @@ async def run_sender(settings: GatewaySettings) -> None:
     redis = connect_redis(
         settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
     )
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    limits = httpx.Limits(
+        max_connections=settings.graph_max_connections,
+        max_keepalive_connections=settings.graph_max_connections,
+    )
     async with httpx.AsyncClient(timeout=settings.graph_timeout_s, limits=limits) as http:
         sender = Sender(
             settings,
             registry,
-            GraphClient(settings.graph_base_url, settings.graph_api_version, http),
+            GraphClient(
+                settings.graph_base_url,
+                settings.graph_api_version,
+                http,
+                max_in_flight=settings.graph_max_connections,
+            ),
             Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             RateLimiter(redis, settings.topic_prefix),

@@ -207,19 +207,34 @@ class SentLog:
         await self.redis.delete(self._key(idempotency_key))
 
 
+# Reserve the first one-second window, from now on, that still has room for this number.
+# One call per send and no polling: waiters do not stampede Redis at every second boundary.
+# KEYS[1] is the number's key stem (windows are `<stem>:<unix second>`, one hash tag so a
+# cluster keeps them on one slot); ARGV: now (unix second), limit, how far ahead to look.
 _RATE_SCRIPT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], 2) end
-return n
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local ahead = tonumber(ARGV[3])
+for i = 0, ahead do
+  local key = KEYS[1] .. ':' .. (now + i)
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ahead + 5) end
+  if n <= limit then return now + i end
+end
+return -1
 """
 
 
 class RateLimiter:
     """Messages per second per business number, shared by every sender replica (Redis).
 
-    Meta counts throughput per phone number (80 mps by default): a fixed one-second window
-    per number keeps one office's burst from touching another's budget.
+    Meta counts throughput per phone number (80 mps by default, reference §1.6): each send
+    reserves a place in the first one-second window with room, then sleeps until that
+    window opens. Windows are per number, so one office's burst never spends another's
+    budget, and a reservation is one Redis call however long the queue.
     """
+
+    LOOK_AHEAD_S = 30
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
@@ -229,14 +244,20 @@ class RateLimiter:
     async def acquire(self, phone_number_id: str, per_second: int) -> float:
         """Wait for a slot; returns the seconds waited."""
         waited = 0.0
+        stem = f"{self.prefix}gerbang:rl:{{{phone_number_id}}}"
         while True:
             now = time.time()
             second = int(now)
-            count = int(
-                await self._script(keys=[f"{self.prefix}gerbang:rl:{phone_number_id}:{second}"])
+            window = int(
+                await self._script(keys=[stem], args=[second, per_second, self.LOOK_AHEAD_S])
             )
-            if count <= per_second:
+            if window < 0:  # a queue longer than the look-ahead: wait, then look again
+                pause = float(self.LOOK_AHEAD_S)
+            elif window == second:
                 return waited
-            pause = second + 1 - now + 0.001
+            else:
+                pause = window - now
             waited += pause
             await asyncio.sleep(pause)
+            if window >= 0:
+                return waited

@@ -41,6 +41,13 @@ class GatewaySettings(ServiceSettings):
     )
     graph_api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
     graph_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Graph API call")
+    graph_max_connections: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Keep-alive HTTP connections to the Graph API per sender process "
+        "(httpcore's pool costs grow with its size; 32 carry hundreds of sends per second)",
+    )
     send_max_attempts: int = Field(
         default=10, ge=1, le=50, description="Graph API attempts before a reply is dead-lettered"
     )
