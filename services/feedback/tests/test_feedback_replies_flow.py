@@ -139,6 +139,26 @@ def test_a_vague_message_offers_the_three_kinds() -> None:
     assert flow.decide(request("mau kasih masukan")) == flow.OfferChoices()
 
 
+@pytest.mark.parametrize("text", ["ok makasih", "terima kasih min", "thanks", "makasih kak"])
+def test_plain_thanks_is_answered_not_ticketed(registry: OfficeRegistry, text: str) -> None:
+    step = flow.decide(request(text, intent=Intent.FEEDBACK_APPRECIATION))
+    assert step == flow.OfferChoices(thanked=True)
+    office = registry.get("jakpus")
+    said = replies.choice_buttons(office, "id", thanked=True)
+    assert said.body.startswith("Sama-sama") and "menu" in said.body
+    assert replies.choice_buttons(office, "en", thanked=True).body.startswith("You're welcome")
+
+
+def test_thanks_with_substance_is_recorded() -> None:
+    step = flow.decide(
+        request(
+            "terima kasih, petugas loket 3 sangat membantu", intent=Intent.FEEDBACK_APPRECIATION
+        )
+    )
+    assert isinstance(step, flow.Record)
+    assert step.classification.kind is FeedbackKind.APPRECIATION
+
+
 def test_a_choice_asks_for_the_message() -> None:
     step = flow.decide(
         request("Keluhan", reply_id="feedback:complaint|choose", intent=Intent.FEEDBACK_COMPLAINT)

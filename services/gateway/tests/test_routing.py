@@ -155,3 +155,16 @@ def test_reactions_are_ignored() -> None:
 def test_media_nobody_waits_for_is_flagged() -> None:
     route = decide(message(InboundKind.AUDIO, None), None, expecting=None, context=None)
     assert route.reply_to_media and route.service is Service.ROUTER
+
+
+def test_a_requested_language_wins_over_what_was_remembered() -> None:
+    from gerbang.understanding import Understanding
+    from gerbang_gateway.router import _language
+
+    asked = Understanding(
+        intent=Intent.MENU, confidence=1.0, language="en", normalized="english",
+        language_requested=True,
+    )  # fmt: skip
+    short = Understanding(intent=Intent.MENU, confidence=1.0, language="en", normalized="ok")
+    assert _language(asked, remembered="id") == "en"
+    assert _language(short, remembered="id") == "id"  # one word says little about language

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from gerbang.offices import OfficeConfigError, OfficeRegistry, load_registry
 
@@ -34,11 +36,21 @@ def _reply_text(content: object) -> str:
     return str(content)
 
 
+def offline_services() -> dict[str, Callable[..., list[Any]]]:
+    """The services' own offline answers (`gerbang.offline_replies` entry points): the status
+    and feedback services answer here exactly as their workers would, minus Kafka and Redis."""
+    found = {}
+    for entry in importlib.metadata.entry_points(group="gerbang.offline_replies"):
+        found[entry.name] = entry.load()
+    return found
+
+
 def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_json: bool) -> int:
     """Answer each text as the office's WhatsApp line would, without Kafka or Redis."""
     from gerbang.faq.answers import answer_topic, compose
-    from gerbang.messages import Intent
     from gerbang.understanding.classify import IntentMatcher
+
+    services = offline_services()
 
     office = registry.get(office_code)
     matcher = IntentMatcher.from_registry(registry)[office.code]
@@ -46,13 +58,15 @@ def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_jso
         understanding = matcher.understand(text, office_code=office.code)
         intent = understanding.intent
         service = intent.service.value
-        reply_is_faq = service in ("faq", "router")
-        if reply_is_faq:
-            reply = "\n\n".join(_reply_text(c) for c in compose(registry, office, understanding))
-        elif intent is Intent.STATUS:
-            reply = "(status service: asks for the application number and date of birth)"
+        if service in ("faq", "router"):
+            contents = compose(registry, office, understanding)
+        elif service in services:
+            contents = services[service](registry, office, text, understanding)
         else:
-            reply = "(feedback service: records the message and replies with a ticket)"
+            contents = []
+        reply = "\n\n".join(_reply_text(c) for c in contents) or (
+            f"({service} service is not installed here: no offline answer)"
+        )
         if as_json:
             print(
                 json.dumps(

@@ -228,3 +228,35 @@ def test_bench_reports_throughput() -> None:
     result = bench(seconds=0.1)
     assert result["messages"] > 0
     assert result["messages_per_second"] > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("english please", "en"),
+        ("English", "en"),
+        ("Can you speak English?", "en"),
+        ("in english pls", "en"),
+        ("bahasa inggris aja min", "en"),
+        ("bahasa indonesia aja", "id"),
+        ("pakai bahasa indonesia dong", "id"),
+    ],
+)
+def test_asking_for_a_language_switches_it_and_shows_the_menu(
+    matcher: IntentMatcher, text: str, language: str
+) -> None:
+    result = matcher.understand(text)
+    assert (result.intent, result.language, result.language_requested) == (
+        Intent.MENU,
+        language,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["paspor indonesia", "english passport fee", "bahasa", "indonesia english", "halo"]
+)
+def test_messages_about_other_things_are_not_language_requests(
+    matcher: IntentMatcher, text: str
+) -> None:
+    assert not matcher.understand(text).language_requested

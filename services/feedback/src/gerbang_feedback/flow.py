@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gerbang import messages
 from gerbang.messages import MENU_FEEDBACK_ROW, FeedbackKind, Intent, ServiceRequest
+from gerbang.offices import Lang, NationalConfig, Office
+from gerbang_feedback import replies
 from gerbang_feedback.classify import Classification, classify, is_cancel
 from gerbang_feedback.replies import kind_of_choice
 
@@ -21,6 +24,9 @@ from gerbang_feedback.replies import kind_of_choice
 @dataclass(frozen=True, slots=True)
 class OfferChoices:
     """Show Apresiasi / Keluhan / Saran."""
+
+    thanked: bool = False
+    """The citizen only said thanks ("ok makasih"): answer it before offering the kinds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,5 +99,33 @@ def decide(request: ServiceRequest) -> Step:
         return OfferChoices()
     classification = classify(text, hint=_INTENT_KIND.get(request.intent))
     if classification.vague:
-        return OfferChoices()
+        return OfferChoices(thanked=classification.kind is FeedbackKind.APPRECIATION)
     return Record(text, classification)
+
+
+def for_step(
+    step: Step, office: Office, national: NationalConfig, lang: Lang, *, ticket: str | None = None
+) -> messages.ButtonsContent | messages.TextContent:
+    """What the citizen reads for a conversation step. A `Record` needs its `ticket`."""
+    match step:
+        case OfferChoices(thanked):
+            return replies.choice_buttons(office, lang, thanked=thanked)
+        case AskForMessage(kind):
+            return replies.prompt(kind, office, lang)
+        case AskForText(kind):
+            return replies.text_only(kind, lang)
+        case Cancel():
+            return replies.cancelled(lang)
+        case Record(_, classification):
+            if ticket is None:
+                raise ValueError("a Record's reply needs its ticket")
+            return replies.confirmation(
+                ticket=ticket,
+                kind=classification.kind,
+                urgent=classification.urgent,
+                flags=classification.flags,
+                office=office,
+                national=national,
+                lang=lang,
+            )
+    raise TypeError(f"unknown step {step!r}")

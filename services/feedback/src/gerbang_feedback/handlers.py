@@ -60,23 +60,14 @@ class FeedbackHandler:
             raise Reject(str(exc)) from exc
         lang = request.language
         step = flow.decide(request)
+        national = self.registry.national
         match step:
-            case flow.OfferChoices():
-                reply = request.reply(replies.choice_buttons(office, lang))
-            case flow.AskForMessage(kind):
+            case flow.AskForMessage(kind) | flow.AskForText(kind):
                 reply = request.reply(
-                    replies.prompt(kind, office, lang),
+                    flow.for_step(step, office, national, lang),
                     expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
                     intent=Intent(f"feedback:{kind.value}"),
                 )
-            case flow.AskForText(kind):
-                reply = request.reply(
-                    replies.text_only(kind, lang),
-                    expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
-                    intent=Intent(f"feedback:{kind.value}"),
-                )
-            case flow.Cancel():
-                reply = request.reply(replies.cancelled(lang))
             case flow.Record(text, classification):
                 inbound = request.inbound
                 ticket, new = await self.view.assign_ticket(
@@ -103,20 +94,16 @@ class FeedbackHandler:
                     extra={"ticket": ticket, "kind": record.kind.value, "urgent": record.urgent,
                            "flags": record.flags, "new_ticket": new},
                 )  # fmt: skip
-                confirmation = replies.confirmation(
-                    ticket=ticket,
-                    kind=record.kind,
-                    urgent=record.urgent,
-                    flags=classification.flags,
-                    office=office,
-                    national=self.registry.national,
-                    lang=lang,
+                reply = request.reply(
+                    flow.for_step(step, office, national, lang, ticket=ticket),
+                    intent=Intent(f"feedback:{record.kind.value}"),
                 )
-                reply = request.reply(confirmation, intent=Intent(f"feedback:{record.kind.value}"))
                 return [
                     Publish(Topic.FEEDBACK_RECORDED, record.key, record),
                     Publish(Topic.OUTBOUND, reply.key, reply),
                 ]
+            case _:
+                reply = request.reply(flow.for_step(step, office, national, lang))
         return [Publish(Topic.OUTBOUND, reply.key, reply)]
 
 

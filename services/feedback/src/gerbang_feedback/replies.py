@@ -53,18 +53,36 @@ def kind_title(kind: FeedbackKind, lang: Lang) -> str:
     return _KIND_TITLES[kind][lang]
 
 
-def choice_buttons(office: Office, lang: Lang) -> ButtonsContent:
-    """The three reply buttons: Apresiasi / Keluhan / Saran."""
+def choice_buttons(office: Office, lang: Lang, *, thanked: bool = False) -> ButtonsContent:
+    """The three reply buttons: Apresiasi / Keluhan / Saran. `thanked`: the citizen only
+    said thanks, so the answer is "you're welcome" first, and the buttons an offer."""
     if lang == "en":
         body = (
-            f"Thank you for wanting to share your feedback with {office.short_name} "
-            f"({office.service_name}). What would you like to send?"
+            (
+                "You're welcome, glad we could help! 🙏 If you would like to leave "
+                f"appreciation, a complaint or a suggestion for {office.short_name} "
+                f"({office.service_name}), choose below; for other questions, type *menu*."
+            )
+            if thanked
+            else (
+                f"Thank you for wanting to share your feedback with {office.short_name} "
+                f"({office.service_name}). What would you like to send?"
+            )
         )
         footer = "Your message is recorded with a ticket number."
     else:
         body = (
-            f"Terima kasih telah ingin menyampaikan masukan untuk {office.short_name} "
-            f"({office.service_name}). Apa yang ingin Anda sampaikan?"
+            (
+                "Sama-sama, senang dapat membantu! 🙏 Bila Bapak/Ibu ingin menyampaikan "
+                f"apresiasi, keluhan, atau saran untuk {office.short_name} "
+                f"({office.service_name}), silakan pilih di bawah; untuk pertanyaan lain, "
+                "ketik *menu*."
+            )
+            if thanked
+            else (
+                f"Terima kasih telah ingin menyampaikan masukan untuk {office.short_name} "
+                f"({office.service_name}). Apa yang ingin Anda sampaikan?"
+            )
         )
         footer = "Setiap pesan dicatat dengan nomor tiket."
     buttons = [Button(id=choice_id(kind), title=kind_title(kind, lang)) for kind in KIND_ORDER]

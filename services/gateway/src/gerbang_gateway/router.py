@@ -113,7 +113,10 @@ class Router:
 
 
 def _language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
-    """The citizen's language: what they write now if it is clear, else what we knew."""
+    """The citizen's language: what they asked for or write now if it is clear, else what
+    we knew."""
+    if understanding is not None and understanding.language_requested:
+        return understanding.language
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")

@@ -30,6 +30,9 @@ class Understanding:
     """Code of another office the message names (e.g. "kanim bogor"), if any."""
     normalized: str = ""
     """The normalised text the decision was made on (for logs and FAQ-miss lists)."""
+    language_requested: bool = False
+    """The citizen asked for a language ("english please", "bahasa indonesia aja"): the
+    conversation switches to `language` even though the message itself is short."""
 
 
 # Imported last: the matcher module needs `Understanding` above.

@@ -35,7 +35,7 @@ from gerbang.understanding.normalize import Analysis, analyze, clean
 from gerbang.understanding.paraphrases import PARAPHRASES
 
 if TYPE_CHECKING:
-    from gerbang.offices import OfficeRegistry
+    from gerbang.offices import Lang, OfficeRegistry
 
 # --- concept keywords ----------------------------------------------------------------------
 # Keys are canonical tokens, stems, or "a b" bigrams of stems; a message's features are the
@@ -570,6 +570,30 @@ class _Paraphrase:
     vector: dict[str, float]
 
 
+_LANGUAGE_NAMES: dict[str, Lang] = {
+    "english": "en", "inggris": "en", "eng": "en", "en": "en",
+    "indonesia": "id", "indonesian": "id", "indo": "id",
+}  # fmt: skip
+_LANGUAGE_FILLER = frozenset(
+    "in please pls plz dong aja saja ya pakai pake pakailah gunakan use language speak can "
+    "you could i want mau ganti switch to ke reply balas jawab with bisa do me the answer "
+    "only just min kak bahasa".split()
+)
+
+
+def language_request(raw_tokens: tuple[str, ...]) -> Lang | None:
+    """The language a short message asks for ("english please", "can you speak english",
+    "bahasa indonesia aja"), or None when the message is about something else."""
+    if not raw_tokens or len(raw_tokens) > 6:
+        return None
+    named = {_LANGUAGE_NAMES[t] for t in raw_tokens if t in _LANGUAGE_NAMES}
+    if len(named) != 1:
+        return None
+    if not all(t in _LANGUAGE_NAMES or t in _LANGUAGE_FILLER for t in raw_tokens):
+        return None
+    return next(iter(named))
+
+
 class IntentMatcher:
     """Understands citizens' messages for one office (or for any, without `offices`).
 
@@ -734,6 +758,15 @@ class IntentMatcher:
                     language=language,
                     normalized=analysis.text,
                 )
+        requested = language_request(analysis.raw_tokens)
+        if requested is not None and not phone_numbers:
+            return Understanding(
+                intent=Intent.MENU,
+                confidence=1.0,
+                language=requested,
+                normalized=analysis.text,
+                language_requested=True,
+            )
         tokens = analysis.tokens
         other_office = self._other_office(analysis.raw_tokens, office_code)
         if not phone_numbers and all(
