@@ -260,3 +260,26 @@ async def test_stop_commits_what_finished(settings: ServiceSettings) -> None:
 
 async def _committed_is_group(settings: ServiceSettings, group: str, n: int) -> bool:
     return await committed(settings, group) == n
+
+
+async def test_a_rebalance_loses_nothing(settings: ServiceSettings) -> None:
+    """A second replica joins mid-stream: the first finishes and commits what it holds for
+    the partitions it gives up, every message is handled, and the group ends fully
+    committed. (At-least-once: a message may be handled twice; downstream keys dedupe.)"""
+    handled: list[str] = []
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        await asyncio.sleep(0.01)
+        handled.append(message.message_id)
+        return []
+
+    total = 300
+    messages = [inbound(i, wa_id=f"62818{i % 40:05d}") for i in range(total)]
+    await publish_inbound(settings, messages[:150])
+    async with consuming(settings, handler, group="scale"):
+        await eventually(lambda: len(handled) >= 20, timeout=20)
+        async with consuming(settings, handler, group="scale"):
+            await publish_inbound(settings, messages[150:])
+            await eventually(lambda: len(set(handled)) == total, timeout=60)
+            await eventually(lambda: _committed_is_group(settings, "scale", total), timeout=30)
+    assert set(handled) == {m.message_id for m in messages}

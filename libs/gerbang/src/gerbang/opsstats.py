@@ -154,13 +154,23 @@ class OpsStats:
         """List of an office's latest response times (ms)."""
         return f"{self.prefix}gerbang:ops:latency:{office}"
 
-    async def _count(self, office: str, fields: dict[str, int], at: dt.datetime | None) -> None:
+    async def _count(
+        self,
+        office: str,
+        fields: dict[str, int],
+        at: dt.datetime | None,
+        latency_s: float | None = None,
+    ) -> None:
+        """Add to the office's hourly counters (and keep a latency sample): one round trip."""
         key = self.hour_key(office, hour_bucket(at or dt.datetime.now(dt.UTC)))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for name, amount in fields.items():
                     pipe.hincrby(key, name, amount)
                 pipe.expire(key, HOUR_TTL_S)
+                if latency_s is not None:
+                    pipe.lpush(self.latency_key(office), round(max(0.0, latency_s) * 1000, 1))
+                    pipe.ltrim(self.latency_key(office), 0, LATENCY_SAMPLES - 1)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("ops stats not recorded", extra={"error": repr(exc), "office": office})
@@ -171,16 +181,7 @@ class OpsStats:
 
     async def record_sent(self, office: str, latency_s: float | None) -> None:
         """The Graph API accepted a reply; `latency_s` from webhook ack, if known."""
-        await self._count(office, {"out": 1}, None)
-        if latency_s is None:
-            return
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.lpush(self.latency_key(office), round(max(0.0, latency_s) * 1000, 1))
-                pipe.ltrim(self.latency_key(office), 0, LATENCY_SAMPLES - 1)
-                await pipe.execute()
-        except RedisError as exc:
-            log.warning("ops latency not recorded", extra={"error": repr(exc), "office": office})
+        await self._count(office, {"out": 1}, None, latency_s=latency_s)
 
     async def record_send_failure(self, office: str, code: int | str | None) -> None:
         """A Graph API send failed with this error code."""
