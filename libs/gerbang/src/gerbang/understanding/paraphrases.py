@@ -36,6 +36,8 @@ PARAPHRASES: dict[Intent, tuple[str, ...]] = {
         "harga paspor sekarang berapa",
         "tarif paspor elektronik 10 tahun",
         "biaya e paspor berapa",
+        "apa bedanya paspor elektronik dengan paspor biasa",
+        "difference between an e-passport and an ordinary passport",
         "bikin paspor habis berapa duit",
         "biaya layanan percepatan paspor",
         "berapa rupiah untuk paspor biasa 5 tahun",
