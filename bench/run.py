@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from deploy.local.stack import Stack  # noqa: E402
 from gerbang.profiling import top_functions  # noqa: E402
 from gerbang.settings import ServiceSettings  # noqa: E402
-from gerbang.topics import ensure_topics  # noqa: E402
+from gerbang.topics import delete_topics, ensure_topics  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -250,6 +250,7 @@ def main() -> int:
             stack, args, messages=args.messages, rate=0.0, seed=1, throughput=throughput
         )
         memory = rss_mb(stack)
+    asyncio.run(delete_topics(settings))  # the broker keeps only what is in use
 
     summary: dict[str, object] = {
         **saturated,

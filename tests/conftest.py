@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from gerbang.settings import ServiceSettings  # noqa: E402
-from gerbang.topics import ensure_topics, wait_for_kafka  # noqa: E402
+from gerbang.topics import delete_topics, ensure_topics, wait_for_kafka  # noqa: E402
 from tests.support.aio import run_sync  # noqa: E402
 
 KAFKA = os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -46,8 +46,8 @@ def kafka_bootstrap() -> str:
 
 
 @pytest_asyncio.fixture
-async def settings(kafka_bootstrap: str) -> ServiceSettings:
-    """Settings with a fresh topic prefix and its topics created."""
+async def settings(kafka_bootstrap: str) -> AsyncIterator[ServiceSettings]:
+    """Settings with a fresh topic prefix and its topics created (deleted afterwards)."""
     prefix = new_prefix()
     result = ServiceSettings(
         kafka_bootstrap=kafka_bootstrap,
@@ -57,7 +57,8 @@ async def settings(kafka_bootstrap: str) -> ServiceSettings:
         offices_dir=REPO / "offices",
     )
     await ensure_topics(result)
-    return result
+    yield result
+    await delete_topics(result)
 
 
 @pytest_asyncio.fixture

@@ -241,12 +241,22 @@ redis_ping() {
   [[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
 }
 
+# True while PID (a server this script just started) is alive: not gone, not a zombie.
+# Deliberately not is_our_process: right after `setsid … &` the child may not have exec'd
+# yet (its cmdline is still this script's) and redis chdirs to --dir only after exec, so a
+# healthy start-up would look "not ours" and be abandoned running without a pid file.
+still_running() {
+  local state
+  state="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+  [[ -n "$state" && "$state" != Z* ]]
+}
+
 # Waits until our redis (PID) answers PING; fails with the log when it dies or times out.
 wait_redis_ready() {
   local pid=$1 deadline
   deadline=$((SECONDS + REDIS_READY_TIMEOUT))
   until redis_ping; do
-    if ! is_our_process redis "$pid"; then
+    if ! still_running "$pid"; then
       rm -f "$(pid_file redis)"
       show_log_tail "$REDIS_LOG"
       die "redis: pid $pid exited during start-up; see $REDIS_LOG"
@@ -420,7 +430,7 @@ wait_kafka_ready() {
   local pid=$1 offset=$2 deadline
   deadline=$((SECONDS + KAFKA_READY_TIMEOUT))
   until kafka_log_says_started "$offset" && port_accepts "$KAFKA_PORT"; do
-    if ! is_our_process kafka "$pid"; then
+    if ! still_running "$pid"; then
       rm -f "$(pid_file kafka)"
       show_log_tail "$KAFKA_LOG"
       show_log_tail "$LOG_DIR/kafka.out" 10

@@ -19,7 +19,7 @@ from typing import TypeVar
 import pytest
 
 from deploy.local.stack import Stack
-from tests.e2e.conftest import ARTIFACTS, start_stack
+from tests.e2e.conftest import ARTIFACTS, start_stack, stop_stack
 from tests.support.aio import run_sync
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ def stack(kafka_bootstrap: str) -> Iterator[Stack]:
     try:
         yield running
     finally:
-        running.stop()
+        stop_stack(running)
 
 
 @pytest.fixture(scope="package")

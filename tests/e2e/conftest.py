@@ -13,7 +13,7 @@ import pytest
 
 from deploy.local.stack import Stack
 from gerbang.settings import ServiceSettings
-from gerbang.topics import ensure_topics
+from gerbang.topics import delete_topics, ensure_topics
 from tests.support.aio import run_sync
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,9 +59,19 @@ def start_stack(kafka_bootstrap: str, only: set[str] | None = None, **extra_env:
     try:
         stack.start(timeout=120)
     except BaseException:
-        stack.stop()
+        stop_stack(stack)
         raise
     return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    """Stop the stack's processes, then delete its topics (the broker stays lean)."""
+    stack.stop()
+    run_sync(
+        delete_topics(
+            ServiceSettings(kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=stack.topic_prefix)
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,4 +81,4 @@ def pipeline(kafka_bootstrap: str) -> Iterator[Stack]:
     try:
         yield stack
     finally:
-        stack.stop()
+        stop_stack(stack)

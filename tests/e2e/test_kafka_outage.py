@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local.stack import Stack
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import start_stack, stop_stack
 from tests.support.whatsapp import citizen, post, signed_text, wait_replies
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +32,7 @@ def outage_stack(kafka_bootstrap: str) -> Iterator[Stack]:
     finally:
         stack.stop()
         infra("kafka-up")  # whatever happened, leave the broker running for other tests
+        stop_stack(stack)  # (its processes are stopped already: this deletes its topics)
 
 
 def test_kafka_down_answers_503_and_redelivery_is_answered_once(outage_stack: Stack) -> None:

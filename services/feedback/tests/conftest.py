@@ -29,7 +29,7 @@ for path in (REPO, HERE):  # tests.support (shared helpers) and feedback_support
 from feedback_support import REDIS_PORT, REDIS_URL  # noqa: E402
 
 from gerbang.offices import OfficeRegistry, load_registry  # noqa: E402
-from gerbang.topics import ensure_topics, wait_for_kafka  # noqa: E402
+from gerbang.topics import delete_topics, ensure_topics, wait_for_kafka  # noqa: E402
 from gerbang_feedback.settings import FeedbackSettings  # noqa: E402
 
 KAFKA = os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -66,8 +66,8 @@ async def redis_db() -> AsyncIterator[Redis]:
 
 
 @pytest_asyncio.fixture
-async def settings(kafka_bootstrap: str, redis_db: Redis) -> FeedbackSettings:
-    """Settings with a fresh topic prefix (topics created) on Redis database 4."""
+async def settings(kafka_bootstrap: str, redis_db: Redis) -> AsyncIterator[FeedbackSettings]:
+    """Settings with a fresh topic prefix (topics created, then deleted) on Redis db 4."""
     result = FeedbackSettings(
         kafka_bootstrap=kafka_bootstrap,
         redis_url=REDIS_URL,
@@ -77,4 +77,5 @@ async def settings(kafka_bootstrap: str, redis_db: Redis) -> FeedbackSettings:
         environment="development",
     )
     await ensure_topics(result)
-    return result
+    yield result
+    await delete_topics(result)

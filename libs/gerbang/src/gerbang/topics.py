@@ -78,3 +78,20 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         return created
     finally:
         await admin.close()
+
+
+async def delete_topics(settings: ServiceSettings) -> list[str]:
+    """Delete every topic under `settings.topic_prefix` (a test's or a benchmark's own);
+    returns the names. Refuses an empty prefix: code never deletes the real topics."""
+    prefix = settings.topic_prefix
+    if not prefix:
+        raise ValueError("delete_topics needs a topic_prefix; the unprefixed topics are kept")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()
