@@ -283,3 +283,45 @@ async def test_a_rebalance_loses_nothing(settings: ServiceSettings) -> None:
             await eventually(lambda: len(set(handled)) == total, timeout=60)
             await eventually(lambda: _committed_is_group(settings, "scale", total), timeout=30)
     assert set(handled) == {m.message_id for m in messages}
+
+
+async def test_work_abandoned_on_revoke_is_done_again_after(settings: ServiceSettings) -> None:
+    """A conversation stuck when its partition is revoked is given up (not committed) and,
+    when the partition comes back, handled again in order: nothing lost, nothing stuck."""
+    gate = asyncio.Event()
+    attempts: dict[str, int] = {}
+    handled: list[str] = []
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        attempts[message.message_id] = attempts.get(message.message_id, 0) + 1
+        if message.message_id == "wamid.test0" and attempts[message.message_id] == 1:
+            await gate.wait()  # stuck the first time only
+        handled.append(message.message_id)
+        return []
+
+    stuck = [inbound(i, wa_id="6281900000") for i in range(3)]
+    others = [inbound(10 + i, wa_id=f"628191000{i:02d}") for i in range(20)]
+    await publish_inbound(settings, stuck + others)
+    producer = Producer(settings, "test")
+    await producer.start()
+    first = Consumer(
+        settings, producer, service="test", topic=Topic.INBOUND, model=InboundMessage,
+        handler=handler, group="revoke", drain_timeout_s=0.3,
+    )  # fmt: skip
+    await first.start()
+    task = asyncio.create_task(first.run())
+    try:
+        await eventually(lambda: attempts.get("wamid.test0") == 1, timeout=20)
+        async with consuming(settings, handler, group="revoke"):  # a second member joins
+            await eventually(lambda: len(set(handled)) >= 20, timeout=30)
+        # It left again: everything is back with the first member.
+        await eventually(lambda: len(set(handled)) == 23, timeout=30)
+        await eventually(lambda: _committed_is_group(settings, "revoke", 23), timeout=30)
+    finally:
+        gate.set()
+        await first.stop()
+        await task
+        await producer.stop()
+    order = [m for m in handled if m in {"wamid.test0", "wamid.test1", "wamid.test2"}]
+    assert order[:3] == ["wamid.test0", "wamid.test1", "wamid.test2"], order
+    assert attempts["wamid.test0"] >= 2

@@ -261,14 +261,23 @@ class Consumer(Generic[M]):
         self._slots.release()
         if self._tails.get(key) is task:
             del self._tails[key]
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not the message's fault (those are dead-lettered): the partition's
+            # commits stop here, so nothing after it is lost; a restart redelivers.
+            log.error(
+                "record task failed; partition commits halted",
+                exc_info=task.exception(),
+                extra={"topic": self.topic, "partition": key[0]},
+            )
 
     async def _run_record(
         self, record: ConsumerRecord[Any, Any], previous: asyncio.Task[None] | None
     ) -> None:
         if previous is not None:  # the conversation's earlier message goes first
+            # Finished, failed or cancelled alike: a cancelled one was abandoned with its
+            # partition (revoked, or the process stopping, which cancels this one too), and
+            # this record is then its redelivery or a later one, fetched again in order.
             await asyncio.wait([previous])
-            if previous.cancelled():
-                raise asyncio.CancelledError  # shutting down: leave the rest for redelivery
         outcome = await self._process(record)
         try:
             await self._publish_until_done(outcome.publishes, record)
@@ -286,7 +295,7 @@ class Consumer(Generic[M]):
         for tp, queue in self._inflight.items():
             if partitions is not None and tp not in partitions:
                 continue
-            while queue and queue[0][1].done() and not queue[0][1].cancelled():
+            while queue and _succeeded(queue[0][1]):
                 offset, _ = queue.popleft()
                 offsets[tp] = offset + 1
         return offsets
@@ -307,9 +316,11 @@ class Consumer(Generic[M]):
         except (CommitFailedError, IllegalStateError) as exc:
             # The group moved on already: the unfinished work is redelivered elsewhere.
             log.warning("commit on revoke failed", extra={"error": repr(exc)})
-        for tp in partitions:
-            for _, task in self._inflight.pop(tp, deque()):
-                task.cancel()
+        abandoned = [task for tp in partitions for _, task in self._inflight.pop(tp, deque())]
+        for task in abandoned:
+            task.cancel()
+        if abandoned:  # let them unwind, so a re-assigned partition starts from a clean slate
+            await asyncio.wait(abandoned, timeout=5)
 
     def _report_lag(self) -> None:
         for tp in self._consumer.assignment():
@@ -413,6 +424,11 @@ class Consumer(Generic[M]):
         )
         metrics.DEAD_LETTERS.labels(self.service, self.topic).inc()
         return _Outcome([Publish(f"{self.topic}.dlq", key, letter)], "dead_letter")
+
+
+def _succeeded(task: asyncio.Task[None]) -> bool:
+    """Finished with its output produced (not cancelled, no exception)."""
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 def _log_fields(message: BaseModel) -> dict[str, Any]:
