@@ -84,7 +84,8 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         how long:3, lama:0.6, kapan jadi:2, wakil:2.5, kuasa:1.5, kirim:1.8, deliver:2.5,
         delivery:2.5, pos:1.2, antar:1.5, selesai:0.8, hari kerja:1.5, proses:1.2,
         process:1.2, ready:0.6, jadi:0.5, take:0.5, lupa ambil:1.5, sehari:2, same day:2,
-        percepatan:0.8, send:1, jadi paspor:0.8"""
+        percepatan:0.8, send:1, jadi paspor:0.8, one day:2, satu hari:1.5, kilat:1.2,
+        expedite:1.5, expedited:1.5"""
     ),
     Intent.FAQ_REGISTRATION: _weights(
         """daftar:3, register:3, registration:3, antri:1.5, antrian:1.5, mpaspor:2.5,
@@ -146,7 +147,7 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         minta:0.4, uang:0.4, money:1.2, for money:1.5, uang tambahan:2.5, ignored:2,
         waited:1.5, unprofessional:3,
         tidak balas:3, tidak respon:2.5, tidak jawab:2, tidak angkat:2, tindak:2.5,
-        banyak calo:2"""
+        banyak calo:2, protes:3, protest:3, keberatan:2"""
     ),
     Intent.FEEDBACK_SUGGESTION: _weights(
         """saran:3.5, usul:3, usulan:3, masukan:3, suggest:3, suggestion:3.5,
@@ -188,7 +189,7 @@ _SPEECH_ACTS: dict[Intent, frozenset[str]] = {
     ),
     Intent.FEEDBACK_COMPLAINT: frozenset(
         """kecewa komplain complain complaint keluh pungli disappointed mengecewakan
-        tindak""".split()
+        tindak protes protest""".split()
     ),
     Intent.FEEDBACK_APPRECIATION: frozenset("""apresiasi appreciate salut puas""".split()),
 }
