@@ -168,7 +168,7 @@ _KIND_CUES: dict[FeedbackKind, tuple[tuple[str, float], ...]] = {
         (r"love (it|the)|best service|fast service|very fast|smooth", 0.8),
     ),
     FeedbackKind.COMPLAINT: (
-        (r"komplain|keluhan|mengeluh|aduan|mengadu|pengaduan|lapor|melaporkan|kritik|protes|complain|complaint", 0.9),
+        (r"komplain|keluhan|mengeluh|aduan|mengadu|pengaduan|lapor|melaporkan|kritik|protes", 0.9),
         (r"kecewa|mengecewakan|kesal|kesel|marah|parah|payah|buruk|jelek|kacau|amburadul", 1.0),
         (r"lambat|lelet|lemot|lama sekali|lama banget|terlalu lama|menunggu lama|berjam jam", 1.0),
         (r"kasar|jutek|judes|galak|sombong|cuek|membentak|dibentak|tidak sopan|diabaikan", 1.0),
