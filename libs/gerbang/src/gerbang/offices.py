@@ -199,11 +199,13 @@ class OfficeRegistry:
         by_code: dict[str, Office] = {}
         by_pnid: dict[str, Office] = {}
         by_display: dict[str, Office] = {}
+        by_prefix: dict[str, Office] = {}  # a ticket names its office by this prefix
         for office in offices:
             for index, key, what in (
                 (by_code, office.code, "code"),
                 (by_pnid, office.whatsapp.phone_number_id, "whatsapp.phone_number_id"),
                 (by_display, office.whatsapp.display_number, "whatsapp.display_number"),
+                (by_prefix, office.ticket_prefix, "ticket_prefix"),
             ):
                 if key in index:
                     raise OfficeConfigError(
