@@ -191,6 +191,7 @@ class Consumer(Generic[M]):
         # Per partition, the records in flight in offset order; per key, the last one.
         self._inflight: dict[TopicPartition, deque[tuple[int, asyncio.Task[None]]]] = {}
         self._tails: dict[tuple[int, bytes | None], asyncio.Task[None]] = {}
+        self._uncommitted: dict[TopicPartition, int] = {}  # finished, not yet committed
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=self.group,
@@ -237,7 +238,12 @@ class Consumer(Generic[M]):
                 now = time.monotonic()
                 if now - committed_at >= self.commit_interval_s:
                     committed_at = now
-                    await self._commit_finished()
+                    try:
+                        await self._commit_finished()
+                    except KafkaError as exc:
+                        # A rebalance or a broker moment: the offsets are kept and the next
+                        # commit carries them (or the work is redelivered: at-least-once).
+                        log.warning("commit failed; will retry", extra={"error": repr(exc)})
                 if now - lag_at > 5:
                     lag_at = now
                     self._report_lag()
@@ -290,20 +296,27 @@ class Consumer(Generic[M]):
     def _finished_offsets(
         self, partitions: set[TopicPartition] | None = None
     ) -> dict[TopicPartition, int]:
-        """Per partition, the offset after the last record finished with all before it."""
-        offsets: dict[TopicPartition, int] = {}
+        """Per partition, the offset after the last record finished with all before it
+        (including finished work an earlier commit attempt did not get through)."""
         for tp, queue in self._inflight.items():
             if partitions is not None and tp not in partitions:
                 continue
             while queue and _succeeded(queue[0][1]):
                 offset, _ = queue.popleft()
-                offsets[tp] = offset + 1
-        return offsets
+                self._uncommitted[tp] = offset + 1
+        return {
+            tp: offset
+            for tp, offset in self._uncommitted.items()
+            if partitions is None or tp in partitions
+        }
 
     async def _commit_finished(self, partitions: set[TopicPartition] | None = None) -> None:
         offsets = self._finished_offsets(partitions)
         if offsets:
             await self._consumer.commit(offsets)
+            for tp, offset in offsets.items():
+                if self._uncommitted.get(tp) == offset:
+                    del self._uncommitted[tp]
 
     async def _settle(self, partitions: set[TopicPartition], *, timeout: float) -> None:
         """Wait for the records in flight of `partitions`, commit the finished ones, abandon
@@ -316,6 +329,8 @@ class Consumer(Generic[M]):
         except (CommitFailedError, IllegalStateError) as exc:
             # The group moved on already: the unfinished work is redelivered elsewhere.
             log.warning("commit on revoke failed", extra={"error": repr(exc)})
+        for tp in partitions:
+            self._uncommitted.pop(tp, None)
         abandoned = [task for tp in partitions for _, task in self._inflight.pop(tp, deque())]
         for task in abandoned:
             task.cancel()
