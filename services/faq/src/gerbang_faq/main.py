@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import Field
 
 from gerbang.bus import Consumer, Producer
@@ -12,7 +10,7 @@ from gerbang.messages import ServiceRequest, Topic
 from gerbang.offices import load_registry
 from gerbang.profiling import maybe_profile
 from gerbang.redisconn import connect_redis
-from gerbang.service import run_worker
+from gerbang.service import run_main, run_worker
 from gerbang.settings import ServiceSettings
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_faq.handlers import FaqHandler, MissLog
@@ -60,4 +58,4 @@ def main() -> None:
     settings = FaqSettings()
     setup_logging("faq", settings.log_level, settings.log_format)
     with maybe_profile("faq"):
-        asyncio.run(run(settings))
+        run_main(run(settings))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from gerbang.logs import setup_logging
 from gerbang.messages import FeedbackEvent, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
 from gerbang.redisconn import connect_redis
-from gerbang.service import run_worker
+from gerbang.service import run_main, run_worker
 from gerbang_feedback.api import create_app
 from gerbang_feedback.handlers import FeedbackHandler, ViewUpdater
 from gerbang_feedback.rebuild import maintain_view
@@ -126,6 +125,6 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(f"{SERVICE}-{args.role}" if args.role == "api" else SERVICE,
                   settings.log_level, settings.log_format)  # fmt: skip
     if args.role == "worker":
-        asyncio.run(run_feedback_worker(settings))
+        run_main(run_feedback_worker(settings))
     else:
-        asyncio.run(run_api(settings))
+        run_main(run_api(settings))

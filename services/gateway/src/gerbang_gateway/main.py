@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import httpx
 import uvicorn
@@ -15,7 +14,7 @@ from gerbang.offices import load_registry
 from gerbang.opsstats import OpsStats
 from gerbang.profiling import maybe_profile
 from gerbang.redisconn import connect_redis
-from gerbang.service import run_worker
+from gerbang.service import run_main, run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
@@ -137,6 +136,6 @@ def _run(role: str, settings: GatewaySettings) -> None:
             access_log=False,
         )
     elif role == "router":
-        asyncio.run(run_router(settings))
+        run_main(run_router(settings))
     else:
-        asyncio.run(run_sender(settings))
+        run_main(run_sender(settings))

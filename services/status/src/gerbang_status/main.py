@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import uvicorn
 
 from gerbang.logs import setup_logging
+from gerbang.service import run_main
 from gerbang_status.settings import StatusSettings
 
 
@@ -28,4 +28,4 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from gerbang_status.worker import run
 
-        asyncio.run(run(settings))
+        run_main(run(settings))
