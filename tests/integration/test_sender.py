@@ -6,7 +6,6 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
@@ -22,7 +21,7 @@ from gerbang.messages import (
 )
 from gerbang.offices import load_registry
 from gerbang.settings import ServiceSettings
-from gerbang_gateway.graph import GraphClient
+from gerbang_gateway.graph import GraphClient, graph_session
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
@@ -52,7 +51,7 @@ async def sender(
         send_backoff_cap_s=0.5,
         send_max_attempts=4,
     )
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with graph_session(timeout_s=5, max_connections=8) as http:
         yield Sender(
             gateway,
             load_registry(settings.offices_dir),

@@ -6,7 +6,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 
 from gerbang.messages import TemplateContent, TextContent
@@ -17,6 +17,7 @@ from gerbang_gateway.graph import (
     PermanentSendError,
     RetryableSendError,
     build_payload,
+    graph_session,
 )
 from tests.support.fake_graph import FakeGraphServer
 
@@ -28,13 +29,13 @@ TEMPLATE = build_payload(WA_ID, TemplateContent(name="status_update", body_param
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        yield client
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with graph_session(timeout_s=5.0, max_connections=8) as session:
+        yield session
 
 
 @pytest.fixture
-def graph(fake_graph: FakeGraphServer, http: httpx.AsyncClient) -> GraphClient:
+def graph(fake_graph: FakeGraphServer, http: aiohttp.ClientSession) -> GraphClient:
     return GraphClient(fake_graph.url, "v25.0", http)
 
 
@@ -148,7 +149,7 @@ async def test_count_fails_n_times_then_succeeds(
     assert (stats["sent"], stats["failed"]) == (2, 3)
 
 
-async def test_connection_refused_is_retryable(http: httpx.AsyncClient) -> None:
+async def test_connection_refused_is_retryable(http: aiohttp.ClientSession) -> None:
     with socket.socket() as sock:  # a port that was free a moment ago and has no listener
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -161,7 +162,7 @@ async def test_connection_refused_is_retryable(http: httpx.AsyncClient) -> None:
 
 async def test_timeout_is_retryable() -> None:
     with FakeGraphServer(latency_ms=500) as slow:
-        async with httpx.AsyncClient(timeout=0.1) as http:
+        async with graph_session(timeout_s=0.1, max_connections=2) as http:
             client = GraphClient(slow.url, "v25.0", http)
             with pytest.raises(RetryableSendError, match="timeout"):
                 await client.send(NUMBER, TOKEN, TEXT)

@@ -14,13 +14,12 @@ import datetime as dt
 import random
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from gerbang.bus import Consumer, Producer
 from gerbang.messages import OutboundReply, Topic
 from gerbang.offices import OfficeRegistry
-from gerbang_gateway.graph import GraphClient
+from gerbang_gateway.graph import GraphClient, graph_session
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
@@ -60,7 +59,7 @@ async def running_sender(
 
     redis = connect_redis(gateway.redis_url)
     sessions = Sessions(redis, gateway.topic_prefix, gateway.session_ttl_s)
-    async with httpx.AsyncClient(timeout=5.0) as http:
+    async with graph_session(timeout_s=5.0, max_connections=8) as http:
         sender = Sender(
             gateway, registry, GraphClient(gateway.graph_base_url, gateway.graph_api_version, http),
             sessions, SentLog(redis, gateway.topic_prefix, gateway.dedupe_ttl_s),

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 
 from gerbang.messages import (
     ButtonsContent,
@@ -343,6 +343,20 @@ def pair_rate_limit_delay(attempt: int, *, cap: float = 3600.0) -> float:
 # --- the client ---------------------------------------------------------------------------
 
 
+def graph_session(timeout_s: float, max_connections: int) -> aiohttp.ClientSession:
+    """The HTTP session a `GraphClient` sends through (the caller opens and closes it).
+
+    aiohttp, not httpx, on this hot path: in a loopback benchmark against the fake Graph API
+    an httpx POST cost ≈2.3 ms of CPU and an aiohttp one ≈0.17 ms, and the sender was the
+    pipeline's bottleneck.
+    """
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        connector=aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300),
+        raise_for_status=False,
+    )
+
+
 class GraphClient:
     """Sends messages through the Graph API. Holds no token: each call gets its office's."""
 
@@ -350,7 +364,7 @@ class GraphClient:
         self,
         base_url: str,
         api_version: str,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         *,
         max_in_flight: int | None = None,
     ) -> None:
@@ -414,41 +428,42 @@ class GraphClient:
         if not access_token:
             raise PermanentSendError(None, "no access token configured for this number")
         try:
-            async with self._gate or contextlib.nullcontext():
-                response = await self._http.post(
+            async with (
+                self._gate or contextlib.nullcontext(),
+                self._http.post(
                     self.messages_url(phone_number_id),
                     json=payload,
                     headers={"Authorization": f"Bearer {access_token}"},
-                )
-        except httpx.TimeoutException as exc:
-            # `from None`: httpx's exception holds the request, and the request holds the
-            # token; nothing downstream (error reporters, pickled dead letters) should see it.
+                ) as response,
+            ):
+                status = response.status
+                content = await response.read()
+                retry_after = response.headers.get("retry-after")
+        except TimeoutError as exc:
+            # `from None`: nothing downstream (error reporters, pickled dead letters) should
+            # hold the request, and the request holds the token.
             raise RetryableSendError(
                 None, f"timeout talking to the Graph API ({type(exc).__name__})"
             ) from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise RetryableSendError(
                 None, f"cannot reach the Graph API ({type(exc).__name__}: {exc})"
             ) from None
 
-        if response.is_success:
+        if 200 <= status < 300:
             try:
-                body = response.json()
+                body = json.loads(content)
             except ValueError:
                 body = None
             if not isinstance(body, dict):
                 raise PermanentSendError(
                     None,
                     "Graph API answered 2xx with a body that is not a JSON object",
-                    http_status=response.status_code,
+                    http_status=status,
                 )
             return body
 
-        error = classify_error(
-            response.status_code,
-            response.content,
-            parse_retry_after(response.headers.get("retry-after")),
-        )
+        error = classify_error(status, content, parse_retry_after(retry_after))
         _scrub(error, access_token)
         # The sender logs the failure with its office and reply context; this is detail.
         log.debug(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import httpx
 import uvicorn
 
 from gerbang.bus import Consumer, Producer
@@ -18,7 +17,7 @@ from gerbang.service import run_main, run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
-from gerbang_gateway.graph import GraphClient
+from gerbang_gateway.graph import GraphClient, graph_session
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
@@ -65,11 +64,7 @@ async def run_sender(settings: GatewaySettings) -> None:
     redis = connect_redis(
         settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
     )
-    limits = httpx.Limits(
-        max_connections=settings.graph_max_connections,
-        max_keepalive_connections=settings.graph_max_connections,
-    )
-    async with httpx.AsyncClient(timeout=settings.graph_timeout_s, limits=limits) as http:
+    async with graph_session(settings.graph_timeout_s, settings.graph_max_connections) as http:
         sender = Sender(
             settings,
             registry,
