@@ -3,16 +3,19 @@
 Starts every service natively (own topic prefix, Redis db 2, ports 18080+) and runs the load
 generator as a separate process (signed webhooks from many citizens to every office, in
 proportion to each number's Graph API throughput); the fake Graph API timestamps the replies.
-Two phases on the same stack:
+Three phases:
 - steady: an open-loop rate the stack sustains (`--steady-rate`, 50/s for 20 s): the latency
   a citizen meets (`steady.e2e_p50_ms`, ...);
-- saturation: as fast as webhooks are acknowledged: the capacity (`e2e_msgs_per_s`).
+- saturation: as fast as webhooks are acknowledged, with the offices' real throughput caps
+  (Meta's 80 mps per number by default, Batam's 20): what offices get at peak;
+- capacity: the same load on a fresh stack with every number at `--capacity-mps` (1,000, Meta's
+  upgraded tier), so that only Gerbang itself limits: the pipeline's own capacity.
 The last line printed is ONE JSON object: the saturation phase's e2e_msgs_per_s, e2e_p50_ms,
 e2e_p99_ms, ack_p50_ms, ack_p99_ms, sent, replied, lost, duplicates, per_office, cpu_s (CPU
 seconds per process: where the time goes), rss_mb (per service), faq_queries_per_s (the
-matcher alone, one core) and `steady` (the same numbers for the steady phase). Also saved
-under bench/results/. Bounded: at most --messages messages and --max-seconds of load per
-phase; loopback only.
+matcher alone, one core), and `steady` and `capacity` (the same numbers for those phases).
+Also saved under bench/results/. Bounded: at most --messages messages and --max-seconds of
+load per phase; loopback only.
 """
 
 from __future__ import annotations
@@ -202,6 +205,44 @@ def run_load(
     }
 
 
+def capacity_phase(args: argparse.Namespace, throughput: dict[str, int]) -> dict[str, object]:
+    """The pipeline's own limit: the same saturation load with every number at
+    `--capacity-mps` (Meta's upgraded tier is 1,000 mps), so no Graph API cap binds."""
+    import re
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gerbang-bench-offices-") as folder:
+        offices = Path(folder) / "offices"
+        shutil.copytree(REPO / "offices", offices)
+        for office_file in offices.glob("*/office.yaml"):
+            text = office_file.read_text(encoding="utf-8")
+            office_file.write_text(
+                re.sub(r"throughput_mps: *\d+", f"throughput_mps: {args.capacity_mps}", text),
+                encoding="utf-8",
+            )
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        stack = Stack(
+            extra_env={"GERBANG_OFFICES_DIR": str(offices)},
+            port_base=args.port_base,
+            topic_prefix=prefix,
+            redis_db=2,
+            log_format="json",
+            log_level="WARNING",
+            log_dir=REPO / "bench" / "logs" / prefix.rstrip("."),
+        )
+        settings = ServiceSettings(topic_prefix=prefix)
+        asyncio.run(ensure_topics(settings))
+        print(f"bench: capacity phase, every number at {args.capacity_mps} mps", flush=True)
+        with stack.running(timeout=120):
+            result = run_load(
+                stack, args, messages=args.messages, rate=0.0, seed=3,
+                throughput={code: args.capacity_mps for code in throughput},
+            )  # fmt: skip
+        asyncio.run(delete_topics(settings))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=3000, help="saturation phase")
@@ -216,6 +257,10 @@ def main() -> int:
         "--profile", action="store_true", help="cProfile every service (slower); top functions"
     )
     parser.add_argument("--even", action="store_true", help="same traffic share per office")
+    parser.add_argument(
+        "--capacity-mps", type=int, default=1000,
+        help="per-number Graph throughput of the capacity phase (0: skip)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from gerbang.offices import load_registry
@@ -251,12 +296,16 @@ def main() -> int:
         )
         memory = rss_mb(stack)
     asyncio.run(delete_topics(settings))  # the broker keeps only what is in use
+    capacity = None
+    if args.capacity_mps > 0 and not args.profile:
+        capacity = capacity_phase(args, throughput)
 
     summary: dict[str, object] = {
         **saturated,
         "rss_mb": memory,
         "faq_queries_per_s": round(matcher_qps()),
         "steady": steady,
+        "capacity": capacity,
         "messages": args.messages,
         "concurrency": args.concurrency,
         "even": args.even,
@@ -272,7 +321,9 @@ def main() -> int:
     print(f"bench: saved {out.relative_to(REPO)}", flush=True)
     print(json.dumps(summary), flush=True)
     failed = [
-        phase for phase in (saturated, steady) if phase and (phase["lost"] or phase["duplicates"])
+        phase
+        for phase in (saturated, steady, capacity)
+        if phase and (phase["lost"] or phase["duplicates"])
     ]
     return 1 if failed else 0
 
