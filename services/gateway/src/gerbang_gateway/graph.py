@@ -370,9 +370,9 @@ class GraphClient:
     ) -> None:
         """`http` is owned by the caller (it opens and closes it, and sets its timeouts).
 
-        `max_in_flight` (the pool's connection count) queues calls here rather than in
-        httpcore's pool, whose bookkeeping scans every waiting request against every
-        connection on each change: hundreds of waiters made that most of the sender's CPU.
+        `max_in_flight` (the session's connection count) bounds the calls in flight: the
+        sender runs up to hundreds of replies at once, and the excess waits here, cheaply,
+        for a connection rather than inside the HTTP client.
         """
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")

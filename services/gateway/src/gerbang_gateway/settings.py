@@ -46,7 +46,7 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         le=1000,
         description="Keep-alive HTTP connections to the Graph API per sender process "
-        "(httpcore's pool costs grow with its size; 32 carry hundreds of sends per second)",
+        "(32 carry hundreds of sends per second)",
     )
     send_max_attempts: int = Field(
         default=10, ge=1, le=50, description="Graph API attempts before a reply is dead-lettered"
