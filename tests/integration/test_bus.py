@@ -47,9 +47,12 @@ def echo(message: InboundMessage) -> list[Publish]:
 @contextlib.asynccontextmanager
 async def consuming(
     settings: ServiceSettings,
-    handler,
-    group: str = "test",  # type: ignore[no-untyped-def]
+    handler,  # type: ignore[no-untyped-def]
+    group: str = "test",
+    **options: float,
 ) -> AsyncIterator[Consumer[InboundMessage]]:
+    """A running consumer. Leaving the block kills it like a crash (its run task cancelled),
+    unless the test stopped it gracefully (`await consumer.stop()`) inside."""
     producer = Producer(settings, "test")
     await producer.start()
     consumer = Consumer(
@@ -60,6 +63,7 @@ async def consuming(
         model=InboundMessage,
         handler=handler,
         group=group,
+        **options,  # type: ignore[arg-type]
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
@@ -240,22 +244,11 @@ async def test_stop_commits_what_finished(settings: ServiceSettings) -> None:
         handled.append(message.message_id)
         return echo(message)
 
-    producer = Producer(settings, "test")
-    await producer.start()
-    consumer = Consumer(
-        settings, producer, service="test", topic=Topic.INBOUND, model=InboundMessage,
-        handler=handler, group="graceful", commit_interval_s=3600,
-    )  # fmt: skip
-    await consumer.start()
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with consuming(settings, handler, group="graceful", commit_interval_s=3600) as consumer:
         await eventually(lambda: len(handled) == 4, timeout=20)
         assert await committed(settings, "graceful") == 0  # the interval has not come yet
         await consumer.stop()  # graceful: commits what finished
-        await task
-    finally:
-        await producer.stop()
-    assert await committed(settings, "graceful") == 4
+        assert await committed(settings, "graceful") == 4
 
 
 async def _committed_is_group(settings: ServiceSettings, group: str, n: int) -> bool:
@@ -302,26 +295,13 @@ async def test_work_abandoned_on_revoke_is_done_again_after(settings: ServiceSet
     stuck = [inbound(i, wa_id="6281900000") for i in range(3)]
     others = [inbound(10 + i, wa_id=f"628191000{i:02d}") for i in range(20)]
     await publish_inbound(settings, stuck + others)
-    producer = Producer(settings, "test")
-    await producer.start()
-    first = Consumer(
-        settings, producer, service="test", topic=Topic.INBOUND, model=InboundMessage,
-        handler=handler, group="revoke", drain_timeout_s=0.3,
-    )  # fmt: skip
-    await first.start()
-    task = asyncio.create_task(first.run())
-    try:
+    async with consuming(settings, handler, group="revoke", drain_timeout_s=0.3):
         await eventually(lambda: attempts.get("wamid.test0") == 1, timeout=20)
         async with consuming(settings, handler, group="revoke"):  # a second member joins
             await eventually(lambda: len(set(handled)) >= 20, timeout=30)
         # It left again: everything is back with the first member.
         await eventually(lambda: len(set(handled)) == 23, timeout=30)
         await eventually(lambda: _committed_is_group(settings, "revoke", 23), timeout=30)
-    finally:
-        gate.set()
-        await first.stop()
-        await task
-        await producer.stop()
     order = [m for m in handled if m in {"wamid.test0", "wamid.test1", "wamid.test2"}]
     assert order[:3] == ["wamid.test0", "wamid.test1", "wamid.test2"], order
     assert attempts["wamid.test0"] >= 2
