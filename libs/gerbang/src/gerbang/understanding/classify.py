@@ -85,7 +85,8 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         delivery:2.5, pos:1.2, antar:1.5, selesai:0.8, hari kerja:1.5, proses:1.2,
         process:1.2, ready:0.6, jadi:0.5, take:0.5, lupa ambil:1.5, sehari:2, same day:2,
         percepatan:0.8, send:1, jadi paspor:0.8, one day:2, satu hari:1.5, kilat:1.2,
-        expedite:1.5, expedited:1.5"""
+        expedite:1.5, expedited:1.5, belum ambil:2.5, telat ambil:2.5, terlambat ambil:2.5,
+        30 hari:1.5, sebulan:1"""
     ),
     Intent.FAQ_REGISTRATION: _weights(
         """daftar:3, register:3, registration:3, antri:1.5, antrian:1.5, mpaspor:2.5,
