@@ -110,7 +110,8 @@ KEYWORDS: dict[Intent, dict[str, float]] = {
         damaged:3.5, damage:3, sobek:3.5, robek:3.5, torn:3, basah:2.5, wet:2.5,
         banjir:2, cuci:2, coret:2.5, lecek:2, lipat:1.5, bakar:2, burn:1.5, kena air:2.5,
         polisi:1.5, police:1.5, bap:1.5, denda:1.2, kelupas:2, lepas:1.5, hancur:2,
-        gigit:1.5, ketinggalan:1.5, tinggal:0.8, jatuh:1, rusak paspor:0.5"""
+        gigit:1.5, ketinggalan:1.5, tinggal:0.8, jatuh:1, rusak paspor:0.5, tumpah:2.5,
+        ketumpahan:2.5, luntur:2, pudar:1.5, tinta:1, spilled:2.5, faded:2"""
     ),
     Intent.FAQ_OFFICIAL_CHANNELS: _weights(
         """resmi:2.5, official:2.5, asli:1.5, palsu:2.5, fake:2.5, tipu:3, scam:3,
@@ -527,6 +528,12 @@ _SUBTOPICS: dict[Intent, tuple[tuple[str, frozenset[str]], ...]] = {
                     "cuci",
                     "coret",
                     "lecek",
+                    "tumpah",
+                    "ketumpahan",
+                    "luntur",
+                    "pudar",
+                    "spilled",
+                    "faded",
                     "bakar",
                     "kena air",
                     "kelupas",
