@@ -169,3 +169,26 @@ async def test_rate_limit_is_shared_per_number(redis_db: Redis, settings: Servic
     other = time.monotonic()
     await limiter.acquire("100000000000010", per_second=5)
     assert time.monotonic() - other < 0.5, "another number's budget is independent"
+
+
+async def test_only_the_expecting_service_ends_its_wait(sender: Sender) -> None:
+    """A status prompt waits for the answer; a FAQ reply meanwhile leaves that wait alone,
+    and the status service's own final reply ends it."""
+    from gerbang.messages import Expectation, Service
+
+    wa_id = "6281100008"
+    await open_window(sender, wa_id)
+    ask = request(wa_id, n=1).reply(
+        TextContent(body="Kirim nomor permohonan"),
+        expect=Expectation(service=Service.STATUS, context={"step": "ask"}, ttl_seconds=600),
+        service=Service.STATUS,
+    )
+    await sender.handle(ask)
+    faq = request(wa_id, n=2).reply(TextContent(body="Biaya paspor …"), service=Service.FAQ)
+    await sender.handle(faq)
+    session = await sender.sessions.load("jakpus", wa_id)
+    assert session.expecting(time.time()) is Service.STATUS
+    done = request(wa_id, n=3).reply(TextContent(body="Status: dicetak"), service=Service.STATUS)
+    await sender.handle(done)
+    session = await sender.sessions.load("jakpus", wa_id)
+    assert session.expecting(time.time()) is None

@@ -145,11 +145,14 @@ class Sessions:
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
 
-    async def apply_reply(self, reply: OutboundReply, now: float) -> None:
+    async def apply_reply(
+        self, reply: OutboundReply, now: float, session: Session | None = None
+    ) -> None:
         """Store the reply's directive: who gets the next message, with what context.
 
         Called by the sender *before* the reply goes out, so the citizen cannot answer
-        before the router knows what the answer is for.
+        before the router knows what the answer is for. `session`: the conversation as the
+        caller just loaded it (saves reading who is expecting again).
         """
         key = self._key(reply.office, reply.wa_id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -165,7 +168,10 @@ class Sessions:
             elif reply.service is not None and reply.in_reply_to is not None:
                 # A service that answered without asking for more is done with the
                 # conversation (only if it was the one expecting).
-                current = await self.redis.hget(key, "expect_service")
+                if session is not None:
+                    current = session.expect_service.value if session.expect_service else None
+                else:
+                    current = await self.redis.hget(key, "expect_service")
                 if current == reply.service.value:
                     pipe.hdel(key, "expect_service", "expect_context", "expect_until")
             if reply.language:

@@ -102,7 +102,7 @@ class Sender:
         office = self.registry.get(reply.office)
         now = time.time()
         session = await self.sessions.load(reply.office, reply.wa_id)
-        await self.sessions.apply_reply(reply, now)
+        await self.sessions.apply_reply(reply, now, session)
         content: ReplyContent = reply.content
         if not session.within_window(now, self.settings.window_hours):
             content = self._outside_window(reply)
