@@ -57,7 +57,7 @@ async def running_sender(
     )  # fmt: skip
     from gerbang.redisconn import connect_redis
 
-    redis = connect_redis(gateway.redis_url)
+    redis = connect_redis(gateway)
     sessions = Sessions(redis, gateway.topic_prefix, gateway.session_ttl_s)
     async with graph_session(timeout_s=5.0, max_connections=8) as http:
         sender = Sender(

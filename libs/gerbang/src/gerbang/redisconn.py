@@ -12,19 +12,21 @@ from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from gerbang.settings import ServiceSettings
+
 
 def connect_redis(
-    url: str,
+    settings: ServiceSettings,
     *,
-    max_connections: int = 64,
     socket_timeout: float = 5.0,
     pool_timeout: float = 10.0,
     health_check_interval: int = 15,
 ) -> Redis:
-    """A Redis client (str in, str out) on a pool of at most `max_connections`."""
+    """A Redis client (str in, str out) for `settings.redis_url`, on a pool of at most
+    `settings.redis_max_connections`."""
     pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
         timeout=pool_timeout,
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,

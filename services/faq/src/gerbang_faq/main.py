@@ -25,9 +25,7 @@ class FaqSettings(ServiceSettings):
 async def run(settings: FaqSettings) -> None:
     """Consume faq.requests until stopped."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(
-        settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
-    )
+    redis = connect_redis(settings, socket_timeout=2.0)
     handler = FaqHandler(
         registry, IntentMatcher.from_registry(registry), MissLog(redis, settings.topic_prefix)
     )

@@ -71,7 +71,7 @@ class Worker:
 async def run_feedback_worker(settings: FeedbackSettings) -> None:
     """Consume feedback.requests and feedback.recorded until SIGTERM."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+    redis = connect_redis(settings)
     worker = Worker.build(settings, registry, redis)
 
     async def ready() -> bool:
@@ -91,7 +91,7 @@ async def run_feedback_worker(settings: FeedbackSettings) -> None:
 def build_api(settings: FeedbackSettings) -> FastAPI:
     """The API app with its own Redis client and producer, started by its lifespan."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+    redis = connect_redis(settings)
     producer = Producer(settings, f"{SERVICE}-api")
 
     @contextlib.asynccontextmanager

@@ -102,8 +102,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         producer = Producer(settings, "gateway-api")
         # Fails fast (2 s) when Redis is down or saturated: the webhook answers 503, Meta retries.
         redis = connect_redis(
-            settings.redis_url,
-            max_connections=settings.redis_max_connections,
+            settings,
             socket_timeout=2.0,
             pool_timeout=2.0,
         )

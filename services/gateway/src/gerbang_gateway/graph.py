@@ -19,8 +19,6 @@ Reference: /work/shared/reference/whatsapp-cloud-api.md §1.5 (payloads, limits)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -360,24 +358,12 @@ def graph_session(timeout_s: float, max_connections: int) -> aiohttp.ClientSessi
 class GraphClient:
     """Sends messages through the Graph API. Holds no token: each call gets its office's."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_version: str,
-        http: aiohttp.ClientSession,
-        *,
-        max_in_flight: int | None = None,
-    ) -> None:
-        """`http` is owned by the caller (it opens and closes it, and sets its timeouts).
-
-        `max_in_flight` (the session's connection count) bounds the calls in flight: the
-        sender runs up to hundreds of replies at once, and the excess waits here, cheaply,
-        for a connection rather than inside the HTTP client.
-        """
+    def __init__(self, base_url: str, api_version: str, http: aiohttp.ClientSession) -> None:
+        """`http` is owned by the caller (it opens and closes it, and sets its timeouts and
+        connection limit: see `graph_session`)."""
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")
         self._http = http
-        self._gate = asyncio.Semaphore(max_in_flight) if max_in_flight else None
 
     def __repr__(self) -> str:
         return f"GraphClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -428,14 +414,11 @@ class GraphClient:
         if not access_token:
             raise PermanentSendError(None, "no access token configured for this number")
         try:
-            async with (
-                self._gate or contextlib.nullcontext(),
-                self._http.post(
-                    self.messages_url(phone_number_id),
-                    json=payload,
-                    headers={"Authorization": f"Bearer {access_token}"},
-                ) as response,
-            ):
+            async with self._http.post(
+                self.messages_url(phone_number_id),
+                json=payload,
+                headers={"Authorization": f"Bearer {access_token}"},
+            ) as response:
                 status = response.status
                 content = await response.read()
                 retry_after = response.headers.get("retry-after")

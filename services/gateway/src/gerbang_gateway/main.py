@@ -27,9 +27,7 @@ from gerbang_gateway.settings import GatewaySettings
 async def run_router(settings: GatewaySettings) -> None:
     """Consume whatsapp.inbound and route."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(
-        settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
-    )
+    redis = connect_redis(settings, socket_timeout=2.0)
     router = Router(
         registry,
         Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
@@ -61,19 +59,12 @@ async def run_router(settings: GatewaySettings) -> None:
 async def run_sender(settings: GatewaySettings) -> None:
     """Consume whatsapp.outbound and send through the Graph API."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(
-        settings.redis_url, max_connections=settings.redis_max_connections, socket_timeout=2.0
-    )
+    redis = connect_redis(settings, socket_timeout=2.0)
     async with graph_session(settings.graph_timeout_s, settings.graph_max_connections) as http:
         sender = Sender(
             settings,
             registry,
-            GraphClient(
-                settings.graph_base_url,
-                settings.graph_api_version,
-                http,
-                max_in_flight=settings.graph_max_connections,
-            ),
+            GraphClient(settings.graph_base_url, settings.graph_api_version, http),
             Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             RateLimiter(redis, settings.topic_prefix),

@@ -259,7 +259,7 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
             )
             for office in offices
         }
-        redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+        redis = connect_redis(settings)
         producer = Producer(settings, "status-api")
         await producer.start()
         app.state.status_api = StatusApi(

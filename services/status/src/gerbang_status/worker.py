@@ -81,7 +81,7 @@ def build(
 async def run(settings: StatusSettings) -> None:
     """Run the worker until SIGTERM."""
     registry = load_registry(settings.offices_dir)
-    redis = connect_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+    redis = connect_redis(settings)
     parts = build(settings, registry, redis)
 
     async def ready() -> bool:
