@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import statistics
@@ -30,6 +31,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -53,33 +55,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def rss_mb(stack: Stack) -> dict[str, float]:
-    """Resident memory of each service process (with children), in MiB."""
-    result = {}
-    for name, pid in stack.pids().items():
-        try:
-            proc = psutil.Process(pid)
-            total = proc.memory_info().rss + sum(
-                child.memory_info().rss for child in proc.children(recursive=True)
-            )
-            result[name] = round(total / 2**20, 1)
-        except psutil.NoSuchProcess:
-            result[name] = -1.0
-    return result
-
-
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User+system CPU seconds each process (with children) has used so far."""
+def per_process(
+    pids: dict[str, int], measure: Callable[[psutil.Process], float]
+) -> dict[str, float]:
+    """`measure` summed over each process and its children; -1 for a process that is gone."""
     result = {}
     for name, pid in pids.items():
         try:
             proc = psutil.Process(pid)
-            total = sum(p.cpu_times().user + p.cpu_times().system
-                        for p in [proc, *proc.children(recursive=True)])  # fmt: skip
-            result[name] = round(total, 2)
+            result[name] = sum(measure(p) for p in [proc, *proc.children(recursive=True)])
         except psutil.NoSuchProcess:
             result[name] = -1.0
     return result
+
+
+def rss_mb(stack: Stack) -> dict[str, float]:
+    """Resident memory of each service process (with children), in MiB."""
+    rss = per_process(stack.pids(), lambda p: p.memory_info().rss / 2**20)
+    return {name: round(value, 1) for name, value in rss.items()}
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User+system CPU seconds each process (with children) has used so far."""
+    cpu = per_process(pids, lambda p: p.cpu_times().user + p.cpu_times().system)
+    return {name: round(value, 2) for name, value in cpu.items()}
 
 
 def infra_pids() -> dict[str, int]:
@@ -205,6 +204,39 @@ def run_load(
     }
 
 
+def new_prefix() -> str:
+    """A fresh topic prefix: each stack its own topics and consumer groups."""
+    return f"bench{uuid.uuid4().hex[:8]}."
+
+
+def log_dir_of(prefix: str) -> Path:
+    """Where the services of the stack on `prefix` log (and write profiles)."""
+    return REPO / "bench" / "logs" / prefix.rstrip(".")
+
+
+@contextlib.contextmanager
+def bench_stack(
+    args: argparse.Namespace, prefix: str, extra_env: dict[str, str]
+) -> Iterator[Stack]:
+    """Every service running on its own topic prefix; its topics are deleted afterwards."""
+    stack = Stack(
+        extra_env=extra_env,
+        port_base=args.port_base,
+        topic_prefix=prefix,
+        redis_db=2,
+        log_format="json",
+        log_level="WARNING",
+        log_dir=log_dir_of(prefix),
+    )
+    settings = ServiceSettings(topic_prefix=prefix)
+    asyncio.run(ensure_topics(settings))
+    try:
+        with stack.running(timeout=120):
+            yield stack
+    finally:
+        asyncio.run(delete_topics(settings))  # the broker keeps only what is in use
+
+
 def capacity_phase(args: argparse.Namespace, throughput: dict[str, int]) -> dict[str, object]:
     """The pipeline's own limit: the same saturation load with every number at
     `--capacity-mps` (Meta's upgraded tier is 1,000 mps), so no Graph API cap binds."""
@@ -221,26 +253,12 @@ def capacity_phase(args: argparse.Namespace, throughput: dict[str, int]) -> dict
                 re.sub(r"throughput_mps: *\d+", f"throughput_mps: {args.capacity_mps}", text),
                 encoding="utf-8",
             )
-        prefix = f"bench{uuid.uuid4().hex[:8]}."
-        stack = Stack(
-            extra_env={"GERBANG_OFFICES_DIR": str(offices)},
-            port_base=args.port_base,
-            topic_prefix=prefix,
-            redis_db=2,
-            log_format="json",
-            log_level="WARNING",
-            log_dir=REPO / "bench" / "logs" / prefix.rstrip("."),
-        )
-        settings = ServiceSettings(topic_prefix=prefix)
-        asyncio.run(ensure_topics(settings))
         print(f"bench: capacity phase, every number at {args.capacity_mps} mps", flush=True)
-        with stack.running(timeout=120):
-            result = run_load(
+        with bench_stack(args, new_prefix(), {"GERBANG_OFFICES_DIR": str(offices)}) as stack:
+            return run_load(
                 stack, args, messages=args.messages, rate=0.0, seed=3,
                 throughput={code: args.capacity_mps for code in throughput},
             )  # fmt: skip
-        asyncio.run(delete_topics(settings))
-    return result
 
 
 def main() -> int:
@@ -266,24 +284,13 @@ def main() -> int:
     from gerbang.offices import load_registry
 
     throughput = {o.code: o.whatsapp.throughput_mps for o in load_registry(REPO / "offices")}
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    log_dir = REPO / "bench" / "logs" / prefix.rstrip(".")
+    prefix = new_prefix()
+    log_dir = log_dir_of(prefix)
     profile_dir = log_dir / "profiles"
     extra_env = {"GERBANG_PROFILE_DIR": str(profile_dir)} if args.profile else {}
-    stack = Stack(
-        extra_env=extra_env,
-        port_base=args.port_base,
-        topic_prefix=prefix,
-        redis_db=2,
-        log_format="json",
-        log_level="WARNING",
-        log_dir=log_dir,
-    )
-    settings = ServiceSettings(topic_prefix=prefix)
-    asyncio.run(ensure_topics(settings))
     print(f"bench: starting services (prefix {prefix}, logs in {log_dir})", flush=True)
     steady: dict[str, object] | None = None
-    with stack.running(timeout=120):
+    with bench_stack(args, prefix, extra_env) as stack:
         if args.steady_rate > 0 and not args.profile:
             # Latency as a citizen meets it: an open-loop rate the stack sustains.
             steady = run_load(
@@ -295,7 +302,6 @@ def main() -> int:
             stack, args, messages=args.messages, rate=0.0, seed=1, throughput=throughput
         )
         memory = rss_mb(stack)
-    asyncio.run(delete_topics(settings))  # the broker keeps only what is in use
     capacity = None
     if args.capacity_mps > 0 and not args.profile:
         capacity = capacity_phase(args, throughput)
