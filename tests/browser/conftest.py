@@ -14,15 +14,12 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from deploy.local.stack import Stack
 from tests.e2e.conftest import ARTIFACTS, start_stack, stop_stack
-from tests.support.aio import run_sync
 
-T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GERBANG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -72,7 +69,7 @@ def browser(chromium_path: str, stack: Stack) -> Iterator[object]:
     """One headless Chromium for the browser tests.
 
     Depends on `stack` so that the stack starts first: Playwright's sync API keeps an event
-    loop running in this thread, where `asyncio.run` is refused (see `run_async`). Package
+    loop running in this thread, where `asyncio.run` is refused (see `run_sync`). Package
     scope, not session: that loop must be gone before the async tests of the other packages
     (pytest-asyncio's runner refuses to start inside a running loop).
     """
@@ -86,9 +83,6 @@ def browser(chromium_path: str, stack: Stack) -> Iterator[object]:
             yield instance
         finally:
             instance.close()
-
-
-run_async = run_sync
 
 
 def screenshot(page: object, name: str) -> Path:

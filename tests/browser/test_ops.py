@@ -15,7 +15,8 @@ from gerbang.bus import Producer, encode
 from gerbang.messages import DeadLetter, Topic
 from gerbang.settings import ServiceSettings
 from gerbang_gateway.webhook import parse_webhook
-from tests.browser.conftest import DESKTOP, PHONE, require_process, run_async, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, require_process, screenshot
+from tests.support.aio import run_sync
 from tests.support.whatsapp import (
     REGISTRY,
     citizen,
@@ -146,7 +147,7 @@ def test_dead_letter_redrive(browser: object, stack: Stack, kafka_bootstrap: str
     """A jakpus dead letter shows for jakpus only; re-driving it gets the citizen answered."""
     wa_id = citizen()
     letter = _dead_letter_for(stack, "jakpus", wa_id, "syarat paspor anak")
-    run_async(_publish_dead_letter(stack, kafka_bootstrap, letter))
+    run_sync(_publish_dead_letter(stack, kafka_bootstrap, letter))
 
     bogor = _sign_in(browser, stack, "dev-bogor-ops-token", PHONE)
     page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
