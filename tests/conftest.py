@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from gerbang.settings import ServiceSettings  # noqa: E402
-from gerbang.topics import delete_topics, ensure_topics, wait_for_kafka  # noqa: E402
+from gerbang.topics import prefixed_topics, wait_for_kafka  # noqa: E402
 from tests.support.aio import run_sync  # noqa: E402
 
 KAFKA = os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -56,9 +56,8 @@ async def settings(kafka_bootstrap: str) -> AsyncIterator[ServiceSettings]:
         topic_partitions=3,
         offices_dir=REPO / "offices",
     )
-    await ensure_topics(result)
-    yield result
-    await delete_topics(result)
+    async with prefixed_topics(result):
+        yield result
 
 
 @pytest_asyncio.fixture

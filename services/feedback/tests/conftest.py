@@ -29,7 +29,7 @@ for path in (REPO, HERE):  # tests.support (shared helpers) and feedback_support
 from feedback_support import REDIS_PORT, REDIS_URL  # noqa: E402
 
 from gerbang.offices import OfficeRegistry, load_registry  # noqa: E402
-from gerbang.topics import delete_topics, ensure_topics, wait_for_kafka  # noqa: E402
+from gerbang.topics import prefixed_topics, wait_for_kafka  # noqa: E402
 from gerbang_feedback.settings import FeedbackSettings  # noqa: E402
 
 KAFKA = os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -76,6 +76,5 @@ async def settings(kafka_bootstrap: str, redis_db: Redis) -> AsyncIterator[Feedb
         offices_dir=REPO / "offices",
         environment="development",
     )
-    await ensure_topics(result)
-    yield result
-    await delete_topics(result)
+    async with prefixed_topics(result):
+        yield result

@@ -60,7 +60,7 @@ REDIS_PORT = int(os.environ.get("GERBANG_REDIS_PORT", "6379"))
 @pytest_asyncio.fixture
 async def status_settings():  # type: ignore[no-untyped-def]
     """StatusSettings with a fresh topic prefix (topics created) and Redis db 3."""
-    from gerbang.topics import delete_topics, ensure_topics, wait_for_kafka
+    from gerbang.topics import prefixed_topics, wait_for_kafka
     from gerbang_status.settings import StatusSettings
 
     settings = StatusSettings(
@@ -75,9 +75,8 @@ async def status_settings():  # type: ignore[no-untyped-def]
         await wait_for_kafka(settings, timeout=30)
     except TimeoutError:
         pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make infra-up`")
-    await ensure_topics(settings)
-    yield settings
-    await delete_topics(settings)
+    async with prefixed_topics(settings):
+        yield settings
 
 
 @pytest_asyncio.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -95,3 +97,14 @@ async def delete_topics(settings: ServiceSettings) -> list[str]:
         return names
     finally:
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def prefixed_topics(settings: ServiceSettings) -> AsyncIterator[ServiceSettings]:
+    """The topics of `settings.topic_prefix` for the duration of a block (tests): created on
+    entry, deleted on exit."""
+    await ensure_topics(settings)
+    try:
+        yield settings
+    finally:
+        await delete_topics(settings)
