@@ -4,6 +4,7 @@ API) on a fresh topic prefix, a free port range and Redis database 5."""
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -21,14 +22,27 @@ ARTIFACTS = REPO / "test-artifacts"
 CORE = {"fake-graph", "api", "router", "sender", "faq"}
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux; a default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port_base(span: int = 16) -> int:
-    """A port base whose next `span` ports are free on 127.0.0.1."""
+    """A port base whose next `span` ports are free on 127.0.0.1.
+
+    Chosen below the ephemeral range: a port in it that is free now can be taken a moment
+    later as the local port of some client's connection (Kafka, Redis, HTTP), and a service
+    started there then fails with "address already in use" (seen in CI).
+    """
+    low, _ = ephemeral_ports()
+    ceiling = max(low - span, 12_000)
+    rng = random.Random()
     for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + span > 65000:
-            continue
+        base = rng.randrange(10_000, ceiling)
         ok = True
         for port in range(base, base + span):
             with socket.socket() as s:
