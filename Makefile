@@ -7,6 +7,10 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
+# Another Kafka port (GERBANG_KAFKA_PORT, see deploy/local/README.md) moves the clients too.
+ifdef GERBANG_KAFKA_PORT
+export GERBANG_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(GERBANG_KAFKA_PORT)
+endif
 
 .PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench profile lint format up down clean
 

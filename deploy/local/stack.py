@@ -42,8 +42,12 @@ class Stack:
     port_base: int = 8080
     topic_prefix: str = ""
     redis_db: int = 0
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    redis_port: int = 6379
+    kafka_bootstrap: str = field(
+        default_factory=lambda: os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    redis_port: int = field(
+        default_factory=lambda: int(os.environ.get("GERBANG_REDIS_PORT", "6379"))
+    )
     log_format: str = "console"
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)

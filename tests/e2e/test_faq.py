@@ -67,7 +67,7 @@ def test_menu_row_tap_answers_that_topic(pipeline: Stack) -> None:
 
 def test_unanswered_questions_are_kept_for_ops(pipeline: Stack) -> None:
     [answer] = ask(pipeline, "batam", "siapa presiden indonesia sekarang, kucing saya tanya")
-    redis = Redis(port=6379, db=pipeline.redis_db, decode_responses=True)
+    redis = Redis(port=pipeline.redis_port, db=pipeline.redis_db, decode_responses=True)
     misses = redis.lrange(f"{pipeline.topic_prefix}gerbang:faq:misses:batam", 0, -1)
     assert any("kucing" in m for m in misses), misses
     assert "jam & alamat kantor" in answer.lower()  # the fallback offers the menu list
