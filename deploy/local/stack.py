@@ -108,7 +108,12 @@ class Stack:
         specs = [
             ProcessSpec(
                 "fake-graph",
-                [*py, "gerbang_gateway.fake_graph", "--host", "127.0.0.1", "--port", str(base + 1)],
+                [
+                    *py, "gerbang_gateway.fake_graph", "--host", "127.0.0.1",
+                    "--port", str(base + 1),
+                    # Like Meta: a signed status webhook back to the gateway for every send.
+                    "--status-webhook-url", f"{self.api_url}/webhook/whatsapp",
+                ],  # fmt: skip
                 f"{self.graph_url}/__stats",
             ),
             ProcessSpec("api", [*py, "gerbang_gateway", "api"], f"{self.api_url}/readyz"),

@@ -187,6 +187,12 @@ class RetryableSendError(SendError):
         self.retry_after = retry_after
 
 
+class OutcomeUnknown(RetryableSendError):
+    """The request may have reached Meta, but no answer came back (a timeout, a connection
+    dropped mid-call): Meta may have accepted the message. Not to be repeated blindly; the
+    sender reconciles it with the status webhook first."""
+
+
 class PairRateLimited(RetryableSendError):
     """131056: too many messages to this one citizen. Retry *that citizen only* later,
     4^X seconds after the X-th refusal (`pair_rate_limit_delay`); others are unaffected."""
@@ -422,15 +428,19 @@ class GraphClient:
                 status = response.status
                 content = await response.read()
                 retry_after = response.headers.get("retry-after")
-        except TimeoutError as exc:
-            # `from None`: nothing downstream (error reporters, pickled dead letters) should
-            # hold the request, and the request holds the token.
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Never connected: Meta has nothing, a plain retry is safe. `from None`: nothing
+            # downstream (error reporters, dead letters) should hold the request and its token.
             raise RetryableSendError(
+                None, f"cannot reach the Graph API ({type(exc).__name__}: {exc})"
+            ) from None
+        except TimeoutError as exc:
+            raise OutcomeUnknown(
                 None, f"timeout talking to the Graph API ({type(exc).__name__})"
             ) from None
         except aiohttp.ClientError as exc:
-            raise RetryableSendError(
-                None, f"cannot reach the Graph API ({type(exc).__name__}: {exc})"
+            raise OutcomeUnknown(
+                None, f"no answer from the Graph API ({type(exc).__name__}: {exc})"
             ) from None
 
         if 200 <= status < 300:
