@@ -71,11 +71,13 @@ format: bootstrap ## format the code
 	@uv run --quiet ruff format .
 	@uv run --quiet ruff check --fix .
 
-up: ## production-like stack with Docker Compose (needs a Docker engine)
-	docker compose -f deploy/docker-compose.yml --env-file deploy/.env up -d --build
+COMPOSE_FILES := -f deploy/docker-compose.yml $(if $(filter 3,$(KAFKA_BROKERS)),-f deploy/docker-compose.kafka3.yml)
+
+up: ## production-like stack with Docker Compose (needs a Docker engine; KAFKA_BROKERS=3 for three brokers)
+	docker compose $(COMPOSE_FILES) --env-file deploy/.env up -d --build
 
 down: ## stop the Docker Compose stack
-	docker compose -f deploy/docker-compose.yml --env-file deploy/.env down
+	docker compose $(COMPOSE_FILES) --env-file deploy/.env down
 
 clean: infra-down ## stop infrastructure and delete local data
 	@bash $(INFRA) down --wipe

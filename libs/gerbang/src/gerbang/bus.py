@@ -37,11 +37,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gerbang import metrics
+from gerbang.kafka_uvloop import patch_connection_send
 from gerbang.logs import bind
 from gerbang.messages import DeadLetter
 from gerbang.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+patch_connection_send()  # before any client connects (see gerbang.kafka_uvloop)
 
 M = TypeVar("M", bound=BaseModel)
 
