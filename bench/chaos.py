@@ -170,7 +170,7 @@ SCENARIOS = {
         Scenario("api_kill", kill_and_restart("api"), "kill -9 webhook API, restart"),
         Scenario("sender_kill", kill_and_restart("sender"), "kill -9 sender, restart"),
         Scenario(
-            "kafka_kill", kill_infra("kafka", "kafka.Kafka"), "Kafka kill -9, restart", seconds=25
+            "kafka_kill", kill_infra("kafka", "kafka.Kafka"), "Kafka kill -9, restart", seconds=20
         ),
         Scenario("redis_kill", kill_infra("redis", "redis-server"), "Redis SIGKILL, restart"),
         Scenario("graph_errors", graph_errors, "Graph API 5xx then 429 for 10 s"),
@@ -181,7 +181,7 @@ SCENARIOS = {
             kill_infra("kafka", "kafka.Kafka", pid_name="kafka-2"),
             "three brokers, kill -9 one, restart",
             cluster=True,
-            seconds=25,
+            seconds=20,
         ),
     ]
 }
@@ -450,8 +450,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--list", action="store_true", help="name the scenarios and stop")
     parser.add_argument("--rate", type=float, default=25.0, help="offered messages per second")
-    parser.add_argument("--seconds", type=float, default=16.0, help="load per scenario")
-    parser.add_argument("--fault-at", type=float, default=5.0, help="seconds into the load")
+    parser.add_argument("--seconds", type=float, default=12.0, help="load per scenario")
+    parser.add_argument("--fault-at", type=float, default=4.0, help="seconds into the load")
     parser.add_argument("--redeliver", type=float, default=0.02, help="share Meta delivers twice")
     parser.add_argument("--graph-timeout-s", type=float, default=10.0)
     parser.add_argument("--drain-seconds", type=float, default=120.0)
