@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from gerbang.messages import Topic
 from gerbang.settings import ServiceSettings
@@ -78,7 +78,7 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         created = []
         for spec in wanted:
             try:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [
                         NewTopic(
                             spec.name,
@@ -88,9 +88,18 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
                         )
                     ]
                 )
-                created.append(spec.name)
             except TopicAlreadyExistsError:
-                pass
+                continue
+            # aiokafka reports per-topic errors in the response instead of raising; a topic
+            # created a moment ago may be missing from `list_topics` (metadata lag) and come
+            # back here as "already exists".
+            for _, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    break
+                if code != 0:
+                    raise KafkaError(f"creating topic {spec.name} failed: {code} {message}")
+            else:
+                created.append(spec.name)
         return created
     finally:
         await admin.close()
