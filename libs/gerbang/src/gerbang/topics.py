@@ -32,14 +32,17 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
     n = settings.topic_partitions
     specs = []
     for topic in Topic:
-        config: dict[str, str] = {}
+        # Each topic takes exactly the records the producers may send (max_request_size),
+        # whatever the broker's default: the two sizes cannot drift apart.
+        size = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+        config: dict[str, str] = dict(size)
         if topic is Topic.STATUS_UPDATES:
             # The status service's source of truth: latest record per application forever.
-            config = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+            config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
         elif topic is Topic.FEEDBACK_RECORDED:
-            config = {"retention.ms": "-1"}  # the log of record: never expires
+            config |= {"retention.ms": "-1"}  # the log of record: never expires
         specs.append(TopicSpec(settings.topic(topic.value), n, config))
-        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"}))
+        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"} | size))
     return specs
 
 
