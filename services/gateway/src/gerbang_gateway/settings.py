@@ -25,7 +25,18 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1024,
-        description="Largest webhook body accepted (Meta sends up to 3 MB)",
+        description="Largest webhook body accepted (Meta sends up to 3 MB, batched). A body "
+        "becomes one record per message, status and unrouted change; none is ever produced "
+        "over kafka_max_message_bytes (larger ones are kept aside, trimmed), so a body up to "
+        "this cap is always answered 200 or 4xx, never 503 for its size",
+    )
+    max_inbound_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=8 * 1024,
+        description="Largest citizen message (its whatsapp.inbound record) routed; a larger "
+        "one is acknowledged and kept on whatsapp.unrouted as an excerpt with its size and "
+        "hash. At most half of kafka_max_message_bytes: the router wraps the message in a "
+        "larger ServiceRequest",
     )
     produce_timeout_s: float = Field(
         default=5.0, gt=0, description="How long a webhook waits for Kafka before answering 503"
@@ -93,6 +104,16 @@ class GatewaySettings(ServiceSettings):
         if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
             raise ValueError("must be the SHA-256 of the token: 64 lowercase hex digits")
         return value
+
+    @model_validator(mode="after")
+    def _sizes_agree(self) -> GatewaySettings:
+        if self.max_inbound_message_bytes > self.kafka_max_message_bytes // 2:
+            raise ValueError(
+                f"max_inbound_message_bytes ({self.max_inbound_message_bytes}) must be at most "
+                f"half of kafka_max_message_bytes ({self.kafka_max_message_bytes}): the "
+                "router's ServiceRequest wraps the message and must still fit in a record"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> GatewaySettings:
