@@ -65,10 +65,16 @@ async def test_created_via_api_then_answered(status_settings, registry, redis3, 
         got = await client.get("/v1/applications/1234567890123", headers=api_headers("jakpus"))
         assert got.status_code == 200 and got.json()["record"]["stage"] == "ready_for_pickup"
         assert (await client.get("/v1/applications/1234567890123")).status_code == 401
+        # Another office's application: the very answer a missing one gets (no existence leak).
         other = await client.get("/v1/applications/1234567890123", headers=api_headers("bogor"))
-        assert other.status_code == 403
-        missing = await client.get("/v1/applications/999999999", headers=api_headers("jakpus"))
-        assert missing.status_code == 404
+        missing = await client.get("/v1/applications/1234567890124", headers=api_headers("bogor"))
+        assert other.status_code == missing.status_code == 404
+        assert other.json()["error"] == missing.json()["error"] == "not_found"
+        assert (
+            other.json()["detail"].replace("1234567890123", "1234567890124")
+            == missing.json()["detail"]
+        )
+        assert "another office" not in other.text and "jakpus" not in other.text
 
         applicant = citizen("jakpus")
         asked = await applicant.say("cek status")
