@@ -18,6 +18,10 @@ from gerbang.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+class TopicError(RuntimeError):
+    """The broker refused to create a topic (other than: it exists already)."""
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as Gerbang needs it."""
@@ -74,12 +78,28 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         created = []
         for spec in wanted:
             try:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)]
                 )
-                created.append(spec.name)
             except TopicAlreadyExistsError:
-                pass
+                continue
+            # aiokafka reports per-topic errors in the response instead of raising them: a
+            # topic another caller created a moment ago (list_topics did not show it yet) is
+            # not ours, and any other error (a bad config) must not pass for success.
+            for _, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    break
+                if code:
+                    raise TopicError(f"cannot create topic {spec.name}: {message} (code {code})")
+            else:
+                created.append(spec.name)
+        # Creation is acknowledged before the metadata shows it: return once every topic is
+        # listed, so a consumer subscribing (or delete_topics listing) right after sees them.
+        deadline = time.monotonic() + 30
+        while not set(created) <= set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TopicError(f"created topics not listed after 30 s: {sorted(created)}")
+            await asyncio.sleep(0.1)
         return created
     finally:
         await admin.close()
