@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+from gerbang import metrics
 from gerbang.bus import Consumer, Producer, Publish, Reject
 from gerbang.messages import (
     DeadLetter,
@@ -189,6 +190,41 @@ async def test_an_output_too_large_for_the_broker_dead_letters_its_input(
     assert letter.error_type == "Unproducible" and "MessageSizeTooLarge" in letter.error
     assert letter.value_complete and json.loads(letter.value)["message_id"] == "wamid.test1"
     assert await read_topic(settings, Topic.FAQ_REQUESTS) == []
+
+
+async def test_a_letter_the_broker_refuses_is_acknowledged_and_counted(
+    settings: ServiceSettings,
+) -> None:
+    """The last resort: the DLQ itself refuses the (bounded) letter for its size. The record
+    is acknowledged, logged and counted, never retried for ever."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:  # a DLQ that takes nothing over 200 bytes (a letter is larger)
+        dlq = ConfigResource(
+            ConfigResourceType.TOPIC,
+            settings.topic(Topic.INBOUND.dlq),
+            configs={"max.message.bytes": "200"},
+        )
+        await admin.alter_configs([dlq])
+    finally:
+        await admin.close()
+    dropped = metrics.UNPRODUCIBLE.labels("test", Topic.INBOUND)
+    before = dropped._value.get()
+    await produce_raw(settings, Topic.INBOUND, b"jakpus:62813", b"\xff not json")
+    await publish_inbound(settings, [inbound(1, wa_id="62813")])
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        return echo(message)
+
+    async with consuming(settings, handler):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=1, timeout=30)
+        await eventually(lambda: _committed_is(settings, 2), timeout=20)
+    assert [json.loads(r.value)["in_reply_to"] for r in replies] == ["wamid.test1"]
+    assert dropped._value.get() == before + 1
+    assert await read_topic(settings, Topic.INBOUND.dlq) == []
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(settings: ServiceSettings) -> None:
