@@ -590,6 +590,22 @@ def test_infrastructure_images_are_pinned_and_configured() -> None:
     assert redis_urls == {"redis://redis:6379/0"}, "one Redis database shared by every process"
 
 
+def test_broker_and_producers_agree_on_the_largest_record() -> None:
+    """The producers' max_request_size and the broker's message.max.bytes are one number, in
+    compose, in deploy/local/infra.sh and in the settings' default (issue 12: a record the
+    producer accepts but the broker refuses was retried for ever)."""
+    from gerbang.settings import ServiceSettings
+
+    default = ServiceSettings.model_fields["kafka_max_message_bytes"].default
+    shared = "${GERBANG_KAFKA_MAX_MESSAGE_BYTES:-" + str(default) + "}"
+    assert environment("kafka")["KAFKA_MESSAGE_MAX_BYTES"] == shared
+    for service in [*PROCESSES, *JOBS]:
+        assert environment(service)["GERBANG_KAFKA_MAX_MESSAGE_BYTES"] == shared, service
+    infra = (DEPLOY / "local" / "infra.sh").read_text(encoding="utf-8")
+    assert f'KAFKA_MAX_MESSAGE_BYTES="{shared}"' in infra
+    assert "message.max.bytes=$KAFKA_MAX_MESSAGE_BYTES" in infra
+
+
 def test_topic_names_in_deploy_files_are_real_topics() -> None:
     topics = {t.value for t in Topic} | {t.dlq for t in Topic}
     name = re.compile(r"\b(?:whatsapp|faq|status|feedback)\.[a-z_]+(?:\.dlq)?\b")
@@ -781,6 +797,7 @@ def test_three_broker_overlay_is_one_kraft_quorum_that_every_process_knows() -> 
         assert env["CLUSTER_ID"] == environment("kafka")["CLUSTER_ID"], "one cluster"
         assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
         assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+        assert env["KAFKA_MESSAGE_MAX_BYTES"] == environment("kafka")["KAFKA_MESSAGE_MAX_BYTES"]
         for internal in ("OFFSETS_TOPIC", "TRANSACTION_STATE_LOG", "SHARE_COORDINATOR_STATE_TOPIC"):
             assert env[f"KAFKA_{internal}_REPLICATION_FACTOR"] == "3", (name, internal)
         advertised.add(env["KAFKA_ADVERTISED_LISTENERS"].removeprefix("PLAINTEXT://"))

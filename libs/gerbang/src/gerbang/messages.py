@@ -8,6 +8,7 @@ in order) except `status.updates`, keyed by application number. Replies are buil
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -67,15 +68,22 @@ class Intent(StrEnum):
     FEEDBACK_APPRECIATION = "feedback:appreciation"
     FEEDBACK_COMPLAINT = "feedback:complaint"
     FEEDBACK_SUGGESTION = "feedback:suggestion"
+    FEEDBACK_SCAM_REPORT = "feedback:scam_report"
+    """The citizen reports a fraudster (a number, an account): recorded, and the check given."""
     FALLBACK = "fallback"
+    """In the domain but unclear: the menu (or the two likeliest topics) is offered."""
+    OUT_OF_DOMAIN = "out_of_domain"
+    """About something this line does not handle (parcel postage, driving licences): said so."""
+    HANDOFF = "handoff"
+    """The citizen asks for a person (office staff)."""
 
     @property
     def service(self) -> Service:
-        """Which service answers this intent (menu is answered by the router)."""
+        """Which service answers this intent (menu and handoff are answered by the router)."""
         head = self.value.split(":", 1)[0]
-        if head == "menu":
+        if head in {"menu", "handoff"}:
             return Service.ROUTER
-        if head == "fallback":
+        if head in {"fallback", "out_of_domain"}:
             return Service.FAQ
         return Service(head)
 
@@ -211,6 +219,61 @@ class Conversation(BaseModel):
     messages_seen: int = 0
 
 
+# --- understanding (made once, in the router; travels on ServiceRequest) --------------------
+
+
+class Understanding(BaseModel):
+    """What a citizen's message means, read once by the router (ARCHITECTURE.md).
+
+    Services read these fields and never re-derive them from the text. Signals (numbers,
+    dates, scam cues, cancel, urgency) are reported whatever the intent; details narrow the
+    topic where the answer has variants.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    intent: Intent
+    confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability of `intent`")
+    language: Lang = "id"
+    language_requested: bool = Field(
+        default=False, description="The citizen asked for a language ('english please')"
+    )
+    normalized: str = Field(default="", description="The normalised text the decision used")
+    alternatives: tuple[tuple[Intent, float], ...] = Field(
+        default=(), description="Next likeliest intents with their probabilities, best first"
+    )
+    followup: bool = Field(
+        default=False,
+        description="Elliptical ('kalo yg 10 taun?'): names no topic, only details; read it "
+        "against the conversation's last topic",
+    )
+    # details: narrow the topic where the content has variants
+    subtopic: str | None = Field(
+        default=None,
+        description="requirements: minor, renewal, work_abroad, umrah, name_mismatch; "
+        "lost_damaged: lost, damaged",
+    )
+    passport_kind: Literal["e_paspor", "biasa"] | None = None
+    validity_years: Literal[5, 10] | None = None
+    age_group: Literal["minor", "adult", "elderly"] | None = None
+    other_office: str | None = Field(default=None, description="Code of another office named")
+    # signals
+    phone_numbers: tuple[str, ...] = Field(
+        default=(), description="Phone numbers mentioned, digits with country code"
+    )
+    application_numbers: tuple[str, ...] = Field(
+        default=(), description="Passport application numbers mentioned"
+    )
+    dates: tuple[dt.date, ...] = Field(default=(), description="Dates mentioned (e.g. birth)")
+    amounts: tuple[int, ...] = Field(default=(), description="Rupiah amounts mentioned")
+    scam_signals: tuple[str, ...] = Field(
+        default=(),
+        description="calo, jalur_cepat, orang_dalam, personal_account, whatsapp_registration",
+    )
+    cancel: bool = Field(default=False, description="'batal', 'cancel', 'gak jadi'")
+    urgent: bool = Field(default=False, description="Urgency or harm (extortion, emergency)")
+
+
 # --- *.requests ---------------------------------------------------------------------------
 
 
@@ -220,6 +283,9 @@ class ServiceRequest(_Message):
     inbound: InboundMessage
     intent: Intent
     confidence: float = Field(ge=0.0, le=1.0, default=1.0)
+    understanding: Understanding | None = Field(
+        default=None, description="The router's reading of the text (None for taps and media)"
+    )
     conversation: Conversation = Field(default_factory=Conversation)
     routed_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -454,19 +520,83 @@ class UnroutedPayload(_Message):
     received_at: dt.datetime = Field(default_factory=utcnow)
 
 
-class DeadLetter(_Message):
-    """A message that could not be processed, with the error (topic `<topic>.dlq`)."""
+DEAD_LETTER_EXCERPT_BYTES = 4096
+"""How much of the original record a dead letter carries. A letter is a pointer for ops (the
+original stays on its topic at `partition`/`offset`), so it stays small whatever the record
+was: a copy of a 600 KB garbage record once grew to 1.4 MB (invalid bytes → U+FFFD) and was
+itself too large to produce."""
+DEAD_LETTER_KEY_CHARS = 512
 
+
+class DeadLetter(_Message):
+    """A message that could not be processed, with the error (topic `<topic>.dlq`).
+
+    Bounded: `value` is the original payload when it is valid UTF-8 of at most
+    `DEAD_LETTER_EXCERPT_BYTES` (then `value_complete` and it can be re-driven as it is),
+    otherwise an excerpt of its first bytes; `value_bytes` and `value_sha256` describe the
+    whole original either way. Build one with `DeadLetter.of_record`.
+    """
+
+    schema_version: int = 2
     source_topic: str
     partition: int
     offset: int
     key: str | None
-    value: str = Field(description="The original payload as text (UTF-8, replaced if invalid)")
+    value: str = Field(
+        description="The original payload if complete, else its first bytes "
+        "(UTF-8, invalid bytes replaced)"
+    )
+    value_bytes: int | None = Field(
+        default=None, ge=0, description="Length of the original payload in bytes"
+    )
+    value_sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the original payload's bytes"
+    )
+    value_complete: bool = Field(
+        default=True, description="True if `value` is the whole original, byte for byte"
+    )
     error_type: str
     error: str
     service: str
     attempts: int = 1
     failed_at: dt.datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def of_record(
+        cls,
+        *,
+        source_topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        error_type: str,
+        error: str,
+        service: str,
+        attempts: int = 1,
+    ) -> DeadLetter:
+        """The bounded letter for a raw record (whatever its bytes and size)."""
+        raw = value or b""
+        try:
+            text = raw.decode("utf-8") if len(raw) <= DEAD_LETTER_EXCERPT_BYTES else None
+        except UnicodeDecodeError:
+            text = None
+        excerpt = raw[:DEAD_LETTER_EXCERPT_BYTES].decode("utf-8", errors="replace")
+        key_text = key.decode("utf-8", errors="replace")[:DEAD_LETTER_KEY_CHARS] if key else None
+        return cls(
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            key=key_text,
+            value=text if text is not None else excerpt,
+            value_bytes=len(raw),
+            value_sha256=hashlib.sha256(raw).hexdigest(),
+            value_complete=text is not None,
+            error_type=error_type,
+            error=error[:2000],
+            service=service,
+            attempts=attempts,
+        )
 
 
 # --- status.updates (compacted, key = application_no) --------------------------------------

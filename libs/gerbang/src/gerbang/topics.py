@@ -10,12 +10,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from gerbang.messages import Topic
 from gerbang.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+class TopicError(RuntimeError):
+    """The broker refused to create a topic (other than: it exists already)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,10 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
         common["min.insync.replicas"] = str(settings.topic_min_insync_replicas)
     specs = []
     for topic in Topic:
-        config: dict[str, str] = dict(common)
+        # Each topic takes exactly the records the producers may send (max_request_size),
+        # whatever the broker's default: the two sizes cannot drift apart.
+        size = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+        config: dict[str, str] = common | size
         if topic is Topic.STATUS_UPDATES:
             # The status service's source of truth: latest record per application forever.
             config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
@@ -45,7 +52,9 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
             config |= {"retention.ms": "-1"}  # the log of record: never expires
         specs.append(TopicSpec(settings.topic(topic.value), n, config, replicas))
         specs.append(
-            TopicSpec(settings.topic(topic.dlq), 1, common | {"retention.ms": "-1"}, replicas)
+            TopicSpec(
+                settings.topic(topic.dlq), 1, common | {"retention.ms": "-1"} | size, replicas
+            )
         )
     return specs
 
@@ -90,16 +99,23 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
                 )
             except TopicAlreadyExistsError:
                 continue
-            # aiokafka reports per-topic errors in the response instead of raising; a topic
-            # created a moment ago may be missing from `list_topics` (metadata lag) and come
-            # back here as "already exists".
+            # aiokafka reports per-topic errors in the response instead of raising them: a
+            # topic another caller created a moment ago (list_topics did not show it yet) is
+            # not ours, and any other error (a bad config) must not pass for success.
             for _, code, message in response.topic_errors:
                 if code == TopicAlreadyExistsError.errno:
                     break
-                if code != 0:
-                    raise KafkaError(f"creating topic {spec.name} failed: {code} {message}")
+                if code:
+                    raise TopicError(f"cannot create topic {spec.name}: {message} (code {code})")
             else:
                 created.append(spec.name)
+        # Creation is acknowledged before the metadata shows it: return once every topic is
+        # listed, so a consumer subscribing (or delete_topics listing) right after sees them.
+        deadline = time.monotonic() + 30
+        while not set(created) <= set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TopicError(f"created topics not listed after 30 s: {sorted(created)}")
+            await asyncio.sleep(0.1)
         return created
     finally:
         await admin.close()
