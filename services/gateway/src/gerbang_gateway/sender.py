@@ -96,8 +96,8 @@ class Sender:
         *,
         statuses: StatusLog | None = None,
     ) -> None:
-        """`statuses`: where the `whatsapp.events` consumer notes Meta's statuses (default:
-        the same Redis as `sent`)."""
+        """`statuses`: where the webhook API notes Meta's status webhooks (default: the same
+        Redis as `sent`)."""
         self.settings = settings
         self.registry = registry
         self.graph = graph
@@ -117,11 +117,10 @@ class Sender:
         # (Redis down): the retry of the same reply may take them over at once.
         self._unsent: dict[str, str] = {}
 
-    def _deadline(self, after: float | None = None) -> float:
+    def _deadline(self) -> float:
         """Until when a send started now may still turn out to have reached Meta: the call's
         timeout, then the time Meta's status webhook may take."""
-        start = time.time() if after is None else after
-        return start + self.settings.graph_timeout_s + self.settings.send_status_wait_s
+        return time.time() + self.settings.graph_timeout_s + self.settings.send_status_wait_s
 
     async def handle(self, reply: OutboundReply) -> Sequence[Publish]:
         """Send one reply (or skip it if it was sent already)."""
