@@ -8,11 +8,20 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 # Another Kafka port (GERBANG_KAFKA_PORT, see deploy/local/README.md) moves the clients too.
-ifdef GERBANG_KAFKA_PORT
+# KAFKA_BROKERS=3: a three-broker KRaft cluster on loopback (ports +0, +2, +4 from
+# GERBANG_KAFKA_PORT), topics replicated 3 times with min.insync.replicas=2.
+KAFKA_BROKERS ?= 1
+export KAFKA_BROKERS
+ifeq ($(KAFKA_BROKERS),3)
+KAFKA_FIRST_PORT := $(or $(GERBANG_KAFKA_PORT),9092)
+export GERBANG_KAFKA_BOOTSTRAP ?= $(shell p=$(KAFKA_FIRST_PORT); echo 127.0.0.1:$$p,127.0.0.1:$$((p+2)),127.0.0.1:$$((p+4)))
+export GERBANG_TOPIC_REPLICATION_FACTOR ?= 3
+export GERBANG_TOPIC_MIN_INSYNC_REPLICAS ?= 2
+else ifdef GERBANG_KAFKA_PORT
 export GERBANG_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(GERBANG_KAFKA_PORT)
 endif
 
-.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench profile lint format up down clean
+.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench chaos profile lint format up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +56,9 @@ test-unit: bootstrap ## only the tests that need no Kafka or Redis
 bench: bootstrap infra-up ## load benchmark (JSON on the last line; saved in bench/results/)
 	@uv run --quiet python bench/run.py
 
+chaos: bootstrap infra-up ## fault runs (kills, outages, a broker of three): exactly once? one JSON line each
+	@uv run --quiet python bench/chaos.py $(CHAOS_ARGS)
+
 profile: bootstrap infra-up ## the benchmark with every service under cProfile: where the time goes
 	@uv run --quiet python bench/run.py --profile --messages 1500
 
@@ -59,11 +71,13 @@ format: bootstrap ## format the code
 	@uv run --quiet ruff format .
 	@uv run --quiet ruff check --fix .
 
-up: ## production-like stack with Docker Compose (needs a Docker engine)
-	docker compose -f deploy/docker-compose.yml --env-file deploy/.env up -d --build
+COMPOSE_FILES := -f deploy/docker-compose.yml $(if $(filter 3,$(KAFKA_BROKERS)),-f deploy/docker-compose.kafka3.yml)
+
+up: ## production-like stack with Docker Compose (needs a Docker engine; KAFKA_BROKERS=3 for three brokers)
+	docker compose $(COMPOSE_FILES) --env-file deploy/.env up -d --build
 
 down: ## stop the Docker Compose stack
-	docker compose -f deploy/docker-compose.yml --env-file deploy/.env down
+	docker compose $(COMPOSE_FILES) --env-file deploy/.env down
 
 clean: infra-down ## stop infrastructure and delete local data
 	@bash $(INFRA) down --wipe

@@ -766,3 +766,60 @@ def test_dashboard_queries_only_metrics_and_labels_the_code_defines() -> None:
         if variable and variable.group(1) in labels_of:
             assert variable.group(2) in labels_of[variable.group(1)]
     assert not missing, f"the dashboard queries metrics no code defines: {sorted(missing)}"
+
+
+# --- the three-broker overlay (docker-compose.kafka3.yml) ------------------------------------
+
+KAFKA3_FILE = DEPLOY / "docker-compose.kafka3.yml"
+KAFKA3: dict[str, dict[str, Any]] = yaml.safe_load(KAFKA3_FILE.read_text(encoding="utf-8"))[
+    "services"
+]
+BROKERS = ("kafka", "kafka-2", "kafka-3")
+
+
+def merged_environment(service: str) -> dict[str, str]:
+    """A service's environment as compose merges the overlay onto the base file."""
+    base = environment(service) if service in SERVICES else {}
+    overlay = KAFKA3.get(service, {}).get("environment") or {}
+    return base | {str(k): str(v) for k, v in overlay.items()}
+
+
+def test_three_broker_overlay_is_one_kraft_quorum_that_every_process_knows() -> None:
+    assert set(KAFKA3) - set(SERVICES) == {"kafka-2", "kafka-3"}, "only brokers are added"
+    brokers = {name: merged_environment(name) for name in BROKERS}
+    ids = {name: env["KAFKA_NODE_ID"] for name, env in brokers.items()}
+    assert sorted(ids.values()) == ["1", "2", "3"]
+    voters = ",".join(f"{ids[name]}@{name}:9093" for name in BROKERS)
+    advertised = set()
+    for name, env in brokers.items():
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters, name
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller", name
+        assert env["CLUSTER_ID"] == environment("kafka")["CLUSTER_ID"], "one cluster"
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+        assert env["KAFKA_MESSAGE_MAX_BYTES"] == environment("kafka")["KAFKA_MESSAGE_MAX_BYTES"]
+        for internal in ("OFFSETS_TOPIC", "TRANSACTION_STATE_LOG", "SHARE_COORDINATOR_STATE_TOPIC"):
+            assert env[f"KAFKA_{internal}_REPLICATION_FACTOR"] == "3", (name, internal)
+        advertised.add(env["KAFKA_ADVERTISED_LISTENERS"].removeprefix("PLAINTEXT://"))
+    for service in [*PROCESSES, *JOBS]:
+        bootstrap = set(merged_environment(service)["GERBANG_KAFKA_BOOTSTRAP"].split(","))
+        assert bootstrap == advertised, f"{service} does not know every broker"
+
+
+def test_three_broker_overlay_replicates_topics_as_the_brokers_require() -> None:
+    topics_env = merged_environment("topics")
+    module, _, name = JOBS["topics"][0].partition(":")
+    settings_cls = getattr(importlib.import_module(module), name)
+    assert {"GERBANG_TOPIC_REPLICATION_FACTOR", "GERBANG_TOPIC_MIN_INSYNC_REPLICAS"} <= env_names(
+        settings_cls
+    )
+    settings = settings_cls(
+        topic_replication_factor=topics_env["GERBANG_TOPIC_REPLICATION_FACTOR"],
+        topic_min_insync_replicas=topics_env["GERBANG_TOPIC_MIN_INSYNC_REPLICAS"],
+    )
+    broker = merged_environment("kafka")
+    assert settings.topic_replication_factor == len(BROKERS)
+    assert settings.topic_replication_factor == int(broker["KAFKA_DEFAULT_REPLICATION_FACTOR"])
+    assert settings.topic_min_insync_replicas == int(broker["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
+    waits_for = set(SERVICES["topics"]["depends_on"]) | set(KAFKA3["topics"]["depends_on"])
+    assert set(BROKERS) <= waits_for, "topics are created once every broker is up"

@@ -4,6 +4,7 @@ the benchmark. Every process is started by us, tracked by PID, and stopped by PI
 A `Stack` has a port base, so tests and a developer's `make run` do not collide:
     base+0 gateway api · base+1 fake Graph API · base+2 status api · base+3 feedback api
     base+11..15 worker health ports (router, sender, faq, status worker, feedback worker)
+    base+16, +17 the second router and sender (`replicas=2`, chaos runs)
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class Stack:
     """Start only these process names (default: all)."""
     log_dir: Path | None = None
     """Write each process's output to <log_dir>/<name>.log instead of our stdout."""
+    replicas: int = 1
+    """Routers and senders to run (2: a second of each, `router-2` and `sender-2`)."""
+    graph_latency_ms: float = 0.0
+    """How long the fake Graph API takes to answer a send (Meta: ≈200 ms)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -101,6 +106,14 @@ class Stack:
         env.update(self.extra_env)
         return env
 
+    def _fake_graph_args(self) -> list[str]:
+        return [
+            "--host", "127.0.0.1", "--port", str(self.port_base + 1),
+            # Like Meta: a signed status webhook back to the gateway for every send.
+            "--status-webhook-url", f"{self.api_url}/webhook/whatsapp",
+            "--latency-ms", str(self.graph_latency_ms),
+        ]  # fmt: skip
+
     def specs(self) -> list[ProcessSpec]:
         """Every process, in start order."""
         base = self.port_base
@@ -108,7 +121,7 @@ class Stack:
         specs = [
             ProcessSpec(
                 "fake-graph",
-                [*py, "gerbang_gateway.fake_graph", "--host", "127.0.0.1", "--port", str(base + 1)],
+                [*py, "gerbang_gateway.fake_graph", *self._fake_graph_args()],
                 f"{self.graph_url}/__stats",
             ),
             ProcessSpec("api", [*py, "gerbang_gateway", "api"], f"{self.api_url}/readyz"),
@@ -149,7 +162,23 @@ class Stack:
                 {"GERBANG_HEALTH_PORT": str(base + 15)},
             ),
         ]
-        return [s for s in specs if self.only is None or s.name in self.only]
+        if self.replicas >= 2:
+            specs += [
+                ProcessSpec(
+                    "router-2",
+                    [*py, "gerbang_gateway", "router"],
+                    f"http://127.0.0.1:{base + 16}/readyz",
+                    {"GERBANG_ROUTER_HEALTH_PORT": str(base + 16)},
+                ),
+                ProcessSpec(
+                    "sender-2",
+                    [*py, "gerbang_gateway", "sender"],
+                    f"http://127.0.0.1:{base + 17}/readyz",
+                    {"GERBANG_SENDER_HEALTH_PORT": str(base + 17)},
+                ),
+            ]
+        wanted = self.only
+        return [s for s in specs if wanted is None or s.name.removesuffix("-2") in wanted]
 
     def start(self, timeout: float = 90.0) -> None:
         """Start every process and wait until each is ready (or raise with its log)."""

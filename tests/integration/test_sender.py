@@ -115,7 +115,7 @@ async def test_outside_the_window_without_template_is_dead_lettered(sender: Send
     with pytest.raises(Reject, match="24-hour window"):
         await sender.handle(reply)
     # The claim was released: a later re-drive may still send it.
-    assert await sender.sent.claim(reply.idempotency_key) is None
+    assert (await sender.sent.claim(reply.idempotency_key, time.time() + 1)).free
 
 
 async def test_meta_saying_window_closed_switches_to_the_template(

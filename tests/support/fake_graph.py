@@ -214,9 +214,14 @@ class FakeGraphServer:
         message: str | None = None,
         details: str | None = None,
         raw_body: str | None = None,
+        mode: str = "fail",
+        hold_s: float = 30.0,
     ) -> dict[str, Any]:
-        """Queue a failure rule (see gerbang_gateway.fake_graph.FailureRule); returns it."""
+        """Queue a failure rule (see gerbang_gateway.fake_graph.FailureRule); returns it.
+        `mode`: fail, hold (accept, answer after `hold_s`) or accept_then_fail."""
         rule = {
+            "mode": mode,
+            "hold_s": hold_s,
             "code": code,
             "http_status": http_status,
             "count": count,
@@ -236,6 +241,17 @@ class FakeGraphServer:
     def clear_failures(self) -> None:
         """Drop every queued failure rule."""
         self.http.delete("/__fail").raise_for_status()
+
+    def status_webhooks(
+        self, url: str | None, *, delay_ms: float = 100.0, drop: bool = False
+    ) -> dict[str, Any]:
+        """Post a `sent` status webhook (signed, with the callback data) to `url` after each
+        accepted send, as Meta does; `drop` loses them; `url=None` stops posting."""
+        config = {"url": url, "delay_ms": delay_ms, "drop": drop}
+        response = self.http.put("/__webhooks", json=config)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
-from collections.abc import Callable, Iterator
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+from aiohttp import web
 from fastapi.testclient import TestClient
 
-from gerbang_gateway.fake_graph import create_app, is_loopback, main
+from gerbang_gateway.fake_graph import (
+    FailureRule,
+    StatusWebhooks,
+    create_app,
+    is_loopback,
+    main,
+)
 
 URL = "/v25.0/100000000000001/messages"
 AUTH = {"Authorization": "Bearer dev-token"}
@@ -440,3 +454,93 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 def test_main_refuses_non_loopback_host(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--host", "0.0.0.0", "--port", "0"]) == 2  # noqa: S104
     assert "--allow-remote" in capsys.readouterr().err
+
+
+# --- status webhooks back to the gateway, as Meta posts them ------------------------------
+
+
+class _Receiver:
+    """A real HTTP server standing in for the gateway's webhook endpoint."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.answers = answers  # status codes to answer in turn; then 200
+        self.bodies: list[tuple[bytes, str]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.bodies.append((await request.read(), request.headers["X-Hub-Signature-256"]))
+        return web.Response(status=self.answers.pop(0) if self.answers else 200)
+
+
+@contextlib.asynccontextmanager
+async def receiver(answers: list[int]) -> AsyncIterator[tuple[_Receiver, str]]:
+    target = _Receiver(answers)
+    app = web.Application()
+    app.router.add_post("/webhook/whatsapp", target.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield target, f"http://127.0.0.1:{port}/webhook/whatsapp"
+    finally:
+        await runner.cleanup()
+
+
+async def _send(app: Any, payload: dict[str, Any]) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fake") as http:
+        return await http.post(URL, json=payload, headers=AUTH)
+
+
+async def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_accepted_send_gets_a_signed_status_webhook_with_its_callback_data() -> None:
+    # The first post is refused (503): it is retried, as Meta redelivers.
+    async with receiver([503]) as (target, url):
+        app = create_app(webhooks=StatusWebhooks(url=url, delay_ms=50), app_secret="s3cret")
+        payload = text() | {"biz_opaque_callback_data": "reply:wamid.X:1"}
+        wamid = (await _send(app, payload)).json()["messages"][0]["id"]
+        await _wait(lambda: len(target.bodies) >= 2)
+    body, signature = target.bodies[-1]
+    assert signature == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    value = json.loads(body)["entry"][0]["changes"][0]["value"]
+    assert value["metadata"]["phone_number_id"] == "100000000000001"
+    [status] = value["statuses"]
+    assert status["id"] == wamid
+    assert status["status"] == "sent"
+    assert status["recipient_id"] == "6281234567890"
+    assert status["biz_opaque_callback_data"] == "reply:wamid.X:1"
+    stats = app.state.graph.counts
+    assert (stats["webhook_posts"], stats["webhook_post_failures"]) == (1, 1)
+
+
+async def test_dropped_status_webhooks_never_arrive() -> None:
+    async with receiver([]) as (target, url):
+        app = create_app(webhooks=StatusWebhooks(url=url, delay_ms=0, drop=True))
+        assert (await _send(app, text())).status_code == 200
+        await asyncio.sleep(0.3)
+    assert target.bodies == []
+    assert app.state.graph.counts["webhook_statuses_dropped"] == 1
+
+
+async def test_accept_then_fail_and_hold_record_the_send_and_post_its_status() -> None:
+    async with receiver([]) as (target, url):
+        app = create_app(webhooks=StatusWebhooks(url=url, delay_ms=0))
+        state = app.state.graph
+        state.add_rule(FailureRule(code=131000, mode="accept_then_fail"))
+        failed = await _send(app, text("a"))
+        assert failed.status_code == 500  # the sender sees an error ...
+        assert len(state.sent) == 1  # ... yet Meta has the message
+        state.add_rule(FailureRule(mode="hold", hold_s=0.5))
+        started = time.monotonic()
+        held = await _send(app, text("b"))
+        assert held.status_code == 200
+        assert time.monotonic() - started >= 0.5
+        await _wait(lambda: len(target.bodies) >= 1 and state.counts["webhook_statuses"] == 2)
+    assert len(state.sent) == 2

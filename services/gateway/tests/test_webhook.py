@@ -576,6 +576,23 @@ def test_unknown_status_is_kept_as_text() -> None:
     assert event.status == "deleted"
 
 
+def test_status_carries_the_callback_data_of_the_send() -> None:
+    # Meta echoes the send's biz_opaque_callback_data (our idempotency key) in its statuses.
+    status = {
+        "id": "wamid.X",
+        "status": "sent",
+        "timestamp": "1760000000",
+        "recipient_id": BUDI,
+        "biz_opaque_callback_data": "reply:wamid.IN:0",
+    }
+    (event,) = parse(envelope(value(statuses=[status]))).events
+    assert event.callback_data == "reply:wamid.IN:0"
+    (plain,) = parse(
+        envelope(value(statuses=[{**status, "biz_opaque_callback_data": None}]))
+    ).events
+    assert plain.callback_data is None
+
+
 def test_integer_timestamp_is_tolerated() -> None:
     (message,) = parse(
         envelope(value(messages=[{**text_message(), "timestamp": 1760000000}]))

@@ -48,11 +48,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gerbang import metrics
+from gerbang.kafka_uvloop import patch_connection_send
 from gerbang.logs import bind
 from gerbang.messages import DeadLetter
 from gerbang.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+patch_connection_send()  # before any client connects (see gerbang.kafka_uvloop)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -171,7 +173,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.consumer._settle(set(revoked), timeout=self.consumer.drain_timeout_s)
+        # Bounded well under the rebalance timeout: a member still settling when the group
+        # completes is thrown out, and its rejoin starts another rebalance (the minute-long
+        # stalls of a replica kill came from such chains).
+        settle_s = min(self.consumer.drain_timeout_s, self.consumer.rebalance_timeout_s / 4)
+        await self.consumer._settle(set(revoked), timeout=settle_s)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -225,10 +231,12 @@ class Consumer(Generic[M]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             client_id=f"gerbang-{service}",
-            session_timeout_ms=10_000,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=1_000,
+            rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
             max_poll_interval_ms=max_poll_interval_ms,
         )
+        self.rebalance_timeout_s = settings.kafka_rebalance_timeout_ms / 1000
         self._consumer.subscribe([settings.topic(topic)], listener=_Rebalance(self))
         self._stopping = asyncio.Event()
         self._stopped_fetching = asyncio.Event()

@@ -495,6 +495,11 @@ class DeliveryEvent(_Message):
     timestamp: dt.datetime
     errors: list[GraphError] = Field(default_factory=list)
     pricing_category: str | None = None
+    callback_data: str | None = Field(
+        default=None,
+        description="Meta's echo of the send's `biz_opaque_callback_data`: the reply's "
+        "idempotency key, which the sender reconciles a send of unknown outcome with",
+    )
 
     @property
     def key(self) -> str:

@@ -52,6 +52,12 @@ MESSAGES_OUT = Counter(
 SEND_FAILURES = Counter(
     "gerbang_send_failures_total", "Graph API send failures", ["office", "code", "final"]
 )
+SEND_OUTCOME_UNKNOWN = Counter(
+    "gerbang_send_outcome_unknown_total",
+    "Sends whose outcome was unknown (sender died, call timed out), by how they were settled: "
+    "status (Meta's status webhook showed it sent, not repeated) or resent (none in time)",
+    ["office", "settled"],
+)
 E2E_SECONDS = Histogram(
     "gerbang_e2e_seconds",
     "Webhook acked to reply accepted by the Graph API",

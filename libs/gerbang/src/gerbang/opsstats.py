@@ -12,6 +12,9 @@ Keys (all prefixed with the deployment's topic prefix, kept `HOUR_TTL_S`):
         out                 replies the Graph API accepted
         fail:<code>         Graph API send failures by error code
         lookup:<outcome>    status lookups by outcome (found, not_found, locked, …)
+        unknown:<outcome>   sends of unknown outcome and how they were settled:
+                            `status` (Meta's status webhook showed it was sent: not repeated),
+                            `resent` (no status within the bound: sent again)
     gerbang:ops:latency:<office>             list of the last `LATENCY_SAMPLES` response
                                              times in ms (webhook ack → reply accepted)
 """
@@ -72,6 +75,7 @@ class OfficeStats:
     intents: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     lookups: Counter[str] = field(default_factory=Counter)
+    unknown_outcomes: Counter[str] = field(default_factory=Counter)
     replies_out: int = 0
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -114,6 +118,8 @@ def summarize(
                 stats.failures[label] += value
             elif kind == "lookup":
                 stats.lookups[label] += value
+            elif kind == "unknown":
+                stats.unknown_outcomes[label] += value
             elif kind == "out":
                 stats.replies_out += value
     stats.latencies_ms = list(latencies_ms)
@@ -134,6 +140,7 @@ def merge(parts: Sequence[OfficeStats]) -> OfficeStats:
         merged.intents.update(part.intents)
         merged.failures.update(part.failures)
         merged.lookups.update(part.lookups)
+        merged.unknown_outcomes.update(part.unknown_outcomes)
         merged.replies_out += part.replies_out
         merged.latencies_ms.extend(part.latencies_ms)
     return merged
@@ -186,6 +193,10 @@ class OpsStats:
     async def record_send_failure(self, office: str, code: int | str | None) -> None:
         """A Graph API send failed with this error code."""
         await self._count(office, {f"fail:{code if code is not None else 'unknown'}": 1}, None)
+
+    async def record_unknown_outcome(self, office: str, outcome: str) -> None:
+        """A send of unknown outcome was settled: `status` (seen sent) or `resent`."""
+        await self._count(office, {f"unknown:{outcome}": 1}, None)
 
     async def record_lookup(self, office: str, outcome: str) -> None:
         """A status lookup ended with `outcome` (found, not_found, locked, …)."""

@@ -97,8 +97,10 @@ async def run_worker(
     await producer.start()
     tasks: list[asyncio.Task[None]] = []
     try:
+        # Joined together: each start waits for its group's assignment, which after a crash
+        # waits out the dead member's session; one after the other would add those waits.
+        await asyncio.gather(*(consumer.start() for consumer in consumers))
         for consumer in consumers:
-            await consumer.start()
             tasks.append(asyncio.create_task(consumer.run(), name=f"consume:{consumer.topic}"))
         tasks.extend(asyncio.create_task(job()) for job in background)
         log.info(

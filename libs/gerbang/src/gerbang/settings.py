@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gerbang.offices import default_offices_dir
@@ -59,6 +59,35 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(
         default=6, ge=1, le=256, description="Partitions of conversation-keyed topics"
     )
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Replicas of every topic `gerbang topics create` makes (1 for one broker; "
+        "3 for the three-broker layout, `make infra-up KAFKA_BROKERS=3`)",
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="min.insync.replicas of every topic (None: the broker's default); with "
+        "acks=all a write succeeds only on this many replicas (2 of 3: one broker may fail)",
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=6_000,
+        ge=6_000,
+        le=60_000,
+        description="How long a consumer-group member may go silent before the group gives "
+        "its partitions to the others: a killed replica's partitions stall about this long "
+        "(6 s is the broker's default minimum; heartbeats go every second)",
+    )
+    kafka_rebalance_timeout_ms: int = Field(
+        default=20_000,
+        ge=6_000,
+        le=300_000,
+        description="How long the group waits for its members to rejoin in a rebalance; a "
+        "member finishes its revoked partitions' work in flight within a quarter of it",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field(default="json", pattern=r"^(json|console)$", description="Log format")
     offices_dir: Path = Field(
@@ -79,6 +108,19 @@ class ServiceSettings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @model_validator(mode="after")
+    def _replicas(self) -> ServiceSettings:
+        if (
+            self.topic_min_insync_replicas is not None
+            and self.topic_min_insync_replicas > self.topic_replication_factor
+        ):
+            raise ValueError(
+                "topic_min_insync_replicas must not exceed topic_replication_factor "
+                f"({self.topic_min_insync_replicas} > {self.topic_replication_factor}): "
+                "no write could ever succeed"
+            )
+        return self
 
     @property
     def development(self) -> bool:

@@ -29,24 +29,33 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str]
+    replication_factor: int = 1
 
 
 def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
     """Every topic and dead-letter topic, with partitions and config."""
     n = settings.topic_partitions
+    replicas = settings.topic_replication_factor
+    common: dict[str, str] = {}
+    if settings.topic_min_insync_replicas is not None:
+        common["min.insync.replicas"] = str(settings.topic_min_insync_replicas)
     specs = []
     for topic in Topic:
         # Each topic takes exactly the records the producers may send (max_request_size),
         # whatever the broker's default: the two sizes cannot drift apart.
         size = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
-        config: dict[str, str] = dict(size)
+        config: dict[str, str] = common | size
         if topic is Topic.STATUS_UPDATES:
             # The status service's source of truth: latest record per application forever.
             config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
         elif topic is Topic.FEEDBACK_RECORDED:
             config |= {"retention.ms": "-1"}  # the log of record: never expires
-        specs.append(TopicSpec(settings.topic(topic.value), n, config))
-        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"} | size))
+        specs.append(TopicSpec(settings.topic(topic.value), n, config, replicas))
+        specs.append(
+            TopicSpec(
+                settings.topic(topic.dlq), 1, common | {"retention.ms": "-1"} | size, replicas
+            )
+        )
     return specs
 
 
@@ -79,7 +88,14 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         for spec in wanted:
             try:
                 response = await admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)]
+                    [
+                        NewTopic(
+                            spec.name,
+                            spec.partitions,
+                            spec.replication_factor,
+                            topic_configs=spec.config,
+                        )
+                    ]
                 )
             except TopicAlreadyExistsError:
                 continue

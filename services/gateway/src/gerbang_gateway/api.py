@@ -33,7 +33,7 @@ from gerbang.messages import Topic, UnroutedPayload
 from gerbang.offices import OfficeRegistry, load_registry, office_secret
 from gerbang.redisconn import connect_redis
 from gerbang_gateway.ops.pages import install_ops, ops_running
-from gerbang_gateway.redis_state import Dedupe
+from gerbang_gateway.redis_state import Dedupe, StatusLog
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_gateway.signature import (
     InvalidHandshake,
@@ -61,6 +61,7 @@ class Gateway:
     producer: Producer
     redis: Redis
     dedupe: Dedupe
+    statuses: StatusLog
     secrets: dict[str, frozenset[str]]
     """app secret → office codes signed with it (one Meta app may serve several offices)."""
 
@@ -119,6 +120,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             producer=producer,
             redis=redis,
             dedupe=Dedupe(redis, settings.topic_prefix, settings.dedupe_ttl_s),
+            statuses=StatusLog(redis, settings.topic_prefix, settings.status_log_ttl_s),
             secrets=_app_secrets(settings, registry),
         )
         log.info("gateway api ready", extra={"offices": len(registry)})
@@ -235,6 +237,17 @@ async def _receive(request: Request, gateway: Gateway) -> Response:
     try:
         claimed, done, pending = await gateway.dedupe.claim(ids)
     except RedisError as exc:
+        metrics.WEBHOOKS.labels("redis_unavailable").inc()
+        log.error("redis unavailable; asking Meta to redeliver", extra={"error": repr(exc)})
+        return _error(503, "unavailable", "state store unavailable, retry later")
+    try:
+        # Meta has the messages these statuses are about: a sender that does not know the
+        # outcome of such a send learns it here (gerbang_gateway.sender, `_reconcile`).
+        await gateway.statuses.record(
+            [(e.callback_data, e.message_id) for e in events if e.callback_data]
+        )
+    except RedisError as exc:
+        await _release(gateway, claimed)
         metrics.WEBHOOKS.labels("redis_unavailable").inc()
         log.error("redis unavailable; asking Meta to redeliver", extra={"error": repr(exc)})
         return _error(503, "unavailable", "state store unavailable, retry later")

@@ -18,7 +18,19 @@ Control endpoints (not part of Meta's API):
 - `POST /__fail` — queue a failure rule (body: `FailureRule`); `GET /__fail` lists the rules;
   `DELETE /__fail` clears them. Rules are tried in the order they were added; the first one
   that matches a send makes it fail and uses up one of its `count`.
+- `GET /__webhooks` / `PUT /__webhooks` — the status webhooks it posts back (body:
+  `StatusWebhooks`): like Meta, every accepted send gets a `sent` status webhook (and more
+  statuses if asked) carrying the send's `biz_opaque_callback_data`, POSTed to `url` after
+  `delay_ms`, signed with the number's app secret (`X-Hub-Signature-256`), batched per number,
+  and retried with backoff on anything but 200 (as Meta redelivers). `drop: true` loses them
+  all (a status that never comes). Also `--status-webhook-url` / `--status-delay-ms`; the
+  app secret from `FAKE_GRAPH_APP_SECRET` (default: the documented development secret).
 - `GET /healthz` — readiness.
+
+Beyond failing, a rule's `mode` can make Meta *accept* a send and still not answer in time
+(`hold`: the answer comes `hold_s` later, past the sender's timeout) or answer an error
+(`accept_then_fail`): the message was sent and its status webhook comes, but the sender
+cannot know — an unknown outcome.
 
 Failure presets (`code` → Meta's message and HTTP status, override with `http_status`):
 130429 throughput limit (HTTP 400 as Meta documents it; ask for 429 to test that path),
@@ -35,10 +47,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import ipaddress
 import itertools
 import json
+import os
 import re
 import secrets
 import socket
@@ -47,13 +63,15 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import aiohttp
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_MAX_RECORDS = 500_000
+DEV_APP_SECRET = "gerbang-dev-secret"  # noqa: S105 - the documented development secret
 READY_LINE_PREFIX = "fake graph listening on "
 
 _NON_DIGITS = re.compile(r"\D+")
@@ -280,6 +298,29 @@ class FailureRule(BaseModel):
     message: str | None = Field(default=None, description="Override Meta's message")
     details: str | None = Field(default=None, description="Override error_data.details")
     raw_body: str | None = Field(default=None, description="With code null: the body to answer")
+    mode: Literal["fail", "hold", "accept_then_fail"] = Field(
+        default="fail",
+        description="fail: refuse the send; hold: accept it (recorded, status webhook posted) "
+        "and answer success only after hold_s; accept_then_fail: accept it and answer the error",
+    )
+    hold_s: float = Field(default=30.0, ge=0, le=600, description="With mode hold: answer delay")
+
+
+class StatusWebhooks(BaseModel):
+    """Where and how the fake posts status webhooks back, as Meta does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, description="The gateway's webhook URL; None: off")
+    delay_ms: float = Field(default=300.0, ge=0, description="Delay after the send is accepted")
+    drop: bool = Field(default=False, description="Post nothing (statuses that never come)")
+    statuses: list[str] = Field(
+        default_factory=lambda: ["sent"], description="Statuses posted per send, in order"
+    )
+    app_secrets: dict[str, str] = Field(
+        default_factory=dict, description="App secret per phone_number_id (else the default)"
+    )
+    max_attempts: int = Field(default=60, ge=1, description="Posts of one webhook before giving up")
 
 
 @dataclass
@@ -330,10 +371,88 @@ class FakeGraphState:
     by_code: collections.Counter[int] = field(default_factory=collections.Counter)
     _index: Iterator[int] = field(default_factory=itertools.count)
     _rule_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    webhooks: StatusWebhooks = field(default_factory=StatusWebhooks)
+    app_secret: str = DEV_APP_SECRET
+    # Statuses waiting to be posted: (due monotonic time, attempts, phone_number_id, status).
+    outbox: list[tuple[float, int, str, dict[str, Any]]] = field(default_factory=list)
+    poster: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.sent = collections.deque(maxlen=self.max_records)
         self.reads = collections.deque(maxlen=self.max_records)
+
+    def accepted(self, phone_number_id: str, to: str, wamid: str, payload: dict[str, Any]) -> None:
+        """Queue the status webhooks of an accepted send (if configured)."""
+        config = self.webhooks
+        if config.url is None:
+            return
+        if config.drop:
+            self.counts["webhook_statuses_dropped"] += len(config.statuses)
+            return
+        due = time.monotonic() + config.delay_ms / 1000
+        for name in config.statuses:
+            status: dict[str, Any] = {
+                "id": wamid,
+                "status": name,
+                "timestamp": str(int(time.time())),
+                "recipient_id": _digits(to),
+                "pricing": {"billable": False, "pricing_model": "PMP", "category": "service"},
+            }
+            callback = payload.get("biz_opaque_callback_data")
+            if isinstance(callback, str):
+                status["biz_opaque_callback_data"] = callback
+            self.outbox.append((due, 0, phone_number_id, status))
+        if self.poster is None or self.poster.done():
+            self.poster = asyncio.get_running_loop().create_task(self._post_statuses())
+
+    async def _post_statuses(self) -> None:
+        """Post due statuses, batched per number; retry a batch on anything but 200."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            while self.outbox:
+                await asyncio.sleep(0.05)
+                now = time.monotonic()
+                due = [item for item in self.outbox if item[0] <= now]
+                if not due:
+                    continue
+                self.outbox = [item for item in self.outbox if item[0] > now]
+                batches: dict[str, list[tuple[float, int, str, dict[str, Any]]]] = {}
+                for item in due:
+                    batches.setdefault(item[2], []).append(item)
+                for number, items in batches.items():
+                    for start in range(0, len(items), 50):
+                        await self._post_batch(http, number, items[start : start + 50])
+
+    async def _post_batch(
+        self,
+        http: aiohttp.ClientSession,
+        phone_number_id: str,
+        items: list[tuple[float, int, str, dict[str, Any]]],
+    ) -> None:
+        config = self.webhooks
+        if config.url is None:
+            return
+        body = json.dumps(
+            status_webhook(phone_number_id, [status for *_, status in items])
+        ).encode()
+        secret = config.app_secrets.get(phone_number_id, self.app_secret)
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
+        status_code = 0
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with http.post(config.url, data=body, headers=headers) as response:
+                await response.read()
+                status_code = response.status
+        if status_code == 200:
+            self.counts["webhook_posts"] += 1
+            self.counts["webhook_statuses"] += len(items)
+            return
+        self.counts["webhook_post_failures"] += 1
+        retry_at = time.monotonic() + min(5.0, 0.25 * 2 ** min(items[0][1], 5))
+        for _, attempts, number, status in items:
+            if attempts + 1 < config.max_attempts:
+                self.outbox.append((retry_at, attempts + 1, number, status))
+            else:
+                self.counts["webhook_statuses_given_up"] += 1
 
     def next_index(self) -> int:
         return next(self._index)
@@ -369,6 +488,28 @@ class FakeGraphState:
         self.by_status[http_status] += 1
         if code is not None:
             self.by_code[code] += 1
+
+
+def status_webhook(phone_number_id: str, statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    """Meta's webhook envelope carrying statuses of messages sent from one number."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "100000000000999",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"phone_number_id": phone_number_id},
+                            "statuses": statuses,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def _now() -> tuple[str, float]:
@@ -414,10 +555,18 @@ def _filter_tail(
 # --- the app ------------------------------------------------------------------------------
 
 
-def create_app(*, max_records: int = DEFAULT_MAX_RECORDS, latency_ms: float = 0.0) -> FastAPI:
+def create_app(
+    *,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    latency_ms: float = 0.0,
+    webhooks: StatusWebhooks | None = None,
+    app_secret: str = DEV_APP_SECRET,
+) -> FastAPI:
     """The fake Graph API as an ASGI app (state lives in `app.state.graph`)."""
     app = FastAPI(title="Fake WhatsApp Graph API", docs_url=None, redoc_url=None)
     state = FakeGraphState(max_records=max_records, latency_ms=latency_ms)
+    state.webhooks = webhooks or StatusWebhooks()
+    state.app_secret = app_secret
     app.state.graph = state
 
     def error_response(
@@ -492,7 +641,7 @@ def create_app(*, max_records: int = DEFAULT_MAX_RECORDS, latency_ms: float = 0.
         except InvalidPayload as exc:
             return error_response(400, 100, details=str(exc))
         rule = state.take_failure(phone_number_id, payload)
-        if rule is not None:
+        if rule is not None and rule.mode == "fail":
             return injected_response(rule)
 
         to = payload["to"]
@@ -511,6 +660,11 @@ def create_app(*, max_records: int = DEFAULT_MAX_RECORDS, latency_ms: float = 0.
             }
         )
         state.counts["sent"] += 1
+        state.accepted(phone_number_id, to, wamid, payload)
+        if rule is not None and rule.mode == "accept_then_fail":
+            return injected_response(rule)  # Meta has it; the sender learns only from status
+        if rule is not None and rule.mode == "hold":
+            await asyncio.sleep(rule.hold_s)  # answered after the sender stopped waiting
         state.by_status[200] += 1
         return JSONResponse(
             {
@@ -545,12 +699,32 @@ def create_app(*, max_records: int = DEFAULT_MAX_RECORDS, latency_ms: float = 0.
         state.clear_records()
         return {"cleared": True}
 
+    @app.get("/__webhooks")
+    async def get_webhooks() -> dict[str, Any]:
+        return state.webhooks.model_dump(exclude={"app_secrets"}) | {"pending": len(state.outbox)}
+
+    @app.put("/__webhooks")
+    async def put_webhooks(config: StatusWebhooks) -> dict[str, Any]:
+        state.webhooks = config
+        return config.model_dump(exclude={"app_secrets"})
+
     @app.get("/__stats")
     async def stats() -> dict[str, Any]:
         return {
             "sent": state.counts["sent"],
             "failed": state.counts["failed"],
             "reads": state.counts["reads"],
+            "webhooks": {
+                name: state.counts[f"webhook_{name}"]
+                for name in (
+                    "posts",
+                    "statuses",
+                    "post_failures",
+                    "statuses_dropped",
+                    "statuses_given_up",
+                )
+            }
+            | {"pending": len(state.outbox)},
             "by_status": {str(k): v for k, v in sorted(state.by_status.items())},
             "by_code": {str(k): v for k, v in sorted(state.by_code.items())},
             "records": len(state.sent),
@@ -598,6 +772,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="Delay every send")
     parser.add_argument("--allow-remote", action="store_true", help="Allow a non-loopback --host")
+    parser.add_argument(
+        "--status-webhook-url", default=None, help="Post status webhooks here, as Meta does"
+    )
+    parser.add_argument("--status-delay-ms", type=float, default=300.0)
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -629,7 +807,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"{READY_LINE_PREFIX}http://{url_host}:{port}", flush=True)
 
-    app = create_app(max_records=args.max_records, latency_ms=args.latency_ms)
+    app = create_app(
+        max_records=args.max_records,
+        latency_ms=args.latency_ms,
+        webhooks=StatusWebhooks(url=args.status_webhook_url, delay_ms=args.status_delay_ms),
+        # From the environment, not the command line (which `ps` shows to everyone).
+        app_secret=os.environ.get("FAKE_GRAPH_APP_SECRET", DEV_APP_SECRET),
+    )
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -189,6 +189,12 @@ class RetryableSendError(SendError):
         self.retry_after = retry_after
 
 
+class OutcomeUnknown(RetryableSendError):
+    """The request may have reached Meta, but no answer came back (a timeout, a connection
+    dropped mid-call): Meta may have accepted the message. Not to be repeated blindly; the
+    sender reconciles it with the status webhook first."""
+
+
 class PairRateLimited(RetryableSendError):
     """131056: too many messages to this one citizen. Retry *that citizen only* later,
     4^X seconds after the X-th refusal (`pair_rate_limit_delay`); others are unaffected."""
@@ -407,8 +413,9 @@ class GraphClient:
     async def send(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> str:
         """Send one message from the office number `phone_number_id`; return its wamid.
 
-        Raises a `SendError` subclass. A timeout after the request went out is retryable, but
-        Meta may have accepted the message: the caller's idempotency key cannot tell.
+        Raises a `SendError` subclass. A timeout or a connection lost after the request went
+        out is `OutcomeUnknown`: Meta may have accepted the message, so the caller reconciles
+        before sending it again (gerbang_gateway.sender).
         """
         body = await self._post(phone_number_id, access_token, payload)
         messages = body.get("messages")
@@ -457,15 +464,19 @@ class GraphClient:
                 status = response.status
                 content = await response.read()
                 retry_after = response.headers.get("retry-after")
-        except TimeoutError as exc:
-            # `from None`: nothing downstream (error reporters, pickled dead letters) should
-            # hold the request, and the request holds the token.
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Never connected: Meta has nothing, a plain retry is safe. `from None`: nothing
+            # downstream (error reporters, dead letters) should hold the request and its token.
             raise RetryableSendError(
+                None, f"cannot reach the Graph API ({type(exc).__name__}: {exc})"
+            ) from None
+        except TimeoutError as exc:
+            raise OutcomeUnknown(
                 None, f"timeout talking to the Graph API ({type(exc).__name__})"
             ) from None
         except aiohttp.ClientError as exc:
-            raise RetryableSendError(
-                None, f"cannot reach the Graph API ({type(exc).__name__}: {exc})"
+            raise OutcomeUnknown(
+                None, f"no answer from the Graph API ({type(exc).__name__}: {exc})"
             ) from None
 
         if 200 <= status < 300:

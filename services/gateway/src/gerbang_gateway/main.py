@@ -18,7 +18,7 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient, graph_session
-from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
+from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, StatusLog
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
@@ -60,6 +60,7 @@ async def run_sender(settings: GatewaySettings) -> None:
     """Consume whatsapp.outbound and send through the Graph API."""
     registry = load_registry(settings.offices_dir)
     redis = connect_redis(settings, socket_timeout=2.0)
+    statuses = StatusLog(redis, settings.topic_prefix, settings.status_log_ttl_s)
     async with graph_session(settings.graph_timeout_s, settings.graph_max_connections) as http:
         sender = Sender(
             settings,
@@ -74,6 +75,7 @@ async def run_sender(settings: GatewaySettings) -> None:
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             RateLimiter(redis, settings.topic_prefix),
             stats=OpsStats(redis, settings.topic_prefix),
+            statuses=statuses,
         )
         producer = Producer(settings, "sender")
         consumer = Consumer(

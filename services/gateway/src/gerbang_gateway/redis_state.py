@@ -3,7 +3,9 @@
 Keys (all prefixed with the deployment's topic prefix):
     gerbang:seen:<wamid>             webhook dedupe ("pending" while producing, then "done")
     gerbang:conv:<office>:<wa_id>    conversation session (hash)
-    gerbang:sent:<idempotency_key>   reply sent ("sending" while calling Meta, then the wamid)
+    gerbang:sent:<idempotency_key>   reply sent ("sending:<deadline>" while calling Meta or
+                                     while its outcome is unknown, then the wamid)
+    gerbang:status:<callback_data>   a status webhook came for the send with this callback data
     gerbang:rl:<phone_number_id>:<s> messages sent by a number in second <s>
 """
 
@@ -180,37 +182,140 @@ class Sessions:
             await pipe.execute()
 
 
-class SentLog:
-    """Send idempotency: each reply key reaches the Graph API at most once (barring a crash
-    in the instant between Meta's answer and the write, which resends once)."""
+_TAKE_OVER_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
 
-    SENDING_TTL_S = 120
+
+@dataclass(frozen=True)
+class Claim:
+    """What `SentLog.claim` found: free (ours now), sent (`wamid`), or pending: a send in
+    progress or of unknown outcome, not to be repeated before `deadline` (unix seconds)."""
+
+    wamid: str | None = None
+    pending: str | None = None
+    """The raw claim value (what a take-over must still find there)."""
+    deadline: float = 0.0
+
+    @property
+    def free(self) -> bool:
+        """We hold the claim and may send."""
+        return self.wamid is None and self.pending is None
+
+
+SENDING = "sending"
+
+
+def sending_value(deadline: float) -> str:
+    """A claim's value while its send is in progress: `sending:<deadline>`."""
+    return f"{SENDING}:{deadline:.3f}"
+
+
+def parse_claim(value: str) -> Claim:
+    """Read a stored claim value (pure): a wamid, or `sending[:<deadline>]`."""
+    if value == SENDING or value.startswith(SENDING + ":"):
+        _, _, deadline = value.partition(":")
+        try:
+            return Claim(pending=value, deadline=float(deadline))
+        except ValueError:  # an old-style bare "sending": no deadline known, wait one bound
+            return Claim(pending=value, deadline=0.0)
+    return Claim(wamid=value)
+
+
+class SentLog:
+    """Send idempotency: each reply key reaches the Graph API once.
+
+    `sending:<deadline>` while a send is in flight or its outcome is unknown (the sender died,
+    the call timed out after Meta may have accepted it); the wamid once Meta accepted it.
+    A sender meeting `sending:` does not send again: it reconciles with Meta's status webhook
+    (`StatusLog`) and only takes the claim over (compare-and-set) once `deadline` passed
+    without a status. `deadline` is set before every Graph call to the call's timeout plus
+    the time Meta's status may take, so it bounds how long a conversation waits.
+    """
 
     def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        # A claim of unknown outcome lives as long as a sent mark: however late its record is
+        # redelivered, it is reconciled, never taken for a reply not yet sent.
+        self.claim_ttl_s = ttl_s
+        self._take_over = redis.register_script(_TAKE_OVER_SCRIPT)
 
     def _key(self, idempotency_key: str) -> str:
         return f"{self.prefix}gerbang:sent:{idempotency_key}"
 
-    async def claim(self, idempotency_key: str) -> str | None:
-        """None if we may send now; else the current value ("sending" or the wamid)."""
+    async def claim(self, idempotency_key: str, deadline: float) -> Claim:
+        """Claim the key for a send (`Claim.free`), or say who has it."""
         key = self._key(idempotency_key)
-        if await self.redis.set(key, "sending", nx=True, ex=self.SENDING_TTL_S):
-            return None
-        value = await self.redis.get(key)
-        if value is None:  # expired in between: try again
-            return await self.claim(idempotency_key)
-        return str(value)
+        value = sending_value(deadline)
+        if await self.redis.set(key, value, nx=True, ex=self.claim_ttl_s):
+            return Claim()
+        current = await self.redis.get(key)
+        if current is None:  # released in between: try again
+            return await self.claim(idempotency_key, deadline)
+        return parse_claim(str(current))
+
+    async def peek(self, idempotency_key: str) -> Claim | None:
+        """The claim as it stands (None: nobody holds it)."""
+        current = await self.redis.get(self._key(idempotency_key))
+        return None if current is None else parse_claim(str(current))
+
+    async def extend(self, idempotency_key: str, deadline: float) -> str:
+        """Move our claim's deadline (before a Graph call); returns the new value."""
+        value = sending_value(deadline)
+        await self.redis.set(self._key(idempotency_key), value, ex=self.claim_ttl_s)
+        return value
+
+    async def take_over(self, idempotency_key: str, seen: str, deadline: float) -> bool:
+        """Take a pending claim whose deadline passed, if it still reads `seen`."""
+        keys = [self._key(idempotency_key)]
+        args: list[str | int] = [seen, sending_value(deadline), self.claim_ttl_s]
+        return bool(await self._take_over(keys=keys, args=args))
 
     async def confirm(self, idempotency_key: str, wamid: str) -> None:
         """Remember the reply as sent."""
         await self.redis.set(self._key(idempotency_key), wamid, ex=self.ttl_s)
 
     async def release(self, idempotency_key: str) -> None:
-        """Give the claim back (the send failed; a later attempt may send)."""
+        """Give the claim back (Meta surely did not get the message; a later attempt sends)."""
         await self.redis.delete(self._key(idempotency_key))
+
+
+class StatusLog:
+    """Meta's status webhooks seen, by the `biz_opaque_callback_data` of the send.
+
+    Written by the webhook API as a status webhook arrives (before it answers 200, so the
+    mark does not wait behind Kafka or a sender's restart); read by the sender when a send's
+    outcome is unknown: any status for the callback (`failed` included) means Meta accepted
+    that send, and sending it again would be a second message, not a retry.
+    """
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _key(self, callback_data: str) -> str:
+        return f"{self.prefix}gerbang:status:{callback_data}"
+
+    async def record(self, seen: Sequence[tuple[str, str]]) -> None:
+        """Statuses arrived for these (callback data, wamid): Meta has those messages."""
+        if not seen:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for callback_data, wamid in seen:
+                pipe.set(self._key(callback_data), wamid, ex=self.ttl_s)
+            await pipe.execute()
+
+    async def seen(self, callback_data: str) -> str | None:
+        """The wamid Meta reported for this callback, if a status arrived."""
+        value = await self.redis.get(self._key(callback_data))
+        return None if value is None else str(value)
 
 
 # Reserve the first one-second window, from now on, that still has room for this number.

@@ -1,7 +1,9 @@
 """The sender worker: `whatsapp.outbound` → Meta's Graph API, once per reply.
 
 Per reply, in order:
-1. idempotency: a key already sent is skipped (a redelivered reply is never sent twice);
+1. idempotency: a key already sent is skipped (a redelivered reply is never sent twice); a
+   key whose send has an unknown outcome (a sender died mid-send, a call timed out) is
+   reconciled with Meta's status webhook before it is ever sent again (see `SentLog`);
 2. the reply's directive is stored in the conversation (before the citizen can answer);
 3. the 24-hour window: outside it only an approved template may go (131047 otherwise);
 4. the number's throughput (Redis, shared by every sender replica);
@@ -15,7 +17,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
 
 from gerbang import metrics
 from gerbang.bus import Publish, Reject
@@ -24,6 +29,7 @@ from gerbang.offices import OfficeRegistry, office_secret
 from gerbang.opsstats import OpsStats
 from gerbang_gateway.graph import (
     GraphClient,
+    OutcomeUnknown,
     OutsideWindowError,
     PairRateLimited,
     PermanentSendError,
@@ -31,14 +37,52 @@ from gerbang_gateway.graph import (
     backoff_delay,
     build_payload,
 )
-from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
+from gerbang_gateway.redis_state import (
+    RateLimiter,
+    SentLog,
+    Sessions,
+    StatusLog,
+    sending_value,
+)
 from gerbang_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 
+def callback_data(reply: OutboundReply) -> str:
+    """What the send carries as `biz_opaque_callback_data` (Meta's limit: 512 characters) and
+    Meta echoes in the send's status webhooks: the reply's idempotency key."""
+    return reply.idempotency_key[:512]
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """How a wait for a send of unknown outcome ended: Meta's status showed it sent
+    (`wamid`), we took the claim over to send again (`claim`), or neither (look again)."""
+
+    wamid: str | None = None
+    claim: str | None = None
+
+
+@dataclass
+class _Call:
+    """Our claim on a reply, and whether a Graph call of ours may have reached Meta (then the
+    claim must stay for reconciliation, never be released)."""
+
+    claim: str
+    deadline: float
+    maybe_sent: bool = False
+
+
+class _HandledElsewhere(Exception):
+    """Another sender took over this reply's claim: its outcome is that sender's now."""
+
+
 class Sender:
     """Sends replies through the Graph API; one instance per process."""
+
+    POLL_S = 0.2
+    """How often a reply of unknown outcome looks for Meta's status."""
 
     def __init__(
         self,
@@ -49,12 +93,17 @@ class Sender:
         sent: SentLog,
         limiter: RateLimiter,
         stats: OpsStats | None = None,
+        *,
+        statuses: StatusLog | None = None,
     ) -> None:
+        """`statuses`: where the webhook API notes Meta's status webhooks (default: the same
+        Redis as `sent`)."""
         self.settings = settings
         self.registry = registry
         self.graph = graph
         self.sessions = sessions
         self.sent = sent
+        self.statuses = statuses or StatusLog(sent.redis, sent.prefix, settings.status_log_ttl_s)
         self.limiter = limiter
         self.stats = stats
         self._tokens = {
@@ -64,25 +113,31 @@ class Sender:
             for office in registry
         }
         self._rng = random.Random()
+        # Claims this process holds whose Graph call never started, but whose release failed
+        # (Redis down): the retry of the same reply may take them over at once.
+        self._unsent: dict[str, str] = {}
+
+    def _deadline(self) -> float:
+        """Until when a send started now may still turn out to have reached Meta: the call's
+        timeout, then the time Meta's status webhook may take."""
+        return time.time() + self.settings.graph_timeout_s + self.settings.send_status_wait_s
 
     async def handle(self, reply: OutboundReply) -> Sequence[Publish]:
         """Send one reply (or skip it if it was sent already)."""
-        previous = await self.sent.claim(reply.idempotency_key)
-        while previous == "sending":
-            # Another sender holds the claim (a rebalance moment); wait for its outcome.
-            await asyncio.sleep(0.5)
-            previous = await self.sent.claim(reply.idempotency_key)
-        if previous is not None:
-            log.info(
-                "reply already sent; skipped", extra={"idempotency_key": reply.idempotency_key}
-            )
+        call = await self._acquire(reply)
+        if call is None:
             return []
         try:
-            wamid, kind = await self._send(reply)
+            wamid, kind = await self._send(reply, call)
+        except _HandledElsewhere:
+            return []
         except BaseException:
-            await self.sent.release(reply.idempotency_key)
+            if not call.maybe_sent:
+                await self._release(reply.idempotency_key, call.claim)
             raise
-        await self.sent.confirm(reply.idempotency_key, wamid)
+        # Meta has the message: only this write is left, and it is retried alone (never
+        # claim-and-send again, which would send twice).
+        await _write_until_done(self.sent.confirm, reply.idempotency_key, wamid)
         metrics.MESSAGES_OUT.labels(
             reply.office, reply.intent.value if reply.intent else "", kind
         ).inc()
@@ -98,7 +153,70 @@ class Sender:
         log.info("reply sent", extra={"wamid": wamid, "kind": kind})
         return []
 
-    async def _send(self, reply: OutboundReply) -> tuple[str, str]:
+    async def _acquire(self, reply: OutboundReply) -> _Call | None:
+        """Claim the reply for sending; None if it was sent already (or is found sent by
+        Meta's status webhook after a send of unknown outcome)."""
+        key = reply.idempotency_key
+        while True:
+            deadline = self._deadline()
+            claim = await self.sent.claim(key, deadline)
+            if claim.free:
+                return _Call(sending_value(deadline), deadline)
+            if claim.wamid is not None:
+                log.info("reply already sent; skipped", extra={"idempotency_key": key})
+                return None
+            assert claim.pending is not None
+            if self._unsent.pop(key, None) == claim.pending:
+                # Our own earlier attempt, which never called Meta: take it back at once.
+                if await self.sent.take_over(key, claim.pending, deadline):
+                    return _Call(sending_value(deadline), deadline)
+                continue
+            # Another sender is sending it, or one died mid-send (outcome unknown).
+            settled = await self._reconcile(reply, claim.pending, claim.deadline or deadline)
+            if settled.wamid is not None:
+                await _write_until_done(self.sent.confirm, key, settled.wamid)
+                return None
+            if settled.claim is not None:
+                return _Call(settled.claim, self._deadline())
+
+    async def _reconcile(self, reply: OutboundReply, seen: str, until: float) -> _Settled:
+        """Wait (up to `until`) for Meta's status of a send of unknown outcome; take the
+        claim over once `until` passed without one. Returns early when the claim changes
+        (its owner confirmed, released or retried it)."""
+        key = reply.idempotency_key
+        while True:
+            wamid = await self.statuses.seen(callback_data(reply))
+            if wamid is not None:
+                await self._settled_unknown(reply.office, "status")
+                log.info("send of unknown outcome reached Meta (status seen); not repeated")
+                return _Settled(wamid=wamid)
+            if time.time() >= until:
+                deadline = self._deadline()
+                if await self.sent.take_over(key, seen, deadline):
+                    await self._settled_unknown(reply.office, "resent")
+                    log.warning("no status from Meta for a send of unknown outcome; resending")
+                    return _Settled(claim=sending_value(deadline))
+                return _Settled()
+            await asyncio.sleep(self.POLL_S)
+            current = await self.sent.peek(key)
+            if current is None or current.pending != seen:
+                return _Settled()
+
+    async def _settled_unknown(self, office: str, how: str) -> None:
+        metrics.SEND_OUTCOME_UNKNOWN.labels(office, how).inc()
+        if self.stats is not None:  # visible in /ops
+            await self.stats.record_unknown_outcome(office, how)
+
+    async def _release(self, key: str, claim: str) -> None:
+        try:
+            await self.sent.release(key)
+        except RedisError as exc:
+            # Meta surely has nothing; the next attempt here takes the claim back at once
+            # (another sender waits out its deadline).
+            self._unsent[key] = claim
+            log.warning("claim not released (Redis)", extra={"error": repr(exc)})
+
+    async def _send(self, reply: OutboundReply, call: _Call) -> tuple[str, str]:
         office = self.registry.get(reply.office)
         now = time.time()
         session = await self.sessions.load(reply.office, reply.wa_id)
@@ -110,25 +228,48 @@ class Sender:
         while True:
             attempt += 1
             await self.limiter.acquire(reply.phone_number_id, office.whatsapp.throughput_mps)
+            if self._deadline() > call.deadline + 1.0:
+                # The wait for a slot was long: move the claim's deadline past this call.
+                call.deadline = self._deadline()
+                call.claim = await self.sent.extend(reply.idempotency_key, call.deadline)
             try:
                 payload = build_payload(reply.wa_id, content)
-                # Meta echoes this in the status webhooks: ties a delivery to its reply.
-                payload["biz_opaque_callback_data"] = reply.idempotency_key[:512]
+                # Meta echoes this in the status webhooks: ties a delivery to its reply, and
+                # settles a send of unknown outcome (see `_reconcile`).
+                payload["biz_opaque_callback_data"] = callback_data(reply)
+                call.maybe_sent = True
                 wamid = await self.graph.send(
                     reply.phone_number_id, self._tokens[reply.office], payload
                 )
                 return wamid, content.type
+            except OutcomeUnknown as exc:
+                metrics.SEND_FAILURES.labels(reply.office, "unknown", "no").inc()
+                log.warning("send of unknown outcome; waiting for Meta's status")
+                settled = await self._reconcile(
+                    reply, call.claim, time.time() + self.settings.send_status_wait_s
+                )
+                if settled.wamid is not None:
+                    return settled.wamid, content.type
+                if settled.claim is None:
+                    raise _HandledElsewhere from exc
+                call.claim, call.deadline = settled.claim, self._deadline()
+                if attempt >= self.settings.send_max_attempts:
+                    call.maybe_sent = False
+                    raise Reject(f"gave up after {attempt} attempts: {exc}") from exc
             except OutsideWindowError as exc:
+                call.maybe_sent = False
                 metrics.SEND_FAILURES.labels(reply.office, str(exc.code), "no").inc()
                 await self._record_failure(reply.office, exc.code)
                 if isinstance(content, TemplateContent):
                     raise Reject(f"template refused outside the window: {exc}") from exc
                 content = self._outside_window(reply)
             except PermanentSendError as exc:
+                call.maybe_sent = False
                 metrics.SEND_FAILURES.labels(reply.office, str(exc.code), "yes").inc()
                 await self._record_failure(reply.office, exc.code)
                 raise Reject(f"Graph API refused the message: {exc}") from exc
             except RetryableSendError as exc:
+                call.maybe_sent = False
                 final = attempt >= self.settings.send_max_attempts
                 metrics.SEND_FAILURES.labels(
                     reply.office, str(exc.code), "yes" if final else "no"
@@ -168,3 +309,21 @@ class Sender:
                 "configure the office's status_template"
             )
         return reply.template_fallback
+
+
+async def _write_until_done(write: Callable[[str, str], Awaitable[None]], *args: str) -> None:
+    """Retry one bookkeeping write (Redis down or loading) until it is stored: the send it
+    records already happened, so only the write may be repeated."""
+    attempt = 0
+    while True:
+        try:
+            await write(*args)
+            return
+        except RedisError as exc:
+            attempt += 1
+            delay = min(5.0, 0.05 * 2**attempt)
+            log.warning(
+                "bookkeeping after a send failed; retrying that write alone",
+                extra={"error": repr(exc), "retry_in_s": delay},
+            )
+            await asyncio.sleep(delay)

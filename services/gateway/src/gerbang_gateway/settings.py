@@ -71,6 +71,20 @@ class GatewaySettings(ServiceSettings):
     send_max_attempts: int = Field(
         default=10, ge=1, le=50, description="Graph API attempts before a reply is dead-lettered"
     )
+    send_status_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long after a Graph call of unknown outcome (sender died, timeout) a "
+        "sender waits for Meta's status webhook before sending again; with graph_timeout_s it "
+        "bounds how long such a reply holds its conversation",
+    )
+    status_log_ttl_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long a status webhook's callback data is remembered for reconciling "
+        "sends of unknown outcome",
+    )
     send_backoff_base_s: float = Field(default=0.5, gt=0, description="First retry delay")
     send_backoff_cap_s: float = Field(default=30.0, gt=0, description="Longest retry delay")
     window_hours: int = Field(

@@ -559,6 +559,7 @@ class _Parser:
                 timestamp=_timestamp(status, "timestamp", where),
                 errors=_graph_errors(status, where),
                 pricing_category=category,
+                callback_data=_optional_string(status, "biz_opaque_callback_data", where),
             )
         except ValidationError as exc:
             raise _Shape(where, f"invalid ({exc.error_count()} error(s))") from None

@@ -237,6 +237,7 @@ def build_router() -> APIRouter:
             top_intent=max(stats.intents.values(), default=1),
             failures=sorted(stats.failures.items()),
             lookups=sorted(stats.lookups.items()),
+            unknown_outcomes=sorted(stats.unknown_outcomes.items()),
             misses_total=misses_total,
             misses=misses,
             dead_letters=letters,
