@@ -12,15 +12,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from gerbang.batching import Batcher
 from gerbang.messages import OutboundReply, Service
 from gerbang.offices import Lang
+
+log = logging.getLogger(__name__)
 
 
 class Dedupe:
@@ -29,14 +34,22 @@ class Dedupe:
     A message id is *claimed* ("pending", short TTL) before producing and *confirmed*
     ("done", 7 days) after Kafka acked it; if producing fails the claim is released, so the
     redelivery is processed. A concurrent duplicate that meets "pending" is asked to retry.
+
+    One round trip per webhook: the claim is the webhook's own (its answer depends on it);
+    confirmations are gathered from every webhook answered in the same moment and written
+    together (`confirm_soon`), since the webhook's answer no longer depends on them.
     """
 
     PENDING_TTL_S = 60
+    CONFIRM_DELAY_S = 0.002
+    """How long a confirmation waits for others to share its round trip."""
 
     def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._confirmations = Batcher(self._confirm_batch, self.CONFIRM_DELAY_S)
+        self._confirming: set[str] = set()  # produced, "done" not yet written
 
     def _key(self, message_id: str) -> str:
         return f"{self.prefix}gerbang:seen:{message_id}"
@@ -45,10 +58,14 @@ class Dedupe:
         """Split ids into (claimed now, already done, pending elsewhere)."""
         if not ids:
             return [], [], []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message_id in ids:
-                pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
-            claimed_flags = await pipe.execute()
+        if len(ids) == 1:  # the usual webhook: one message, one command (no pipeline object)
+            ok = await self.redis.set(self._key(ids[0]), "pending", nx=True, ex=self.PENDING_TTL_S)
+            claimed_flags = [ok]
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message_id in ids:
+                    pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
+                claimed_flags = await pipe.execute()
         claimed = [i for i, ok in zip(ids, claimed_flags, strict=True) if ok]
         others = [i for i, ok in zip(ids, claimed_flags, strict=True) if not ok]
         done: list[str] = []
@@ -56,17 +73,41 @@ class Dedupe:
         if others:
             values = await self.redis.mget([self._key(i) for i in others])
             for message_id, value in zip(others, values, strict=True):
-                (done if value == "done" else pending).append(message_id)
+                # Still "pending" in Redis but produced by this process: its "done" is on
+                # the way (`confirm_soon`), so it is a duplicate, not a concurrent delivery.
+                finished = value == "done" or message_id in self._confirming
+                (done if finished else pending).append(message_id)
         return claimed, done, pending
 
     async def confirm(self, ids: Sequence[str]) -> None:
-        """Mark ids as processed for `ttl_s`."""
+        """Mark ids as processed for `ttl_s` (now, in one round trip)."""
         if not ids:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for message_id in ids:
                 pipe.set(self._key(message_id), "done", ex=self.ttl_s)
             await pipe.execute()
+
+    def confirm_soon(self, ids: Sequence[str]) -> None:
+        """`confirm`, batched with the other confirmations of the next few milliseconds.
+
+        Best effort, like a failed `confirm`: a lost confirmation leaves the claim to expire
+        (`PENDING_TTL_S`), after which a redelivery is produced again.
+        """
+        self._confirming.update(ids)
+        self._confirmations.add(ids)
+
+    async def _confirm_batch(self, ids: list[str]) -> None:
+        try:
+            await self.confirm(ids)
+        except RedisError as exc:
+            log.warning("could not confirm dedupe keys", extra={"error": repr(exc)})
+        finally:
+            self._confirming.difference_update(ids)
+
+    async def flush(self) -> None:
+        """Write the confirmations gathered so far (at shutdown)."""
+        await self._confirmations.drain()
 
     async def release(self, ids: Sequence[str]) -> None:
         """Forget claims whose messages did not reach Kafka (Meta will deliver again)."""
