@@ -28,6 +28,7 @@ class Batcher(Generic[T]):
         self._items: list[T] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()  # strong references until done
+        self._waiting: asyncio.Task[None] | None = None  # the flush still in its delay
 
     def add(self, items: Iterable[T]) -> None:
         """Queue items; the first of a batch schedules its flush `delay_s` from now."""
@@ -35,16 +36,21 @@ class Batcher(Generic[T]):
         if self._items and not self._scheduled:
             self._scheduled = True
             task = asyncio.create_task(self._later())
+            self._waiting = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _later(self) -> None:
         await asyncio.sleep(self.delay_s)
+        self._waiting = None  # flushing now: never cancelled from here on
         await self.drain()
 
     async def drain(self) -> None:
         """Flush what is queued now (at shutdown, or when a reader needs it written)."""
         self._scheduled = False  # what is added from now on goes with the next batch
+        if self._waiting is not None:  # its flush would find nothing now: stop it
+            self._waiting.cancel()
+            self._waiting = None
         items, self._items = self._items, []
         if items:
             await self._flush(items)

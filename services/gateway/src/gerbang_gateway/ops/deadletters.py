@@ -138,7 +138,10 @@ class DeadLetterStore:
 
     async def count(self, offices: Iterable[str]) -> int:
         """How many letters these offices have in the index."""
-        return sum([await self.redis.zcard(self.index_key(office)) for office in offices])
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for all
+            for office in offices:
+                pipe.zcard(self.index_key(office))
+            return sum(await pipe.execute())
 
     async def get(self, letter_id: str) -> dict[str, Any]:
         """The stored letter, or `LetterNotFound`."""
