@@ -144,25 +144,14 @@ class Sessions:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._apply_reply = redis.register_script(_APPLY_REPLY_SCRIPT)
 
     def _key(self, office: str, wa_id: str) -> str:
         return f"{self.prefix}gerbang:conv:{office}:{wa_id}"
 
     async def load(self, office: str, wa_id: str) -> Session:
         """The session, or an empty one."""
-        raw = await self.redis.hgetall(self._key(office, wa_id))
-        if not raw:
-            return Session()
-        context = raw.get("expect_context")
-        service = raw.get("expect_service")
-        return Session(
-            language=raw.get("language") if raw.get("language") in ("id", "en") else None,  # type: ignore[arg-type]
-            expect_service=Service(service) if service else None,
-            expect_context=json.loads(context) if context else None,
-            expect_until=float(raw.get("expect_until") or 0),
-            last_inbound_at=float(raw.get("last_inbound_at") or 0),
-            messages_seen=int(raw.get("messages_seen") or 0),
-        )
+        return _session(await self.redis.hgetall(self._key(office, wa_id)))
 
     async def record_inbound(
         self,
@@ -186,39 +175,65 @@ class Sessions:
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
 
-    async def apply_reply(
-        self, reply: OutboundReply, now: float, session: Session | None = None
-    ) -> None:
-        """Store the reply's directive: who gets the next message, with what context.
+    async def apply_reply(self, reply: OutboundReply, now: float) -> Session:
+        """Store the reply's directive (who gets the next message, with what context) and
+        return the conversation as it was: one round trip (`_APPLY_REPLY_SCRIPT`).
 
         Called by the sender *before* the reply goes out, so the citizen cannot answer
-        before the router knows what the answer is for. `session`: the conversation as the
-        caller just loaded it (saves reading who is expecting again).
+        before the router knows what the answer is for.
         """
-        key = self._key(reply.office, reply.wa_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if reply.expect is not None:
-                pipe.hset(
-                    key,
-                    mapping={
-                        "expect_service": reply.expect.service.value,
-                        "expect_context": json.dumps(reply.expect.context),
-                        "expect_until": now + reply.expect.ttl_seconds,
-                    },
-                )
-            elif reply.service is not None and reply.in_reply_to is not None:
-                # A service that answered without asking for more is done with the
-                # conversation (only if it was the one expecting).
-                if session is not None:
-                    current = session.expect_service.value if session.expect_service else None
-                else:
-                    current = await self.redis.hget(key, "expect_service")
-                if current == reply.service.value:
-                    pipe.hdel(key, "expect_service", "expect_context", "expect_until")
-            if reply.language:
-                pipe.hset(key, "language", reply.language)
-            pipe.expire(key, self.ttl_s)
-            await pipe.execute()
+        done_service = (
+            reply.service.value
+            if reply.expect is None and reply.service is not None and reply.in_reply_to
+            else ""
+        )
+        before = await self._apply_reply(
+            keys=[self._key(reply.office, reply.wa_id)],
+            args=[
+                reply.expect.service.value if reply.expect else "",
+                json.dumps(reply.expect.context) if reply.expect else "",
+                repr(now + reply.expect.ttl_seconds) if reply.expect else "",
+                done_service,
+                reply.language or "",
+                self.ttl_s,
+            ],
+        )
+        return _session(dict(zip(before[0::2], before[1::2], strict=True)))
+
+
+# The sender's write before a reply goes out, and the read it needs, in one atomic call.
+# KEYS[1]: the conversation hash. ARGV: expect service, its context (JSON) and deadline (all
+# '' when the reply expects nothing); the replying service if it is done with the conversation
+# (then its expectation is cleared, only if it was the one expecting); language; TTL.
+# Returns the hash as it was before (HGETALL).
+_APPLY_REPLY_SCRIPT = """
+local before = redis.call('HGETALL', KEYS[1])
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[1], 'expect_service', ARGV[1], 'expect_context', ARGV[2],
+             'expect_until', ARGV[3])
+elseif ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'expect_service') == ARGV[4] then
+  redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
+end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[5]) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return before
+"""
+
+
+def _session(raw: dict[str, str]) -> Session:
+    """A session from its Redis hash (empty: a new conversation)."""
+    if not raw:
+        return Session()
+    context = raw.get("expect_context")
+    service = raw.get("expect_service")
+    return Session(
+        language=raw.get("language") if raw.get("language") in ("id", "en") else None,  # type: ignore[arg-type]
+        expect_service=Service(service) if service else None,
+        expect_context=json.loads(context) if context else None,
+        expect_until=float(raw.get("expect_until") or 0),
+        last_inbound_at=float(raw.get("last_inbound_at") or 0),
+        messages_seen=int(raw.get("messages_seen") or 0),
+    )
 
 
 class SentLog:
