@@ -96,6 +96,7 @@ class Router:
             inbound=message,
             intent=route.intent,
             confidence=route.confidence,
+            understanding=understanding,
             conversation=conversation,
         )
         if route.service is Service.ROUTER:
