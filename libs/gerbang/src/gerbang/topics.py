@@ -18,6 +18,10 @@ from gerbang.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+class TopicError(RuntimeError):
+    """The broker refused to create a topic (other than: it exists already)."""
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as Gerbang needs it."""
@@ -32,14 +36,17 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
     n = settings.topic_partitions
     specs = []
     for topic in Topic:
-        config: dict[str, str] = {}
+        # Each topic takes exactly the records the producers may send (max_request_size),
+        # whatever the broker's default: the two sizes cannot drift apart.
+        size = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+        config: dict[str, str] = dict(size)
         if topic is Topic.STATUS_UPDATES:
             # The status service's source of truth: latest record per application forever.
-            config = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+            config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
         elif topic is Topic.FEEDBACK_RECORDED:
-            config = {"retention.ms": "-1"}  # the log of record: never expires
+            config |= {"retention.ms": "-1"}  # the log of record: never expires
         specs.append(TopicSpec(settings.topic(topic.value), n, config))
-        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"}))
+        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"} | size))
     return specs
 
 
@@ -71,12 +78,28 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         created = []
         for spec in wanted:
             try:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)]
                 )
-                created.append(spec.name)
             except TopicAlreadyExistsError:
-                pass
+                continue
+            # aiokafka reports per-topic errors in the response instead of raising them: a
+            # topic another caller created a moment ago (list_topics did not show it yet) is
+            # not ours, and any other error (a bad config) must not pass for success.
+            for _, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    break
+                if code:
+                    raise TopicError(f"cannot create topic {spec.name}: {message} (code {code})")
+            else:
+                created.append(spec.name)
+        # Creation is acknowledged before the metadata shows it: return once every topic is
+        # listed, so a consumer subscribing (or delete_topics listing) right after sees them.
+        deadline = time.monotonic() + 30
+        while not set(created) <= set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TopicError(f"created topics not listed after 30 s: {sorted(created)}")
+            await asyncio.sleep(0.1)
         return created
     finally:
         await admin.close()

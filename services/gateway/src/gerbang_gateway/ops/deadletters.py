@@ -62,6 +62,8 @@ class LetterView:
     failed_at: str
     preview: str
     redriven_at: str | None
+    complete: bool
+    size: int | None
 
     @classmethod
     def from_stored(cls, letter_id: str, stored: dict[str, Any]) -> LetterView:
@@ -77,11 +79,18 @@ class LetterView:
             failed_at=stored.get("failed_at", ""),
             preview=mask_numbers_in_text(stored.get("value", ""))[:300],
             redriven_at=stored.get("redriven_at"),
+            complete=bool(stored.get("value_complete", True)),
+            size=stored.get("value_bytes"),
         )
 
 
 class LetterNotFound(LookupError):
     """No such letter (or not this office's)."""
+
+
+class NotRedrivable(Exception):
+    """The letter carries only an excerpt of its original (too large, or not UTF-8): the
+    original is on its source topic at the letter's partition and offset."""
 
 
 class DeadLetterStore:
@@ -154,8 +163,17 @@ class DeadLetterStore:
 
 
 async def redrive(store: DeadLetterStore, producer: Producer, letter_id: str) -> dict[str, Any]:
-    """Republish a letter's original payload to its source topic with its original key."""
+    """Republish a letter's original payload to its source topic with its original key.
+
+    Only a complete letter can be re-driven (`NotRedrivable` otherwise): republishing an
+    excerpt would put a truncated record on the topic."""
     stored = await store.get(letter_id)
+    if not stored.get("value_complete", True):
+        raise NotRedrivable(
+            f"letter {letter_id} holds only an excerpt of a {stored.get('value_bytes')}-byte "
+            f"record; the original is on {stored['source_topic']} partition "
+            f"{stored.get('partition')} offset {stored.get('offset')}"
+        )
     key = stored.get("key")
     await producer.publish_raw(
         stored["source_topic"],
@@ -200,13 +218,13 @@ async def index_dead_letters(
 
 
 def _unreadable(record: Replayed[DeadLetter]) -> DeadLetter:
-    """Someone wrote something else to a DLQ: keep it visible as it is."""
-    return DeadLetter(
+    """Someone wrote something else to a DLQ: keep it visible (bounded, like every letter)."""
+    return DeadLetter.of_record(
         source_topic=record.topic.removesuffix(".dlq"),
         partition=record.partition,
         offset=record.offset,
-        key=record.key,
-        value=record.raw.decode("utf-8", errors="replace") if record.raw else "",
+        key=record.key.encode("utf-8") if record.key is not None else None,
+        value=record.raw,
         error_type="UnreadableDeadLetter",
         error=str(record.error)[:500],
         service="unknown",
