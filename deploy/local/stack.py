@@ -108,7 +108,14 @@ class Stack:
         specs = [
             ProcessSpec(
                 "fake-graph",
-                [*py, "gerbang_gateway.fake_graph", "--host", "127.0.0.1", "--port", str(base + 1)],
+                [
+                    *py,
+                    "gerbang_devtools.fake_graph",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(base + 1),
+                ],
                 f"{self.graph_url}/__stats",
             ),
             ProcessSpec("api", [*py, "gerbang_gateway", "api"], f"{self.api_url}/readyz"),

@@ -9,11 +9,11 @@ import pytest
 
 from gerbang.offices import hash_token
 from gerbang.opsstats import hour_bucket, last_hours, merge, percentile, summarize
+from gerbang_devtools.simulator import SimulatedMessage, webhook_for
 from gerbang_gateway.ops.access import ALL_OFFICES, NATIONAL, OpsTokens, Viewer
 from gerbang_gateway.ops.deadletters import NATIONAL_BUCKET, letter_office
 from gerbang_gateway.ops.feedback import FeedbackItem, _items
 from gerbang_gateway.settings import GatewaySettings
-from gerbang_gateway.simulator import SimulatedMessage, webhook_for
 from gerbang_gateway.webhook import parse_webhook
 from tests.support.whatsapp import REGISTRY
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gerbang_gateway.fake_graph import create_app, is_loopback, main
+from gerbang_devtools.fake_graph import create_app, is_loopback, main
 
 URL = "/v25.0/100000000000001/messages"
 AUTH = {"Authorization": "Bearer dev-token"}

@@ -41,7 +41,6 @@ from gerbang_gateway.signature import (
     verify_handshake,
     verify_signature,
 )
-from gerbang_gateway.simulator import install_simulator
 from gerbang_gateway.webhook import (
     MalformedWebhook,
     dedupe_key,
@@ -102,6 +101,22 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+def _install_simulator(app: FastAPI, settings: GatewaySettings) -> None:
+    """Mount `/simulator` in development, from the development tools (tools/devtools).
+
+    The production images hold only this service's member, so there the page does not exist;
+    the import is here, not at the top, because production must start without it.
+    """
+    if not (settings.development and settings.simulator_enabled):
+        return
+    try:
+        from gerbang_devtools.simulator import install_simulator
+    except ImportError:
+        log.warning("simulator enabled but gerbang-devtools is not installed; no /simulator")
+        return
+    install_simulator(app, settings)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway's FastAPI app (webhook, health, metrics, ops pages)."""
     settings = settings or GatewaySettings()
@@ -137,7 +152,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(title="Gerbang gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_ops(app)
-    install_simulator(app, settings)
+    _install_simulator(app, settings)
 
     @app.get("/webhook/whatsapp", response_class=PlainTextResponse)
     async def handshake(

@@ -5,7 +5,7 @@ the way Meta does — same success body, same error shape, the documented payloa
 records every accepted send so that tests and the simulator can see what a citizen would
 have received. It can be told to fail like Meta does (rate limits, 5xx, the 24-hour window).
 
-Run it:  python -m gerbang_gateway.fake_graph --host 127.0.0.1 --port 8081
+Run it:  python -m gerbang_devtools.fake_graph --host 127.0.0.1 --port 8081
 
 Control endpoints (not part of Meta's API):
 
@@ -590,7 +590,7 @@ def is_loopback(host: str) -> bool:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m gerbang_gateway.fake_graph",
+        prog="python -m gerbang_devtools.fake_graph",
         description="A fake WhatsApp Cloud API for development and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1")

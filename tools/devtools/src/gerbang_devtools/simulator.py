@@ -14,20 +14,26 @@ Routes (404 unless development and `simulator_enabled`):
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from gerbang.offices import Office, UnknownOffice, office_secret
-from gerbang.phone import mask
-from gerbang_gateway.devtools import encode_signed, message_webhook, reply_message, text_message
-from gerbang_gateway.ops.pages import TEMPLATES
+from gerbang.phone import display, mask
+from gerbang_devtools.webhooks import encode_signed, message_webhook, reply_message, text_message
 from gerbang_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
+
+PACKAGE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=PACKAGE / "templates")
+TEMPLATES.env.filters["phone"] = display
 
 WaId = Annotated[str, Field(pattern=r"^\d{8,15}$", description="The citizen's number, digits")]
 
@@ -156,5 +162,8 @@ def build_router(settings: GatewaySettings) -> APIRouter:
 
 
 def install_simulator(app: FastAPI, settings: GatewaySettings) -> None:
-    """Mount `/simulator` (its routes answer 404 unless the simulator is enabled)."""
+    """Mount `/simulator` and its static files (its routes answer 404 unless enabled)."""
     app.include_router(build_router(settings))
+    app.mount(
+        "/simulator/static", StaticFiles(directory=PACKAGE / "static"), name="simulator-static"
+    )
