@@ -397,7 +397,7 @@ def _warm_up(stack: Stack, timeout: float = 90.0) -> None:
     """One message per office answered before the load starts: every group has settled
     (replicas join one after the other) and the fault meets a pipeline in full flow."""
     from gerbang.offices import DEV_SECRET, load_registry
-    from gerbang_gateway.devtools import encode_signed, message_webhook, text_message
+    from gerbang_devtools.webhooks import encode_signed, message_webhook, text_message
 
     waiting = set()
     for n, office in enumerate(load_registry(REPO / "offices")):

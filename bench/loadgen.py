@@ -19,7 +19,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gerbang.offices import DEV_SECRET, load_registry
-from gerbang_gateway.devtools import encode_signed, message_webhook, text_message
+from gerbang_devtools.webhooks import encode_signed, message_webhook, text_message
 
 QUESTIONS = [
     "min syarat bikin paspor apa aja",

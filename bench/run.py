@@ -111,6 +111,7 @@ def fetch_sent(graph_url: str) -> list[dict[str, object]]:
 def run_load(
     stack: Stack,
     args: argparse.Namespace,
+    offices: Path,
     *,
     messages: int,
     rate: float,
@@ -128,7 +129,7 @@ def run_load(
             sys.executable,
             str(REPO / "bench" / "loadgen.py"),
             "--url", f"{stack.api_url}/webhook/whatsapp",
-            "--offices", str(REPO / "offices"),
+            "--offices", str(offices),
             "--messages", str(messages),
             "--concurrency", str(args.concurrency),
             "--max-seconds", str(args.max_seconds),
@@ -237,26 +238,48 @@ def bench_stack(
         asyncio.run(delete_topics(settings))  # the broker keeps only what is in use
 
 
-def capacity_phase(args: argparse.Namespace, throughput: dict[str, int]) -> dict[str, object]:
-    """The pipeline's own limit: the same saturation load with every number at
-    `--capacity-mps` (Meta's upgraded tier is 1,000 mps), so no Graph API cap binds."""
+@contextlib.contextmanager
+def offices_dir(args: argparse.Namespace, throughput_mps: int | None = None) -> Iterator[Path]:
+    """A copy of `offices/` with only the offices of `--offices` (every one for `all`), and
+    every number's throughput set to `throughput_mps` if given."""
     import re
     import shutil
     import tempfile
 
+    chosen = None if args.offices == "all" else set(args.offices.split(","))
     with tempfile.TemporaryDirectory(prefix="gerbang-bench-offices-") as folder:
         offices = Path(folder) / "offices"
-        shutil.copytree(REPO / "offices", offices)
-        for office_file in offices.glob("*/office.yaml"):
-            text = office_file.read_text(encoding="utf-8")
-            office_file.write_text(
-                re.sub(r"throughput_mps: *\d+", f"throughput_mps: {args.capacity_mps}", text),
-                encoding="utf-8",
-            )
+        shutil.copytree(
+            REPO / "offices",
+            offices,
+            ignore=lambda where, names: [
+                name
+                for name in names
+                if chosen is not None
+                and Path(where) == REPO / "offices"
+                and (REPO / "offices" / name).is_dir()
+                and not name.startswith("_")
+                and name not in chosen
+            ],
+        )
+        if throughput_mps is not None:
+            for office_file in offices.glob("*/office.yaml"):
+                text = office_file.read_text(encoding="utf-8")
+                office_file.write_text(
+                    re.sub(r"throughput_mps: *\d+", f"throughput_mps: {throughput_mps}", text),
+                    encoding="utf-8",
+                )
+        yield offices
+
+
+def capacity_phase(args: argparse.Namespace, throughput: dict[str, int]) -> dict[str, object]:
+    """The pipeline's own limit: the same saturation load with every number at
+    `--capacity-mps` (Meta's upgraded tier is 1,000 mps), so no Graph API cap binds."""
+    with offices_dir(args, args.capacity_mps) as offices:
         print(f"bench: capacity phase, every number at {args.capacity_mps} mps", flush=True)
         with bench_stack(args, new_prefix(), {"GERBANG_OFFICES_DIR": str(offices)}) as stack:
             return run_load(
-                stack, args, messages=args.messages, rate=0.0, seed=3,
+                stack, args, offices, messages=args.messages, rate=0.0, seed=3,
                 throughput={code: args.capacity_mps for code in throughput},
             )  # fmt: skip
 
@@ -276,6 +299,11 @@ def main() -> int:
     )
     parser.add_argument("--even", action="store_true", help="same traffic share per office")
     parser.add_argument(
+        "--offices", default="all",
+        help="offices that run and get traffic: all (every folder of offices/) or codes, "
+        "comma-separated (e.g. jakpus,bogor,batam)",
+    )  # fmt: skip
+    parser.add_argument(
         "--capacity-mps", type=int, default=1000,
         help="per-number Graph throughput of the capacity phase (0: skip)",
     )  # fmt: skip
@@ -283,25 +311,32 @@ def main() -> int:
 
     from gerbang.offices import load_registry
 
-    throughput = {o.code: o.whatsapp.throughput_mps for o in load_registry(REPO / "offices")}
     prefix = new_prefix()
     log_dir = log_dir_of(prefix)
     profile_dir = log_dir / "profiles"
     extra_env = {"GERBANG_PROFILE_DIR": str(profile_dir)} if args.profile else {}
-    print(f"bench: starting services (prefix {prefix}, logs in {log_dir})", flush=True)
     steady: dict[str, object] | None = None
-    with bench_stack(args, prefix, extra_env) as stack:
-        if args.steady_rate > 0 and not args.profile:
-            # Latency as a citizen meets it: an open-loop rate the stack sustains.
-            steady = run_load(
-                stack, args, messages=int(args.steady_rate * args.steady_seconds),
-                rate=args.steady_rate, seed=2, throughput=throughput,
-            )  # fmt: skip
-        # Capacity: as fast as the webhooks are acknowledged; queues build, latency grows.
-        saturated = run_load(
-            stack, args, messages=args.messages, rate=0.0, seed=1, throughput=throughput
+    with offices_dir(args) as offices:
+        throughput = {o.code: o.whatsapp.throughput_mps for o in load_registry(offices)}
+        extra_env["GERBANG_OFFICES_DIR"] = str(offices)
+        print(
+            f"bench: starting services for {len(throughput)} offices "
+            f"(prefix {prefix}, logs in {log_dir})",
+            flush=True,
         )
-        memory = rss_mb(stack)
+        with bench_stack(args, prefix, extra_env) as stack:
+            if args.steady_rate > 0 and not args.profile:
+                # Latency as a citizen meets it: an open-loop rate the stack sustains.
+                steady = run_load(
+                    stack, args, offices, messages=int(args.steady_rate * args.steady_seconds),
+                    rate=args.steady_rate, seed=2, throughput=throughput,
+                )  # fmt: skip
+            # Saturation: as fast as webhooks are acknowledged; queues build, latency grows.
+            saturated = run_load(
+                stack, args, offices, messages=args.messages, rate=0.0, seed=1,
+                throughput=throughput,
+            )  # fmt: skip
+            memory = rss_mb(stack)
     capacity = None
     if args.capacity_mps > 0 and not args.profile:
         capacity = capacity_phase(args, throughput)
@@ -315,6 +350,7 @@ def main() -> int:
         "messages": args.messages,
         "concurrency": args.concurrency,
         "even": args.even,
+        "offices": len(throughput),
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     if args.profile:

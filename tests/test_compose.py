@@ -207,6 +207,34 @@ def dockerfile_of(service: str) -> Path:
     return context / build.get("dockerfile", "Dockerfile")
 
 
+def dockerfile_text(service: str) -> str:
+    """The Dockerfile as Docker builds it for a service: `${ARG}` replaced by compose's build
+    argument, else the ARG's default (the one Dockerfile serves every image)."""
+    text = dockerfile_of(service).read_text(encoding="utf-8")
+    args = {str(k): str(v) for k, v in (SERVICES[service]["build"].get("args") or {}).items()}
+    for name, quoted, plain in re.findall(r'^ARG (\w+)(?:=(?:"([^"]*)"|(\S*)))?', text, re.M):
+        args.setdefault(name, quoted or plain)
+    for name, value in args.items():
+        text = text.replace(f"${{{name}}}", value)
+    return text
+
+
+def default_command(service: str) -> list[str]:
+    """The image's default argv: the exec-form CMD, or the `python -m $SERVICE_MODULE
+    $SERVICE_PROCESS` that the shared Dockerfile's CMD runs."""
+    text = dockerfile_text(service)
+    cmd = re.search(r"^CMD (\[.*\])$", text, re.M)
+    assert cmd, f"{dockerfile_of(service)}: no CMD in exec form"
+    argv: list[str] = json.loads(cmd.group(1))
+    if argv[:2] == ["sh", "-c"]:
+        assert argv[2] == 'exec python -m "$SERVICE_MODULE" $SERVICE_PROCESS', argv
+        module = re.search(r"\bSERVICE_MODULE=(\S+)", text)
+        process = re.search(r"\bSERVICE_PROCESS=(\S*)", text)
+        assert module and process, f"{dockerfile_of(service)}: SERVICE_MODULE/PROCESS not set"
+        argv = ["python", "-m", module.group(1), *process.group(1).split()]
+    return argv
+
+
 def published_ports(service: str) -> list[tuple[str, int, int]]:
     """(host ip, host port, container port) of a service's `ports:` (short syntax)."""
     result = []
@@ -436,7 +464,7 @@ def test_env_example_placeholders_are_refused_in_production(
 def test_build_context_and_dockerfile_install_a_workspace_member(service: str) -> None:
     dockerfile = dockerfile_of(service)
     assert dockerfile.is_file(), f"{service}: {dockerfile} does not exist"
-    text = dockerfile.read_text(encoding="utf-8")
+    text = dockerfile_text(service)
     packages = set(re.findall(r"uv sync [^\n]*--package ([\w-]+)", text))
     members = workspace_members()
     assert len(packages) == 1, f"{dockerfile}: uv sync --package names {packages}"
@@ -459,13 +487,12 @@ def test_build_context_and_dockerfile_install_a_workspace_member(service: str) -
 
 @pytest.mark.parametrize("service", [s for s in SERVICES if "build" in SERVICES[s]])
 def test_dockerfile_settings_and_default_command_are_real(service: str) -> None:
-    text = dockerfile_of(service).read_text(encoding="utf-8")
+    text = dockerfile_text(service)
     base = env_names(settings_class("gerbang.settings:ServiceSettings"))
     for name in re.findall(r"\b(GERBANG_[A-Z0-9_]+)=", text):
         assert name in base, f"{dockerfile_of(service)} sets {name}, not a ServiceSettings field"
-    cmd = re.search(r"^CMD (\[.*\])$", text, re.M)
-    assert cmd, f"{dockerfile_of(service)}: no CMD in exec form"
-    argv = json.loads(cmd.group(1))
+    assert "${" not in text.replace("${PYTHON_IMAGE}", ""), "a build argument compose lacks"
+    argv = default_command(service)
     assert argv[:2] == ["python", "-m"]
     assert_runnable_module(argv[2], argv[3:])
 
@@ -515,9 +542,10 @@ def test_images_built_from_one_dockerfile_share_one_tag() -> None:
     by_image: dict[str, set[str]] = {}
     for service, spec in SERVICES.items():
         if "build" in spec:
-            by_image.setdefault(spec["image"], set()).add(str(dockerfile_of(service)))
-    for image, dockerfiles in by_image.items():
-        assert len(dockerfiles) == 1, f"{image} is built from {dockerfiles}"
+            recipe = f"{dockerfile_of(service)} SERVICE={spec['build'].get('args', {})}"
+            by_image.setdefault(spec["image"], set()).add(recipe)
+    for image, recipes in by_image.items():
+        assert len(recipes) == 1, f"{image} is built from {recipes}"
 
 
 def test_dockerignore_keeps_what_images_need_and_drops_secrets() -> None:

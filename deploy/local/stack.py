@@ -121,7 +121,7 @@ class Stack:
         specs = [
             ProcessSpec(
                 "fake-graph",
-                [*py, "gerbang_gateway.fake_graph", *self._fake_graph_args()],
+                [*py, "gerbang_devtools.fake_graph", *self._fake_graph_args()],
                 f"{self.graph_url}/__stats",
             ),
             ProcessSpec("api", [*py, "gerbang_gateway", "api"], f"{self.api_url}/readyz"),

@@ -99,14 +99,29 @@ def test_no_session_no_data(stack: Stack) -> None:
 
 
 def test_national_token_sees_all_and_switches(browser: object, stack: Stack) -> None:
-    """The national token: the sum of every office, and any office by the switcher."""
+    """The national token: the sum of every office (all 151, busiest first, searchable),
+    and any office by the switcher."""
     _traffic(stack, "bogor", "jam buka kantor?")
+    for _ in range(2):
+        _traffic(stack, "medan", "syarat paspor baru apa?")
     page = _sign_in(browser, stack, "dev-national-ops-token", DESKTOP)
     assert page.url.endswith("/ops/o/all")  # type: ignore[attr-defined]
+    rows = page.locator("#per-office tbody tr")  # type: ignore[attr-defined]
+    assert rows.count() == len(REGISTRY)
     for the_office in REGISTRY:
         assert page.locator(f'tr[data-office="{the_office.code}"]').count() == 1  # type: ignore[attr-defined]
+    # Busiest first: an office with traffic heads the table, one without comes after.
+    order = [rows.nth(i).get_attribute("data-office") for i in range(rows.count())]
+    assert order.index("medan") < order.index("bogor") < order.index("contoh01")
     total = _kpi(page, "messages-in")
     screenshot(page, "ops-national-all-desktop")
+    page.fill("#office-filter", "medan")  # type: ignore[attr-defined]
+    page.click("#per-office button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url(re.compile(r"q=medan"))  # type: ignore[attr-defined]
+    found = [rows.nth(i).get_attribute("data-office") for i in range(rows.count())]
+    assert found[0] == "medan" and set(found) <= {"medan", "polonia", "belawan"}
+    assert _kpi(page, "messages-in") == total  # the filter narrows the table, not the sums
+    screenshot(page, "ops-national-filter-medan-desktop")
     page.select_option("#switch-office", "bogor")  # type: ignore[attr-defined]
     page.wait_for_url(re.compile(r"/ops/o/bogor$"))  # type: ignore[attr-defined]
     assert 1 <= _kpi(page, "messages-in") <= total

@@ -89,7 +89,7 @@ def test_graph_api_rate_limiting_for_a_while_still_delivers_once(pipeline: Stack
 
 def test_unknown_office_number_is_kept_on_unrouted(pipeline: Stack) -> None:
     from gerbang.offices import DEV_SECRET
-    from gerbang_gateway.devtools import encode_signed
+    from gerbang_devtools.webhooks import encode_signed
 
     body = {
         "object": "whatsapp_business_account",

@@ -396,3 +396,50 @@ async def test_work_abandoned_on_revoke_is_done_again_after(settings: ServiceSet
     order = [m for m in handled if m in {"wamid.test0", "wamid.test1", "wamid.test2"}]
     assert order[:3] == ["wamid.test0", "wamid.test1", "wamid.test2"], order
     assert attempts["wamid.test0"] >= 2
+
+
+async def test_replay_reads_to_the_end_it_saw_and_follow_commits_what_it_applied(
+    settings: ServiceSettings,
+) -> None:
+    """`replay` hands over every record up to the end offsets at its start, decoded or with
+    the decoding error; `follow` commits after applying, so the next member of its group
+    starts after what was applied."""
+    from gerbang.bus import Replayed, follow, replay
+
+    messages = [inbound(n, wa_id=f"62812000001{n:02d}") for n in range(3)]
+    await publish_inbound(settings, messages)
+    await produce_raw(settings, Topic.INBOUND, b"jakpus:628120000099", b"not json")
+    seen: list[Replayed[InboundMessage]] = []
+
+    async def collect(batch: list[Replayed[InboundMessage]]) -> None:
+        seen.extend(batch)
+
+    read = await replay(settings, Topic.INBOUND, InboundMessage, collect, client_id="test")
+    assert read == len(seen) == 4
+    assert sorted(r.value.message_id for r in seen if r.value) == sorted(
+        m.message_id for m in messages
+    )
+    [broken] = [r for r in seen if r.value is None]
+    assert broken.raw == b"not json" and broken.error is not None
+    assert broken.topic == Topic.INBOUND and broken.key == "jakpus:628120000099"
+
+    followed: list[Replayed[InboundMessage]] = []
+
+    async def apply(batch: list[Replayed[InboundMessage]]) -> None:
+        followed.extend(batch)
+
+    async def follow_until(count: int) -> None:
+        task = asyncio.create_task(
+            follow(settings, [Topic.INBOUND], InboundMessage, apply, group="f", client_id="t")
+        )
+        await eventually(lambda: len(followed) >= count, timeout=30)
+        await asyncio.sleep(1.5)  # the commit after the batch; and time for any extra record
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    await follow_until(4)
+    assert len(followed) == 4
+    await publish_inbound(settings, [inbound(9, wa_id="6281200000199")])
+    await follow_until(5)  # only the new record: the first four were committed
+    assert [r.value.message_id for r in followed[4:] if r.value] == ["wamid.test9"]

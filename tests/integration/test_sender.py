@@ -171,6 +171,22 @@ async def test_rate_limit_is_shared_per_number(redis_db: Redis, settings: Servic
     assert time.monotonic() - other < 0.5, "another number's budget is independent"
 
 
+async def test_every_office_number_keeps_its_own_budget(
+    redis_db: Redis, settings: ServiceSettings
+) -> None:
+    """All 151 numbers send at their cap (here 2/s) one after another: none waits for
+    another's budget; a number over its cap waits for the next second."""
+    from gerbang.offices import default_offices_dir, load_registry
+
+    numbers = [o.whatsapp.phone_number_id for o in load_registry(default_offices_dir())]
+    assert len(set(numbers)) == 151
+    limiter = RateLimiter(redis_db, settings.topic_prefix)
+    waited = [await limiter.acquire(number, per_second=2) for number in numbers for _ in range(2)]
+    assert max(waited) == 0.0
+    over = [await limiter.acquire(numbers[0], per_second=2) for _ in range(3)]
+    assert sum(over) > 0.0, "a number over its cap waits"
+
+
 async def test_only_the_expecting_service_ends_its_wait(sender: Sender) -> None:
     """A status prompt waits for the answer; a FAQ reply meanwhile leaves that wait alone,
     and the status service's own final reply ends it."""

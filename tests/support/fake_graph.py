@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 import pytest
 
-READY_LINE_PREFIX = "fake graph listening on "  # gerbang_gateway.fake_graph.READY_LINE_PREFIX
+READY_LINE_PREFIX = "fake graph listening on "  # gerbang_devtools.fake_graph.READY_LINE_PREFIX
 
 
 class FakeGraphServer:
-    """Runs `python -m gerbang_gateway.fake_graph` on 127.0.0.1 and drives its control API."""
+    """Runs `python -m gerbang_devtools.fake_graph` on 127.0.0.1 and drives its control API."""
 
     def __init__(
         self,
@@ -59,7 +59,7 @@ class FakeGraphServer:
         if self._process is not None:
             raise RuntimeError("FakeGraphServer already started")
         command = [
-            self.python, "-m", "gerbang_gateway.fake_graph",
+            self.python, "-m", "gerbang_devtools.fake_graph",
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         if self.max_records is not None:
@@ -217,7 +217,7 @@ class FakeGraphServer:
         mode: str = "fail",
         hold_s: float = 30.0,
     ) -> dict[str, Any]:
-        """Queue a failure rule (see gerbang_gateway.fake_graph.FailureRule); returns it.
+        """Queue a failure rule (see gerbang_devtools.fake_graph.FailureRule); returns it.
         `mode`: fail, hold (accept, answer after `hold_s`) or accept_then_fail."""
         rule = {
             "mode": mode,

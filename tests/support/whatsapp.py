@@ -10,7 +10,7 @@ import httpx
 
 from deploy.local.stack import REPO, Stack
 from gerbang.offices import DEV_SECRET, Office, load_registry
-from gerbang_gateway.devtools import encode_signed, message_webhook, reply_message, text_message
+from gerbang_devtools.webhooks import encode_signed, message_webhook, reply_message, text_message
 
 REGISTRY = load_registry(REPO / "offices")
 

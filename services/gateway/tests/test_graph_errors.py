@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from gerbang_gateway.fake_graph import meta_error
+from gerbang_devtools.fake_graph import meta_error
 from gerbang_gateway.graph import (
     OutsideWindowError,
     PairRateLimited,

@@ -16,7 +16,7 @@ from gerbang.messages import (
     TemplateContent,
     TextContent,
 )
-from gerbang_gateway.fake_graph import validate_message
+from gerbang_devtools.fake_graph import validate_message
 from gerbang_gateway.graph import build_payload, recipient
 
 WA_ID = "6281234567890"

@@ -9,11 +9,11 @@ import pytest
 
 from gerbang.offices import hash_token
 from gerbang.opsstats import hour_bucket, last_hours, merge, percentile, summarize
+from gerbang_devtools.simulator import SimulatedMessage, webhook_for
 from gerbang_gateway.ops.access import ALL_OFFICES, NATIONAL, OpsTokens, Viewer
 from gerbang_gateway.ops.deadletters import NATIONAL_BUCKET, letter_office
 from gerbang_gateway.ops.feedback import FeedbackItem, _items
 from gerbang_gateway.settings import GatewaySettings
-from gerbang_gateway.simulator import SimulatedMessage, webhook_for
 from gerbang_gateway.webhook import parse_webhook
 from tests.support.whatsapp import REGISTRY
 
@@ -223,3 +223,19 @@ def test_simulator_is_404_when_switched_off(path: str) -> None:
         "/simulator/send", json={"office": "jakpus", "wa_id": "6281234567890", "text": "halo"}
     )
     assert sent.status_code == 404
+
+
+def test_national_table_is_busiest_first_and_filters_by_name_or_place() -> None:
+    from gerbang.opsstats import HourCount, OfficeStats
+    from gerbang_gateway.ops.pages import _per_office_rows
+
+    offices = [REGISTRY.get(code) for code in ("jakpus", "bogor", "batam", "medan", "polonia")]
+    traffic = {"jakpus": 5, "bogor": 0, "batam": 9, "medan": 2, "polonia": 0}
+    parts = [OfficeStats(hours=[HourCount(NOW, traffic[o.code])]) for o in offices]
+    rows = _per_office_rows(offices, parts, "")
+    assert [o.code for o, _ in rows][:3] == ["batam", "jakpus", "medan"]
+    assert len(rows) == len(offices)
+    # Words match code, names, service and address, case-insensitively, all of them.
+    assert [o.code for o, _ in _per_office_rows(offices, parts, "MEDAN")] == ["medan", "polonia"]
+    assert [o.code for o, _ in _per_office_rows(offices, parts, "polonia medan")] == ["polonia"]
+    assert _per_office_rows(offices, parts, "surabaya") == []

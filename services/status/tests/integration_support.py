@@ -20,7 +20,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from gerbang.bus import Producer
+from gerbang.bus import Producer, open_whole_topic
 from gerbang.messages import (
     ApplicationRecord,
     Conversation,
@@ -34,7 +34,6 @@ from gerbang.messages import (
 from gerbang.offices import OfficeRegistry, dev_token
 from gerbang_status.api import create_app
 from gerbang_status.settings import StatusSettings
-from gerbang_status.store import open_whole_topic
 from gerbang_status.worker import WorkerParts, build
 
 REDIS_DB = 3

@@ -45,6 +45,7 @@ from aiokafka.errors import (
 )
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gerbang import metrics
@@ -522,3 +523,188 @@ def _log_fields(message: BaseModel) -> dict[str, Any]:
 def _backoff(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
     """Exponential backoff with full jitter."""
     return random.uniform(0, min(cap, base * 2 ** min(attempt, 16)))
+
+
+# --- reading a topic outside a handler: replays and followers ------------------------------
+#
+# `Consumer` is for work that produces output and must dead-letter what fails. Two other
+# reads exist, and they go through here too, so that no service writes a consume loop:
+# - `replay`: rebuild a view (Redis) from a whole log, from the beginning up to where it ends
+#   now, without a group and without committing (status.updates, feedback.recorded);
+# - `follow`: keep something (the dead-letter index) up to date from topics in a group, with
+#   offsets committed only after each batch is applied, and nowhere further to dead-letter.
+
+
+class ReplayTimeout(Unavailable):
+    """A replay did not reach the end of its topic in time (the caller retries later)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed(Generic[M]):
+    """One record of a replay or a follower, decoded into the model when it can be.
+
+    `value` is None for a tombstone (`raw` is None too) and for a record that does not
+    decode (`error` says why, `raw` holds the bytes): the reader decides what each means.
+    """
+
+    topic: str
+    """The logical topic name (without the deployment's prefix)."""
+    partition: int
+    offset: int
+    key: str | None
+    value: M | None
+    raw: bytes | None
+    error: ValidationError | None = None
+
+
+ApplyBatch = Callable[[list[Replayed[M]]], Awaitable[None]]
+
+_FOLLOWER_PAUSES: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, RedisError, OSError)
+
+
+def _decoded(
+    model: type[M], topics: dict[str, str], records: list[ConsumerRecord[Any, Any]]
+) -> list[Replayed[M]]:
+    batch = []
+    for record in records:
+        value: M | None = None
+        error: ValidationError | None = None
+        if record.value is not None:
+            try:
+                value = model.model_validate_json(record.value)
+            except ValidationError as exc:
+                error = exc
+        batch.append(
+            Replayed(
+                topic=topics[record.topic],
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key.decode("utf-8", errors="replace") if record.key else None,
+                value=value,
+                raw=record.value,
+                error=error,
+            )
+        )
+    return batch
+
+
+async def open_whole_topic(
+    settings: ServiceSettings, topic: str, client_id: str, timeout_s: float = 30.0
+) -> AIOKafkaConsumer:
+    """A started consumer without a group on every partition of `topic`, at the beginning."""
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        # Also the reset policy: a "latest" reset racing the seek would skip the log.
+        auto_offset_reset="earliest",
+        client_id=f"gerbang-{client_id}",
+    )
+    await consumer.start()
+    try:
+        # Without a group the consumer assigns itself every partition once metadata is in.
+        deadline = time.monotonic() + timeout_s
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise Unavailable(f"topic {settings.topic(topic)} has no partitions")
+            await asyncio.sleep(0.05)
+        await consumer.seek_to_beginning(*consumer.assignment())
+    except BaseException:
+        await _stop_quietly(consumer)
+        raise
+    return consumer
+
+
+async def replay(
+    settings: ServiceSettings,
+    topic: str,
+    model: type[M],
+    apply: ApplyBatch[M],
+    *,
+    client_id: str,
+    timeout_s: float = 600.0,
+    max_batch: int = 1000,
+) -> int:
+    """Hand every record of `topic`, from the beginning to the end offsets it has when the
+    replay starts, to `apply` in batches (per partition in order). Nothing is committed and
+    no group is joined; what arrives meanwhile is the live consumer's. Returns the number of
+    records read; `ReplayTimeout` if the end is not reached within `timeout_s`."""
+    consumer = await open_whole_topic(settings, topic, client_id)
+    names = {settings.topic(topic): topic}
+    read = 0
+    try:
+        partitions = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        deadline = time.monotonic() + timeout_s
+        while remaining:
+            if time.monotonic() > deadline:
+                raise ReplayTimeout(f"replaying {settings.topic(topic)} took over {timeout_s}s")
+            fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=max_batch)
+            records = [
+                record
+                for tp, batch in fetched.items()
+                for record in batch
+                if record.offset < ends[tp]  # newer than the snapshot: the live consumer's
+            ]
+            if records:
+                await apply(_decoded(model, names, records))
+                read += len(records)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await _stop_quietly(consumer)
+    return read
+
+
+async def follow(
+    settings: ServiceSettings,
+    topics: Sequence[str],
+    model: type[M],
+    apply: ApplyBatch[M],
+    *,
+    group: str,
+    client_id: str,
+    pause_s: float = 2.0,
+) -> None:
+    """Consume `topics` in consumer group `group` until cancelled, handing each fetched
+    batch to `apply` and committing its offsets only after `apply` returned. A dependency
+    being away (Kafka, Redis: `UNAVAILABLE_ERRORS`) is waited out and the batch read again,
+    so nothing is skipped. For readers with nowhere to dead-letter (the dead letters)."""
+    names = {settings.topic(topic): topic for topic in topics}
+    while True:
+        consumer = AIOKafkaConsumer(
+            *names,
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.group(group),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"gerbang-{client_id}",
+        )
+        try:
+            await consumer.start()
+            while True:
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=200)
+                records = [record for batch in fetched.values() for record in batch]
+                if records:
+                    await apply(_decoded(model, names, records))
+                    await consumer.commit()
+        except _FOLLOWER_PAUSES as exc:
+            log.warning(
+                "follower paused; will reconnect", extra={"group": group, "error": repr(exc)}
+            )
+            await asyncio.sleep(pause_s)
+        finally:
+            await _stop_quietly(consumer)
+
+
+async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+    # aiokafka's group-less coordinator starts a task at `start`; stopping before that task
+    # ever ran raises CancelledError and would hide the real error. Let it run once.
+    await asyncio.sleep(0)
+    try:
+        await consumer.stop()
+    except KafkaError as exc:
+        log.warning("consumer did not stop cleanly", extra={"error": repr(exc)})

@@ -2,8 +2,9 @@
 
 Prometheus (gerbang.metrics) is for alerting and Grafana; it is per process and forgets on
 restart. The dashboard needs per-office history that every replica of every process adds
-to, so the router, the sender and the status service also count here (one pipeline per
-event, best effort: a Redis hiccup loses a count, never a message).
+to, so the router, the sender and the status service also count here (events gathered for a
+few milliseconds, one pipeline per batch; best effort: a Redis hiccup or a crash loses a
+moment's counts, never a message).
 
 Keys (all prefixed with the deployment's topic prefix, kept `HOUR_TTL_S`):
     gerbang:ops:hour:<office>:<YYYYMMDDHH>   hash of counters of one office in one UTC hour:
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from gerbang.batching import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +149,30 @@ def merge(parts: Sequence[OfficeStats]) -> OfficeStats:
     return merged
 
 
+@dataclass(frozen=True)
+class _Event:
+    """One counted event waiting for its batch."""
+
+    office: str
+    bucket: str
+    fields: dict[str, int]
+    latency_ms: float | None
+
+
 class OpsStats:
-    """The Redis adapter: record events (best effort), read an office's last hours."""
+    """The Redis adapter: record events (best effort), read an office's last hours.
+
+    Recording is gathered for `FLUSH_DELAY_S`: the events of every message handled in that
+    moment become one pipeline (counters summed per office and hour), instead of one round
+    trip per message. Call `flush` at shutdown, so the last moment's counts are written.
+    """
+
+    FLUSH_DELAY_S = 0.02
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        self._events: Batcher[_Event] = Batcher(self._write, self.FLUSH_DELAY_S)
 
     def hour_key(self, office: str, bucket: str) -> str:
         """Hash of an office's counters in one hour."""
@@ -168,19 +189,37 @@ class OpsStats:
         at: dt.datetime | None,
         latency_s: float | None = None,
     ) -> None:
-        """Add to the office's hourly counters (and keep a latency sample): one round trip."""
-        key = self.hour_key(office, hour_bucket(at or dt.datetime.now(dt.UTC)))
+        """Add to the office's hourly counters (and keep a latency sample), in the next batch."""
+        bucket = hour_bucket(at or dt.datetime.now(dt.UTC))
+        latency_ms = round(max(0.0, latency_s) * 1000, 1) if latency_s is not None else None
+        self._events.add([_Event(office, bucket, fields, latency_ms)])
+
+    async def flush(self) -> None:
+        """Write what is gathered now (at shutdown)."""
+        await self._events.drain()
+
+    async def _write(self, events: list[_Event]) -> None:
+        """One pipeline for a batch of events; a Redis error loses the counts, not messages."""
+        counters: dict[str, Counter[str]] = {}
+        latencies: dict[str, list[float]] = {}
+        for event in events:
+            counters.setdefault(self.hour_key(event.office, event.bucket), Counter()).update(
+                event.fields
+            )
+            if event.latency_ms is not None:
+                latencies.setdefault(event.office, []).append(event.latency_ms)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for name, amount in fields.items():
-                    pipe.hincrby(key, name, amount)
-                pipe.expire(key, HOUR_TTL_S)
-                if latency_s is not None:
-                    pipe.lpush(self.latency_key(office), round(max(0.0, latency_s) * 1000, 1))
+                for key, fields in counters.items():
+                    for name, amount in fields.items():
+                        pipe.hincrby(key, name, amount)
+                    pipe.expire(key, HOUR_TTL_S)
+                for office, samples in latencies.items():
+                    pipe.lpush(self.latency_key(office), *samples)
                     pipe.ltrim(self.latency_key(office), 0, LATENCY_SAMPLES - 1)
                 await pipe.execute()
         except RedisError as exc:
-            log.warning("ops stats not recorded", extra={"error": repr(exc), "office": office})
+            log.warning("ops stats not recorded", extra={"error": repr(exc), "events": len(events)})
 
     async def record_routed(self, office: str, intent: str, at: dt.datetime | None = None) -> None:
         """A citizen message was routed with this intent."""
@@ -204,10 +243,24 @@ class OpsStats:
 
     async def office_stats(self, office: str, now: dt.datetime, hours: int = 24) -> OfficeStats:
         """An office's counters over the last `hours` hours and its latency samples."""
+        [stats] = await self.offices_stats([office], now, hours)
+        return stats
+
+    async def offices_stats(
+        self, offices: Sequence[str], now: dt.datetime, hours: int = 24
+    ) -> list[OfficeStats]:
+        """`office_stats` of several offices (same order), in one round trip: the national
+        page reads all 151 offices at once."""
         starts = last_hours(now, hours)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for start in starts:
-                pipe.hgetall(self.hour_key(office, hour_bucket(start)))
-            pipe.lrange(self.latency_key(office), 0, LATENCY_SAMPLES - 1)
-            *hashes, samples = await pipe.execute()
-        return summarize(starts, hashes, (float(s) for s in samples))
+            for office in offices:
+                for start in starts:
+                    pipe.hgetall(self.hour_key(office, hour_bucket(start)))
+                pipe.lrange(self.latency_key(office), 0, LATENCY_SAMPLES - 1)
+            replies = await pipe.execute()
+        per_office = len(starts) + 1
+        result = []
+        for index in range(len(offices)):
+            *hashes, samples = replies[index * per_office : (index + 1) * per_office]
+            result.append(summarize(starts, hashes, (float(s) for s in samples)))
+        return result

@@ -8,8 +8,8 @@ from the beginning up to the end offsets it saw at the start and applies every e
 (`ViewNotReady`: the requests wait and are retried), so a flushed counter never reuses a
 number that is already on the log.
 
-This is a bounded read of one topic without a consumer group, not a consume loop: nothing is
-produced and no offset is committed.
+The read is the bus's `replay`: a bounded read of the topic without a consumer group; nothing
+is produced and no offset is committed.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ import datetime as dt
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
-
-from gerbang.bus import UNAVAILABLE_ERRORS
+from gerbang.bus import UNAVAILABLE_ERRORS, Replayed, replay
 from gerbang.messages import FeedbackEvent, Topic, utcnow
 from gerbang.offices import OfficeRegistry
 from gerbang.settings import ServiceSettings
@@ -37,54 +34,29 @@ async def rebuild_view(
     settings: ServiceSettings, view: FeedbackView, updater: ViewUpdater, *, max_seconds: float = 600
 ) -> int:
     """Apply the whole feedback.recorded log to the view, then mark it ready (events applied)."""
-    topic = settings.topic(Topic.FEEDBACK_RECORDED)
-    # Group-less with the topic named: aiokafka assigns every partition of it at start.
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        # Also the reset policy: a "latest" reset racing the seek below would skip the log.
-        auto_offset_reset="earliest",
-        client_id="gerbang-feedback-rebuild",
-    )
-    await consumer.start()
     applied = 0
-    try:
-        assignment = sorted(consumer.assignment(), key=lambda tp: tp.partition)
-        if not assignment:
-            raise RuntimeError(f"topic {topic} has no partitions: run ensure_topics first")
-        await consumer.seek_to_beginning(*assignment)
-        ends = await consumer.end_offsets(assignment)
-        remaining = {tp for tp in assignment if ends[tp] > 0}
-        deadline = time.monotonic() + max_seconds
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"rebuilding the feedback view took over {max_seconds}s")
-            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=1000)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue  # newer than the snapshot: the view consumer applies it
-                    try:
-                        event = FeedbackEvent.model_validate_json(record.value)
-                    except ValidationError as exc:
-                        log.error(
-                            "undecodable event on the log skipped in rebuild",
-                            extra={"partition": tp.partition, "offset": record.offset,
-                                   "error": str(exc)[:500]},
-                        )  # fmt: skip
-                        continue
-                    await updater.apply(event)
-                    applied += 1
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        # aiokafka's group-less coordinator starts a task at `start`; stopping before that
-        # task ever ran raises CancelledError and would hide the real error. Let it run once.
-        await asyncio.sleep(0)
-        await consumer.stop()
+
+    async def apply(batch: list[Replayed[FeedbackEvent]]) -> None:
+        nonlocal applied
+        for record in batch:
+            if record.value is None:
+                log.error(
+                    "undecodable event on the log skipped in rebuild",
+                    extra={"partition": record.partition, "offset": record.offset,
+                           "error": str(record.error)[:500]},
+                )  # fmt: skip
+                continue
+            await updater.apply(record.value)
+            applied += 1
+
+    await replay(
+        settings,
+        Topic.FEEDBACK_RECORDED,
+        FeedbackEvent,
+        apply,
+        client_id="feedback-rebuild",
+        timeout_s=max_seconds,
+    )
     await view.mark_ready()
     log.info("feedback view rebuilt from the log", extra={"events": applied})
     return applied

@@ -28,11 +28,12 @@ async def run_router(settings: GatewaySettings) -> None:
     """Consume whatsapp.inbound and route."""
     registry = load_registry(settings.offices_dir)
     redis = connect_redis(settings, socket_timeout=2.0)
+    stats = OpsStats(redis, settings.topic_prefix)
     router = Router(
         registry,
         Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
         IntentMatcher.from_registry(registry),
-        stats=OpsStats(redis, settings.topic_prefix),
+        stats=stats,
     )
     producer = Producer(settings, "router")
     consumer = Consumer(
@@ -53,6 +54,7 @@ async def run_router(settings: GatewaySettings) -> None:
             extra_ready=redis.ping,
         )
     finally:
+        await stats.flush()  # the last moment's ops counts
         await redis.aclose()
 
 
@@ -61,6 +63,7 @@ async def run_sender(settings: GatewaySettings) -> None:
     registry = load_registry(settings.offices_dir)
     redis = connect_redis(settings, socket_timeout=2.0)
     statuses = StatusLog(redis, settings.topic_prefix, settings.status_log_ttl_s)
+    stats = OpsStats(redis, settings.topic_prefix)
     async with graph_session(settings.graph_timeout_s, settings.graph_max_connections) as http:
         sender = Sender(
             settings,
@@ -74,7 +77,7 @@ async def run_sender(settings: GatewaySettings) -> None:
             Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             RateLimiter(redis, settings.topic_prefix),
-            stats=OpsStats(redis, settings.topic_prefix),
+            stats=stats,
             statuses=statuses,
         )
         producer = Producer(settings, "sender")
@@ -105,6 +108,7 @@ async def run_sender(settings: GatewaySettings) -> None:
                 extra_ready=redis.ping,
             )
         finally:
+            await stats.flush()  # the last moment's ops counts
             await redis.aclose()
 
 

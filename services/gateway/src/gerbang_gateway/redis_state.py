@@ -14,15 +14,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from gerbang.batching import Batcher
 from gerbang.messages import OutboundReply, Service
 from gerbang.offices import Lang
+
+log = logging.getLogger(__name__)
 
 
 class Dedupe:
@@ -31,14 +36,22 @@ class Dedupe:
     A message id is *claimed* ("pending", short TTL) before producing and *confirmed*
     ("done", 7 days) after Kafka acked it; if producing fails the claim is released, so the
     redelivery is processed. A concurrent duplicate that meets "pending" is asked to retry.
+
+    One round trip per webhook: the claim is the webhook's own (its answer depends on it);
+    confirmations are gathered from every webhook answered in the same moment and written
+    together (`confirm_soon`), since the webhook's answer no longer depends on them.
     """
 
     PENDING_TTL_S = 60
+    CONFIRM_DELAY_S = 0.002
+    """How long a confirmation waits for others to share its round trip."""
 
     def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._confirmations = Batcher(self._confirm_batch, self.CONFIRM_DELAY_S)
+        self._confirming: set[str] = set()  # produced, "done" not yet written
 
     def _key(self, message_id: str) -> str:
         return f"{self.prefix}gerbang:seen:{message_id}"
@@ -47,10 +60,14 @@ class Dedupe:
         """Split ids into (claimed now, already done, pending elsewhere)."""
         if not ids:
             return [], [], []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message_id in ids:
-                pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
-            claimed_flags = await pipe.execute()
+        if len(ids) == 1:  # the usual webhook: one message, one command (no pipeline object)
+            ok = await self.redis.set(self._key(ids[0]), "pending", nx=True, ex=self.PENDING_TTL_S)
+            claimed_flags = [ok]
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message_id in ids:
+                    pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
+                claimed_flags = await pipe.execute()
         claimed = [i for i, ok in zip(ids, claimed_flags, strict=True) if ok]
         others = [i for i, ok in zip(ids, claimed_flags, strict=True) if not ok]
         done: list[str] = []
@@ -58,17 +75,41 @@ class Dedupe:
         if others:
             values = await self.redis.mget([self._key(i) for i in others])
             for message_id, value in zip(others, values, strict=True):
-                (done if value == "done" else pending).append(message_id)
+                # Still "pending" in Redis but produced by this process: its "done" is on
+                # the way (`confirm_soon`), so it is a duplicate, not a concurrent delivery.
+                finished = value == "done" or message_id in self._confirming
+                (done if finished else pending).append(message_id)
         return claimed, done, pending
 
     async def confirm(self, ids: Sequence[str]) -> None:
-        """Mark ids as processed for `ttl_s`."""
+        """Mark ids as processed for `ttl_s` (now, in one round trip)."""
         if not ids:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for message_id in ids:
                 pipe.set(self._key(message_id), "done", ex=self.ttl_s)
             await pipe.execute()
+
+    def confirm_soon(self, ids: Sequence[str]) -> None:
+        """`confirm`, batched with the other confirmations of the next few milliseconds.
+
+        Best effort, like a failed `confirm`: a lost confirmation leaves the claim to expire
+        (`PENDING_TTL_S`), after which a redelivery is produced again.
+        """
+        self._confirming.update(ids)
+        self._confirmations.add(ids)
+
+    async def _confirm_batch(self, ids: list[str]) -> None:
+        try:
+            await self.confirm(ids)
+        except RedisError as exc:
+            log.warning("could not confirm dedupe keys", extra={"error": repr(exc)})
+        finally:
+            self._confirming.difference_update(ids)
+
+    async def flush(self) -> None:
+        """Write the confirmations gathered so far (at shutdown)."""
+        await self._confirmations.drain()
 
     async def release(self, ids: Sequence[str]) -> None:
         """Forget claims whose messages did not reach Kafka (Meta will deliver again)."""
@@ -105,25 +146,15 @@ class Sessions:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._apply_reply = redis.register_script(_APPLY_REPLY_SCRIPT)
+        self._record_inbound = redis.register_script(_RECORD_INBOUND_SCRIPT)
 
     def _key(self, office: str, wa_id: str) -> str:
         return f"{self.prefix}gerbang:conv:{office}:{wa_id}"
 
     async def load(self, office: str, wa_id: str) -> Session:
         """The session, or an empty one."""
-        raw = await self.redis.hgetall(self._key(office, wa_id))
-        if not raw:
-            return Session()
-        context = raw.get("expect_context")
-        service = raw.get("expect_service")
-        return Session(
-            language=raw.get("language") if raw.get("language") in ("id", "en") else None,  # type: ignore[arg-type]
-            expect_service=Service(service) if service else None,
-            expect_context=json.loads(context) if context else None,
-            expect_until=float(raw.get("expect_until") or 0),
-            last_inbound_at=float(raw.get("last_inbound_at") or 0),
-            messages_seen=int(raw.get("messages_seen") or 0),
-        )
+        return _session(await self.redis.hgetall(self._key(office, wa_id)))
 
     async def record_inbound(
         self,
@@ -134,52 +165,90 @@ class Sessions:
         language: Lang | None,
         clear_expectation: bool,
     ) -> None:
-        """Remember the citizen's latest message (opens the 24-hour window)."""
-        key = self._key(office, wa_id)
-        fields: dict[str, str | float] = {"last_inbound_at": at.timestamp()}
-        if language:
-            fields["language"] = language
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
-            pipe.hincrby(key, "messages_seen", 1)
-            if clear_expectation:
-                pipe.hdel(key, "expect_service", "expect_context", "expect_until")
-            pipe.expire(key, self.ttl_s)
-            await pipe.execute()
+        """Remember the citizen's latest message (opens the 24-hour window): one script
+        call, the cheapest round trip for redis-py (one command, one reply)."""
+        await self._record_inbound(
+            keys=[self._key(office, wa_id)],
+            args=[
+                repr(at.timestamp()),
+                language or "",
+                "1" if clear_expectation else "",
+                self.ttl_s,
+            ],
+        )
 
-    async def apply_reply(
-        self, reply: OutboundReply, now: float, session: Session | None = None
-    ) -> None:
-        """Store the reply's directive: who gets the next message, with what context.
+    async def apply_reply(self, reply: OutboundReply, now: float) -> Session:
+        """Store the reply's directive (who gets the next message, with what context) and
+        return the conversation as it was: one round trip (`_APPLY_REPLY_SCRIPT`).
 
         Called by the sender *before* the reply goes out, so the citizen cannot answer
-        before the router knows what the answer is for. `session`: the conversation as the
-        caller just loaded it (saves reading who is expecting again).
+        before the router knows what the answer is for.
         """
-        key = self._key(reply.office, reply.wa_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if reply.expect is not None:
-                pipe.hset(
-                    key,
-                    mapping={
-                        "expect_service": reply.expect.service.value,
-                        "expect_context": json.dumps(reply.expect.context),
-                        "expect_until": now + reply.expect.ttl_seconds,
-                    },
-                )
-            elif reply.service is not None and reply.in_reply_to is not None:
-                # A service that answered without asking for more is done with the
-                # conversation (only if it was the one expecting).
-                if session is not None:
-                    current = session.expect_service.value if session.expect_service else None
-                else:
-                    current = await self.redis.hget(key, "expect_service")
-                if current == reply.service.value:
-                    pipe.hdel(key, "expect_service", "expect_context", "expect_until")
-            if reply.language:
-                pipe.hset(key, "language", reply.language)
-            pipe.expire(key, self.ttl_s)
-            await pipe.execute()
+        done_service = (
+            reply.service.value
+            if reply.expect is None and reply.service is not None and reply.in_reply_to
+            else ""
+        )
+        before = await self._apply_reply(
+            keys=[self._key(reply.office, reply.wa_id)],
+            args=[
+                reply.expect.service.value if reply.expect else "",
+                json.dumps(reply.expect.context) if reply.expect else "",
+                repr(now + reply.expect.ttl_seconds) if reply.expect else "",
+                done_service,
+                reply.language or "",
+                self.ttl_s,
+            ],
+        )
+        return _session(dict(zip(before[0::2], before[1::2], strict=True)))
+
+
+# The router's write for each citizen message. KEYS[1]: the conversation hash. ARGV: the
+# message's time (unix seconds), language ('' to keep), '1' to clear the expectation, TTL.
+_RECORD_INBOUND_SCRIPT = """
+redis.call('HSET', KEYS[1], 'last_inbound_at', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[2]) end
+redis.call('HINCRBY', KEYS[1], 'messages_seen', 1)
+if ARGV[3] ~= '' then
+  redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+# The sender's write before a reply goes out, and the read it needs, in one atomic call.
+# KEYS[1]: the conversation hash. ARGV: expect service, its context (JSON) and deadline (all
+# '' when the reply expects nothing); the replying service if it is done with the conversation
+# (then its expectation is cleared, only if it was the one expecting); language; TTL.
+# Returns the hash as it was before (HGETALL).
+_APPLY_REPLY_SCRIPT = """
+local before = redis.call('HGETALL', KEYS[1])
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[1], 'expect_service', ARGV[1], 'expect_context', ARGV[2],
+             'expect_until', ARGV[3])
+elseif ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'expect_service') == ARGV[4] then
+  redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
+end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[5]) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return before
+"""
+
+
+def _session(raw: dict[str, str]) -> Session:
+    """A session from its Redis hash (empty: a new conversation)."""
+    if not raw:
+        return Session()
+    context = raw.get("expect_context")
+    service = raw.get("expect_service")
+    return Session(
+        language=raw.get("language") if raw.get("language") in ("id", "en") else None,  # type: ignore[arg-type]
+        expect_service=Service(service) if service else None,
+        expect_context=json.loads(context) if context else None,
+        expect_until=float(raw.get("expect_until") or 0),
+        last_inbound_at=float(raw.get("last_inbound_at") or 0),
+        messages_seen=int(raw.get("messages_seen") or 0),
+    )
 
 
 _TAKE_OVER_SCRIPT = """

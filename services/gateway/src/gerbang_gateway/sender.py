@@ -219,8 +219,7 @@ class Sender:
     async def _send(self, reply: OutboundReply, call: _Call) -> tuple[str, str]:
         office = self.registry.get(reply.office)
         now = time.time()
-        session = await self.sessions.load(reply.office, reply.wa_id)
-        await self.sessions.apply_reply(reply, now, session)
+        session = await self.sessions.apply_reply(reply, now)
         content: ReplyContent = reply.content
         if not session.within_window(now, self.settings.window_hours):
             content = self._outside_window(reply)

@@ -26,11 +26,9 @@ import secrets
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from gerbang.bus import Unavailable
+from gerbang.bus import Replayed, Unavailable, replay
 from gerbang.messages import ApplicationRecord, Stage, Topic
 from gerbang.offices import Lang
 from gerbang_status.lockout import LockoutPolicy, LockScope, LockState
@@ -55,33 +53,6 @@ if current and tonumber(current) >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 3))
 return 1
 """
-
-
-async def open_whole_topic(
-    settings: StatusSettings, topic: str, client_id: str, timeout_s: float = 30.0
-) -> AIOKafkaConsumer:
-    """A started consumer (no group) on every partition of `topic`, at the beginning."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"gerbang-{client_id}",
-    )
-    await consumer.start()
-    try:
-        # Without a group the consumer assigns itself every partition once metadata is in.
-        deadline = time.monotonic() + timeout_s
-        while not consumer.assignment():
-            if time.monotonic() > deadline:
-                raise Unavailable(f"topic {settings.topic(topic)} has no partitions")
-            await asyncio.sleep(0.05)
-        await consumer.seek_to_beginning(*consumer.assignment())
-    except BaseException:
-        await consumer.stop()
-        raise
-    return consumer
 
 
 def _record_args(record: ApplicationRecord) -> list[Any]:
@@ -237,46 +208,37 @@ class StatusView:
 
     async def rebuild(self) -> int:
         """Replay `status.updates` from the beginning to its current end into the view."""
-        consumer = await open_whole_topic(self.settings, Topic.STATUS_UPDATES, "status-rebuild")
-        try:
-            tps = sorted(consumer.assignment())
-            end = await consumer.end_offsets(tps)
-            deadline = time.monotonic() + self.settings.rebuild_timeout_s
-            pending = {tp for tp in tps if await consumer.position(tp) < end[tp]}
-            applied = 0
-            while pending:
-                if time.monotonic() > deadline:
-                    raise Unavailable("view rebuild took too long")
-                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=2000)
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for records in batch.values():
-                        for message in records:
-                            applied += await self._queue_apply(pipe, message.key, message.value)
-                    await pipe.execute()
-                for tp in list(pending):
-                    if await consumer.position(tp) >= end[tp]:
-                        pending.discard(tp)
-            return applied
-        finally:
-            await consumer.stop()
 
-    async def _queue_apply(self, pipe: Any, key: bytes | None, value: bytes | None) -> int:
-        if value is None:  # tombstone: the application was deleted
-            if key:
-                pipe.delete(self.keys.app(key.decode("utf-8", errors="replace")))
-            return 1
-        try:
-            record = ApplicationRecord.model_validate_json(value)
-        except ValidationError:
+        async def apply(batch: list[Replayed[ApplicationRecord]]) -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for record in batch:
+                    await self._queue_apply(pipe, record)
+                await pipe.execute()
+
+        return await replay(
+            self.settings,
+            Topic.STATUS_UPDATES,
+            ApplicationRecord,
+            apply,
+            client_id="status-rebuild",
+            timeout_s=self.settings.rebuild_timeout_s,
+            max_batch=2000,
+        )
+
+    async def _queue_apply(self, pipe: Any, record: Replayed[ApplicationRecord]) -> None:
+        if record.raw is None:  # tombstone: the application was deleted
+            if record.key:
+                pipe.delete(self.keys.app(record.key))
+            return
+        if record.value is None:
             # The live consumer dead-letters it; the view simply does not have it.
             log.warning("undecodable record on status.updates skipped during rebuild")
-            return 0
+            return
         await self._set_if_newer(
-            keys=[self.keys.app(record.application_no)],
-            args=_record_args(record),
+            keys=[self.keys.app(record.value.application_no)],
+            args=_record_args(record.value),
             client=pipe,
         )
-        return 1
 
 
 class LockoutStore:

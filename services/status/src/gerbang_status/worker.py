@@ -97,4 +97,6 @@ async def run(settings: StatusSettings) -> None:
             background=[keep_view_ready],
         )  # fmt: skip
     finally:
+        if parts.worker.stats is not None:
+            await parts.worker.stats.flush()  # the last moment's ops counts
         await redis.aclose()

@@ -102,6 +102,20 @@ _UNVERIFIED: Mapping[tuple[bool, bool], Mapping[Lang, str]] = {
 }
 
 
+# Appended to answers that show the WhatsApp number of an office whose data is example data
+# (`example: true`: generated offices, development offices): their numbers are invented.
+_EXAMPLE_NUMBER: Mapping[Lang, str] = {
+    "id": "⚠️ Data {short_name} ini masih data contoh: nomor WhatsApp dan alamatnya belum "
+    "dikonfirmasi oleh kantor. Pastikan nomor resmi melalui situs {website} sebelum "
+    "menghubungi atau mengirim data apa pun.",
+    "en": "⚠️ The data of {short_name} is still example data: its WhatsApp number and address "
+    "have not been confirmed by the office. Check the official number on {website} before you "
+    "contact it or send any data.",
+}
+_SHOWS_NUMBER = frozenset({"display_number"})
+_SHOWS_OWN_NUMBER_TOPICS = frozenset({"number_official"})
+
+
 class FaqContentError(Exception):
     """The knowledge base cannot answer: unknown topic, missing answer or bad placeholder."""
 
@@ -240,6 +254,11 @@ def render(
         )
     text = template.format_map(values).strip()
     note = _unverified_note(office, used, lang)
+    if office.example and (used & _SHOWS_NUMBER or topic in _SHOWS_OWN_NUMBER_TOPICS):
+        example = _EXAMPLE_NUMBER[lang].format(
+            short_name=office.short_name, website=NATIONAL_WEBSITE
+        )
+        note = f"{note}\n{example}" if note else example
     return _insert_before_closing(text, note) if note else text
 
 

@@ -638,6 +638,13 @@ class IntentMatcher:
         self._offices = tuple(
             _office_name(code, names) for code, names in sorted((offices or {}).items())
         )
+        # Last word of each of an office's names (its place, mostly: "kanim *bogor*") → its
+        # code. A name matches only if all its words are in the message, so a message is only
+        # checked against the offices it could name (151 offices cost about as little as 3).
+        self._offices_by_word: dict[str, set[str]] = defaultdict(set)
+        for office in self._offices:
+            for name in (*office.phrases, *office.places):
+                self._offices_by_word[name[-1]].add(office.code)
 
     @classmethod
     def from_registry(cls, registry: OfficeRegistry) -> dict[str, IntentMatcher]:
@@ -649,13 +656,19 @@ class IntentMatcher:
             for office in registry
         }
         matchers: dict[str, IntentMatcher] = {}
+        # Offices with the same examples (all that keep the national answers) share one
+        # matcher: 151 offices build a handful of indexes, not 151 (start-up time, memory).
+        built: dict[tuple[tuple[str, tuple[str, ...]], ...], IntentMatcher] = {}
         for office in registry:
             examples: dict[str, list[str]] = {}
             for topic in _TOPIC_INTENTS:
                 answer = registry.faq_answer(office, topic)
                 if answer is not None and answer.examples:
                     examples[topic] = list(answer.examples)
-            matchers[office.code] = cls(examples=examples, offices=offices)
+            same = tuple((topic, tuple(texts)) for topic, texts in examples.items())
+            if same not in built:
+                built[same] = cls(examples=examples, offices=offices)
+            matchers[office.code] = built[same]
         return matchers
 
     # --- index ---------------------------------------------------------------------------
@@ -919,8 +932,9 @@ class IntentMatcher:
 
     def _other_office(self, raw_tokens: Sequence[str], office_code: str | None) -> str | None:
         """The office the message names ("kanim bogor", "imigrasi batam"), if not this one."""
+        named = set().union(*(self._offices_by_word.get(token, ()) for token in raw_tokens))
         for office in self._offices:
-            if office.code == office_code:
+            if office.code == office_code or office.code not in named:
                 continue
             if any(_contains(raw_tokens, phrase) >= 0 for phrase in office.phrases):
                 return office.code

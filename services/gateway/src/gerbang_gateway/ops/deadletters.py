@@ -5,9 +5,9 @@ A background task of the API process reads every dead-letter topic (consumer gro
 sees its own letters and national ops sees all. Re-driving republishes the letter's
 original payload, with its original key, to its source topic and marks the letter.
 
-This reader does not use `gerbang.bus.Consumer`: that consumes one topic and dead-letters
-its own failures, and a dead-letter reader has nowhere further to put a letter. It keeps
-the bus's rule all the same: offsets are committed only after the letters are indexed.
+The reader is a `gerbang.bus.follow`er, not a `Consumer`: a dead-letter reader has nowhere
+further to put a letter. The bus keeps its rule all the same: offsets are committed only
+after the letters are indexed.
 
 Keys (prefixed with the topic prefix):
     gerbang:ops:dlq:letter:<id>   JSON of one letter (+ office, redriven_at), `LETTER_TTL_S`
@@ -17,7 +17,6 @@ The id is `<dlq topic>:<partition>:<offset>`, so indexing a letter twice is harm
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -25,13 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from gerbang.bus import Producer
+from gerbang.bus import Producer, Replayed, follow
 from gerbang.messages import DeadLetter, Topic
 from gerbang.phone import mask_numbers_in_text
 from gerbang.settings import ServiceSettings
@@ -147,7 +142,10 @@ class DeadLetterStore:
 
     async def count(self, offices: Iterable[str]) -> int:
         """How many letters these offices have in the index."""
-        return sum([await self.redis.zcard(self.index_key(office)) for office in offices])
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for all
+            for office in offices:
+                pipe.zcard(self.index_key(office))
+            return sum(await pipe.execute())
 
     async def get(self, letter_id: str) -> dict[str, Any]:
         """The stored letter, or `LetterNotFound`."""
@@ -202,51 +200,32 @@ async def index_dead_letters(
     Kafka or Redis being away is waited out (the letters stay in Kafka until indexed).
     """
     codes = frozenset(offices)
-    topics = {settings.topic(topic.dlq): topic.dlq for topic in Topic}
-    while True:
-        consumer = AIOKafkaConsumer(
-            *topics,
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=settings.group("ops-dlq"),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="gerbang-ops-dlq",
-        )
-        try:
-            await consumer.start()
-            while True:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=200)
-                for tp, records in batch.items():
-                    for record in records:
-                        await _index_one(store, codes, topics[tp.topic], record)
-                if batch:
-                    await consumer.commit()
-        except (KafkaError, RedisError, OSError) as exc:
-            log.warning("dead-letter indexer paused", extra={"error": repr(exc)})
-            await asyncio.sleep(2)
-        finally:
-            try:
-                await consumer.stop()
-            except KafkaError as exc:
-                log.warning("dead-letter consumer did not stop cleanly", extra={"error": repr(exc)})
+
+    async def index(batch: list[Replayed[DeadLetter]]) -> None:
+        for record in batch:
+            letter_id = f"{record.topic}:{record.partition}:{record.offset}"
+            letter = record.value or _unreadable(record)
+            await store.add(letter_id, letter_office(letter.key, codes), letter)
+
+    await follow(
+        settings,
+        [topic.dlq for topic in Topic],
+        DeadLetter,
+        index,
+        group="ops-dlq",
+        client_id="ops-dlq",
+    )
 
 
-async def _index_one(
-    store: DeadLetterStore, offices: frozenset[str], dlq: str, record: Any
-) -> None:
-    letter_id = f"{dlq}:{record.partition}:{record.offset}"
-    try:
-        letter = DeadLetter.model_validate_json(record.value)
-    except ValidationError as exc:
-        # Someone wrote something else to a DLQ: keep it visible (bounded, like every letter).
-        letter = DeadLetter.of_record(
-            source_topic=dlq.removesuffix(".dlq"),
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            error_type="UnreadableDeadLetter",
-            error=str(exc)[:500],
-            service="unknown",
-        )
-    await store.add(letter_id, letter_office(letter.key, offices), letter)
+def _unreadable(record: Replayed[DeadLetter]) -> DeadLetter:
+    """Someone wrote something else to a DLQ: keep it visible (bounded, like every letter)."""
+    return DeadLetter.of_record(
+        source_topic=record.topic.removesuffix(".dlq"),
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key.encode("utf-8") if record.key is not None else None,
+        value=record.raw,
+        error_type="UnreadableDeadLetter",
+        error=str(record.error)[:500],
+        service="unknown",
+    )

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 import httpx
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -145,11 +145,15 @@ def _wib(when: dt.datetime | float | None) -> str:
 async def _faq_misses(request: Request, codes: list[str]) -> tuple[int, list[dict[str, Any]]]:
     redis = request.app.state.gateway.redis
     prefix = request.app.state.settings.topic_prefix
-    total = 0
+    async with redis.pipeline(transaction=False) as pipe:  # one round trip for 151 offices
+        for code in codes:
+            pipe.get(f"{prefix}gerbang:faq:miss_count:{code}")
+            pipe.lrange(f"{prefix}gerbang:faq:misses:{code}", 0, FAQ_MISSES_SHOWN)
+        replies = await pipe.execute()
+    total = sum(int(count or 0) for count in replies[0::2])
     misses: list[dict[str, Any]] = []
-    for code in codes:
-        total += int(await redis.get(f"{prefix}gerbang:faq:miss_count:{code}") or 0)
-        for raw in await redis.lrange(f"{prefix}gerbang:faq:misses:{code}", 0, FAQ_MISSES_SHOWN):
+    for code, latest in zip(codes, replies[1::2], strict=True):
+        for raw in latest:
             entry = json.loads(raw)
             misses.append(
                 {
@@ -162,6 +166,25 @@ async def _faq_misses(request: Request, codes: list[str]) -> tuple[int, list[dic
     for miss in misses:
         miss["when"] = _wib(miss["at"])
     return total, misses[:FAQ_MISSES_SHOWN]
+
+
+def _per_office_rows(
+    offices: list[Office], parts: list[OfficeStats], query: str
+) -> list[tuple[Office, OfficeStats]]:
+    """The national table: offices matching `query` (code, names, service, address), busiest
+    first, so that 151 offices stay readable."""
+    words = query.casefold().split()
+    rows = [
+        (o, p)
+        for o, p in zip(offices, parts, strict=True)
+        if all(
+            word
+            in " ".join((o.code, o.name, o.short_name, o.service_name, o.address.id)).casefold()
+            for word in words
+        )
+    ]
+    rows.sort(key=lambda row: (-row[1].messages_in, -row[1].replies_out, row[0].short_name))
+    return rows
 
 
 def _letter_buckets(viewer: Viewer, offices: list[Office], office: str) -> list[str]:
@@ -217,11 +240,15 @@ def build_router() -> APIRouter:
         return response
 
     @router.get("/ops/o/{office}", response_class=HTMLResponse)
-    async def overview(request: Request, office: str) -> Response:
+    async def overview(
+        request: Request,
+        office: str,
+        q: Annotated[str, Query(max_length=100)] = "",
+    ) -> Response:
         viewer, offices = _office_page(request, office)
         ops = _ops(request)
         now = dt.datetime.now(dt.UTC)
-        parts = [await ops.stats.office_stats(o.code, now) for o in offices]
+        parts = await ops.stats.offices_stats([o.code for o in offices], now)
         stats: OfficeStats = parts[0] if len(parts) == 1 else merge(parts)
         peak = max((h.messages_in for h in stats.hours), default=0)
         misses_total, misses = await _faq_misses(request, [o.code for o in offices])
@@ -241,9 +268,9 @@ def build_router() -> APIRouter:
             misses_total=misses_total,
             misses=misses,
             dead_letters=letters,
-            per_office=[(o, p.messages_in) for o, p in zip(offices, parts, strict=True)]
-            if len(parts) > 1
-            else [],
+            per_office=_per_office_rows(offices, parts, q) if len(parts) > 1 else [],
+            office_filter=q,
+            office_count=len(offices),
         )
 
     @router.get("/ops/o/{office}/feedback", response_class=HTMLResponse)
