@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
@@ -18,6 +19,7 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient, graph_session
+from gerbang_gateway.ops.staff import staff_main
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
@@ -102,7 +104,10 @@ async def run_sender(settings: GatewaySettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the gateway's processes."""
+    """Entry point of the gateway's processes (and `staff …`, the staff-file tool)."""
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["staff"]:
+        raise SystemExit(staff_main(args_in[1:]))
     parser = argparse.ArgumentParser(prog="gerbang_gateway", description=__doc__)
     parser.add_argument("role", choices=["api", "router", "sender"])
     args = parser.parse_args(argv)

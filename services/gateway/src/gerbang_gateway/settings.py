@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
+from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from gerbang.offices import DEV_SECRET
 from gerbang.settings import ServiceSettings
@@ -64,13 +64,10 @@ class GatewaySettings(ServiceSettings):
     simulator_enabled: bool = Field(
         default=True, description="Serve /simulator (refused in production)"
     )
-    national_ops_token_sha256: str | None = Field(
-        default=None, description="SHA-256 of the national ops token (dashboard sees all offices)"
-    )
-    ops_session_secret: SecretStr | None = Field(
+    staff_file: Path | None = Field(
         default=None,
-        description="Key that signs /ops session cookies; unset: a random key per process "
-        "(sign-ins end when the API restarts; set it when running several API replicas)",
+        description="YAML file of /ops staff accounts (created with `python -m gerbang_gateway "
+        "staff add`); unset in development: the committed development seed",
     )
     ops_session_hours: int = Field(
         default=12, ge=1, le=168, description="How long an /ops sign-in lasts"
@@ -86,13 +83,6 @@ class GatewaySettings(ServiceSettings):
         description="National feedback API key the /ops server uses (it filters by office "
         "itself); development default: dev-national-feedback-api-key",
     )
-
-    @field_validator("national_ops_token_sha256")
-    @classmethod
-    def _sha256(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise ValueError("must be the SHA-256 of the token: 64 lowercase hex digits")
-        return value
 
     @model_validator(mode="after")
     def _production_rules(self) -> GatewaySettings:
