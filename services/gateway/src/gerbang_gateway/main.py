@@ -19,6 +19,7 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient, graph_session
+from gerbang_gateway.handoff import Handoff, HandoffStore, sweep_idle
 from gerbang_gateway.ops.staff import staff_main
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
 from gerbang_gateway.router import Router
@@ -30,13 +31,30 @@ async def run_router(settings: GatewaySettings) -> None:
     """Consume whatsapp.inbound and route."""
     registry = load_registry(settings.offices_dir)
     redis = connect_redis(settings, socket_timeout=2.0)
+    sessions = Sessions(redis, settings.topic_prefix, settings.session_ttl_s)
+    handoffs = HandoffStore(redis, settings.topic_prefix, settings.session_ttl_s)
     router = Router(
         registry,
-        Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
+        sessions,
         IntentMatcher.from_registry(registry),
         stats=OpsStats(redis, settings.topic_prefix),
+        handoff=Handoff(registry, handoffs, settings.handoff_idle_s),
     )
     producer = Producer(settings, "router")
+
+    async def language_of(office: str, wa_id: str) -> str:
+        return (await sessions.load(office, wa_id)).language or "id"
+
+    async def sweep() -> None:
+        await sweep_idle(
+            registry,
+            handoffs,
+            producer,
+            idle_s=settings.handoff_idle_s,
+            interval_s=settings.handoff_sweep_s,
+            language_of=language_of,
+        )
+
     consumer = Consumer(
         settings,
         producer,
@@ -53,6 +71,7 @@ async def run_router(settings: GatewaySettings) -> None:
             consumers=[consumer],
             health_port=settings.router_health_port or None,
             extra_ready=redis.ping,
+            background=[sweep],
         )
     finally:
         await redis.aclose()

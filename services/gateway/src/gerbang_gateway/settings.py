@@ -59,6 +59,21 @@ class GatewaySettings(ServiceSettings):
     session_ttl_s: int = Field(
         default=30 * 24 * 3600, ge=3600, description="How long conversation state is kept"
     )
+    handoff_idle_s: int = Field(
+        default=30 * 60,
+        ge=1,
+        le=7 * 86400,
+        description="A conversation held for office staff goes back to the bot after this long "
+        "without a message from the citizen or staff",
+    )
+    handoff_sweep_s: float = Field(
+        default=30.0, gt=0, le=3600, description="How often the router looks for idle holds"
+    )
+    inbox_id_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the opaque conversation ids in /ops inbox URLs (so URLs carry no "
+        "phone number); unset in development: a fixed development key",
+    )
     router_health_port: int = Field(default=9101, ge=0, le=65535)
     sender_health_port: int = Field(default=9102, ge=0, le=65535)
     simulator_enabled: bool = Field(
