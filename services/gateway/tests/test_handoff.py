@@ -38,27 +38,27 @@ def _understood(intent: Intent) -> Understanding:
 HELD = HandoffState(held=True, reason="asked", since=NOW - 60, last_at=NOW - 10, trigger="wamid.0")
 
 
-A, R, I, U, M, NEW = Action, HandoffReason, Intent, _understood, _message, HandoffState()
+A, R, N, U, M, NEW = Action, HandoffReason, Intent, _understood, _message, HandoffState()
 YES, NO = texts.ACCEPT_BUTTON_ID, texts.DECLINE_BUTTON_ID
 
 
 @pytest.mark.parametrize(
     ("message", "understanding", "state", "offered", "expected"),
     [
-        (M("saya mau bicara dengan petugas"), U(I.HANDOFF), NEW, None, (A.HOLD, R.ASKED)),
+        (M("saya mau bicara dengan petugas"), U(N.HANDOFF), NEW, None, (A.HOLD, R.ASKED)),
         (M("Ya, ke petugas", YES), None, NEW, R.FALLBACKS, (A.HOLD, R.FALLBACKS)),
-        (M("ya"), U(I.MENU), NEW, R.URGENT_COMPLAINT, (A.HOLD, R.URGENT_COMPLAINT)),
-        (M("mau kak"), U(I.MENU), NEW, R.FALLBACKS, (A.HOLD, R.FALLBACKS)),
-        (M("gak usah"), U(I.FALLBACK), NEW, R.FALLBACKS, (A.DECLINE, R.ASKED)),
-        (M("ya"), U(I.MENU), NEW, None, None),  # no offer: the bot
-        (M("syarat paspor"), U(I.FAQ_REQUIREMENTS), NEW, None, None),
-        (M("syarat paspor"), U(I.FAQ_REQUIREMENTS), HELD, None, (A.FORWARD, R.ASKED)),
-        (M("halo"), U(I.MENU), HELD, None, (A.FORWARD, R.ASKED)),
-        (M("menu"), U(I.MENU), HELD, None, (A.RELEASE, R.ASKED)),
-        (M("batal aja"), U(I.FALLBACK), HELD, None, (A.RELEASE, R.ASKED)),
+        (M("ya"), U(N.MENU), NEW, R.URGENT_COMPLAINT, (A.HOLD, R.URGENT_COMPLAINT)),
+        (M("mau kak"), U(N.MENU), NEW, R.FALLBACKS, (A.HOLD, R.FALLBACKS)),
+        (M("gak usah"), U(N.FALLBACK), NEW, R.FALLBACKS, (A.DECLINE, R.ASKED)),
+        (M("ya"), U(N.MENU), NEW, None, None),  # no offer: the bot
+        (M("syarat paspor"), U(N.FAQ_REQUIREMENTS), NEW, None, None),
+        (M("syarat paspor"), U(N.FAQ_REQUIREMENTS), HELD, None, (A.FORWARD, R.ASKED)),
+        (M("halo"), U(N.MENU), HELD, None, (A.FORWARD, R.ASKED)),
+        (M("menu"), U(N.MENU), HELD, None, (A.RELEASE, R.ASKED)),
+        (M("batal aja"), U(N.FALLBACK), HELD, None, (A.RELEASE, R.ASKED)),
         (M("x", NO), None, HELD, None, (A.RELEASE, R.ASKED)),
         # Redelivered: the message that started the hold is the hold again, not forwarded.
-        (M("ya", mid="wamid.0"), U(I.MENU), HELD, None, (A.HOLD, R.ASKED)),
+        (M("ya", mid="wamid.0"), U(N.MENU), HELD, None, (A.HOLD, R.ASKED)),
         (M("menu", mid="w9"), None, HandoffState(released_by="w9"), None, (A.RELEASE, R.ASKED)),
     ],
 )  # fmt: skip
