@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -9,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from gerbang.offices import DEV_SECRET
 from gerbang.settings import ServiceSettings
 
+_PROCESS_KEY = secrets.token_bytes(32)
 DEV_FEEDBACK_API_KEY = "dev-national-feedback-api-key"
 """The documented development-only feedback API key (the feedback service accepts it in dev)."""
 
@@ -72,7 +74,8 @@ class GatewaySettings(ServiceSettings):
     inbox_id_key: SecretStr | None = Field(
         default=None,
         description="Key of the opaque conversation ids in /ops inbox URLs (so URLs carry no "
-        "phone number); unset in development: a fixed development key",
+        "phone number); unset: a fixed key in development, a random one per process in "
+        "production (ids then change when the API restarts)",
     )
     router_health_port: int = Field(default=9101, ge=0, le=65535)
     sender_health_port: int = Field(default=9102, ge=0, le=65535)
@@ -109,6 +112,13 @@ class GatewaySettings(ServiceSettings):
             if self.feedback_key == DEV_FEEDBACK_API_KEY:
                 raise ValueError("feedback_api_key: set GERBANG_FEEDBACK_API_KEY in production")
         return self
+
+    @property
+    def inbox_key(self) -> bytes:
+        """Key of the inbox's conversation ids (see `inbox_id_key`)."""
+        if self.inbox_id_key is not None:
+            return self.inbox_id_key.get_secret_value().encode()
+        return b"gerbang-dev-inbox-id-key" if self.development else _PROCESS_KEY
 
     @property
     def feedback_key(self) -> str | None:

@@ -16,6 +16,10 @@ Routes:
     GET  /ops/o/{office}/dead-letters
     POST /ops/o/{office}/dead-letters/{letter_id}/redrive
     GET  /ops/o/{office}/audit                    audit log and sign-in counts (leads only)
+    GET  /ops/o/{office}/inbox[.json]             held conversations, oldest first
+    GET  /ops/o/{office}/inbox/{conv}             a conversation: transcript, reply box
+    GET  /ops/o/{office}/inbox/{conv}/live        new entries and state (polled by ops.js)
+    POST /ops/o/{office}/inbox/{conv}/claim|reply|close
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +40,13 @@ from typing import Annotated, Any
 import httpx
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from redis.exceptions import RedisError
@@ -44,7 +55,8 @@ from gerbang.logview import LogFollower
 from gerbang.messages import Topic
 from gerbang.offices import Office
 from gerbang.opsstats import OfficeStats, OpsStats, merge
-from gerbang.phone import display
+from gerbang.phone import display, mask
+from gerbang_gateway.handoff import HandoffStore
 from gerbang_gateway.ops.access import (
     ALL_OFFICES,
     COOKIE_NAME,
@@ -64,7 +76,18 @@ from gerbang_gateway.ops.deadletters import (
     redrive,
 )
 from gerbang_gateway.ops.feedback import FeedbackClient, FeedbackUnavailable, NotThisOffice
+from gerbang_gateway.ops.inbox import (
+    Inbox,
+    NotHeld,
+    NotHolder,
+    TranscriptView,
+    Waiting,
+    quick_replies,
+    waited,
+    window_text,
+)
 from gerbang_gateway.ops.staff import StaffDirectory, load_staff
+from gerbang_gateway.redis_state import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +109,7 @@ class OpsState:
     sessions: OpsSessions
     throttle: SignInThrottle
     audit: AuditLog
+    inbox: Inbox
     stats: OpsStats
     letters: DeadLetterStore
     feedback: FeedbackClient
@@ -105,6 +129,10 @@ class CsrfRefused(Exception):
 
 class NotALead(Exception):
     """The page is for office leads and national staff."""
+
+
+class NoSuchConversation(LookupError):
+    """The conversation id is unknown, or belongs to another office (404 either way)."""
 
 
 class NoSuchOffice(Exception):
@@ -415,6 +443,160 @@ def build_router() -> APIRouter:
             )
         return RedirectResponse(f"/ops/o/{office}/dead-letters?done={letter_id}", status_code=303)
 
+    async def conversation(request: Request, office: str, conv: str) -> tuple[Office, str]:
+        """The office and wa_id of a conversation id under this office's URL; 404 else."""
+        found = await _ops(request).inbox.transcripts.resolve(conv)
+        if found is None or found[0] != office:
+            raise NoSuchConversation(conv)
+        return request.app.state.gateway.registry.get(office), found[1]
+
+    def one_office(viewer: Viewer, office: str) -> None:
+        if office == ALL_OFFICES:
+            raise NoSuchConversation(office)  # the inbox is per office
+
+    @router.get("/ops/o/{office}/inbox", response_class=HTMLResponse)
+    async def inbox(request: Request, office: str, done: str | None = None) -> Response:
+        viewer, _ = await _office_page(request, office)
+        one_office(viewer, office)
+        rows = await _ops(request).inbox.waiting(office)
+        return _render(
+            request,
+            "ops/inbox.html",
+            **_page_context(request, viewer, office, "inbox"),
+            rows=[_waiting_row(row, viewer) for row in rows],
+            done=done if done in ("closed",) else None,
+        )
+
+    @router.get("/ops/o/{office}/inbox.json")
+    async def inbox_json(request: Request, office: str) -> Response:
+        viewer, _ = await _office_page(request, office)
+        one_office(viewer, office)
+        rows = await _ops(request).inbox.waiting(office)
+        return JSONResponse({"rows": [_waiting_row(row, viewer) for row in rows]})
+
+    @router.get("/ops/o/{office}/inbox/{conv}", response_class=HTMLResponse)
+    async def conversation_page(request: Request, office: str, conv: str) -> Response:
+        viewer, _ = await _office_page(request, office)
+        the_office, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        state = await ops.inbox.store.load(office, wa_id)
+        window = await ops.inbox.window_left(office, wa_id, time.time())
+        mine = state.held and state.holder == viewer.username
+        return _render(
+            request,
+            "ops/conversation.html",
+            **_page_context(request, viewer, office, "inbox"),
+            conv=conv,
+            state=state,
+            mine=mine,
+            # The full number only to the one who holds the conversation.
+            phone=display(wa_id) if mine else mask(wa_id),
+            entries=await ops.inbox.transcripts.transcript(office, wa_id),
+            window_left_s=window,
+            window=window_text(window),
+            waited=waited(state) if state.held else "",
+            quick=quick_replies(request.app.state.gateway.registry, the_office),
+            nonce=secrets.token_urlsafe(12),
+            may_close=state.held and (mine or viewer.lead or not state.holder),
+            notice=request.query_params.get("n"),
+        )
+
+    @router.get("/ops/o/{office}/inbox/{conv}/live")
+    async def conversation_live(
+        request: Request, office: str, conv: str, after: float = 0.0
+    ) -> Response:
+        await _office_page(request, office)
+        _, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        state = await ops.inbox.store.load(office, wa_id)
+        window = await ops.inbox.window_left(office, wa_id, time.time())
+        return JSONResponse(
+            {
+                "entries": await ops.inbox.transcripts.transcript(office, wa_id, after=after),
+                "held": state.held,
+                "holder": state.holder or "",
+                "window_left_s": window,
+                "window": window_text(window),
+            }
+        )
+
+    @router.post("/ops/o/{office}/inbox/{conv}/claim")
+    async def claim(
+        request: Request, office: str, conv: str, csrf: Annotated[str, Form(max_length=100)] = ""
+    ) -> Response:
+        viewer, _ = await _office_page(request, office, csrf)
+        _, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        try:
+            ok, holder = await ops.inbox.claim(office, wa_id, viewer.username)
+        except NotHeld:
+            return _back(office, conv, "closed")
+        await ops.audit.record(
+            action_for(viewer, "claim", target_office=office, target=mask(wa_id),
+                       outcome="ok" if ok else "held_by_other", detail="" if ok else holder)
+        )  # fmt: skip
+        if not ok:
+            return _render(
+                request,
+                "ops/error.html",
+                status=409,
+                message=f"Percakapan ini sudah ditangani oleh {holder}. / Already claimed by "
+                f"{holder}.",
+            )
+        return _back(office, conv, "claimed")
+
+    @router.post("/ops/o/{office}/inbox/{conv}/reply")
+    async def reply(
+        request: Request,
+        office: str,
+        conv: str,
+        text: Annotated[str, Form(min_length=1, max_length=4000)],
+        nonce: Annotated[str, Form(min_length=8, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")],
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        viewer, _ = await _office_page(request, office, csrf)
+        the_office, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        try:
+            sent = await ops.inbox.reply(the_office, wa_id, viewer.username, text.strip(), nonce)
+        except NotHeld:
+            return _back(office, conv, "closed")
+        except NotHolder as exc:
+            return _render(
+                request,
+                "ops/error.html",
+                status=409,
+                message=f"Ambil percakapan dulu sebelum membalas (dipegang: {exc.holder or '-'}).",
+            )
+        await ops.audit.record(
+            action_for(viewer, "reply", target_office=office, target=mask(wa_id),
+                       detail=sent.idempotency_key.rsplit(":", 1)[-1])
+        )  # fmt: skip
+        return _back(office, conv, "sent")
+
+    @router.post("/ops/o/{office}/inbox/{conv}/close")
+    async def close(
+        request: Request, office: str, conv: str, csrf: Annotated[str, Form(max_length=100)] = ""
+    ) -> Response:
+        viewer, _ = await _office_page(request, office, csrf)
+        the_office, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        try:
+            await ops.inbox.close(the_office, wa_id, viewer.username, lead=viewer.lead)
+        except NotHeld:
+            return _back(office, conv, "closed")
+        except NotHolder as exc:
+            return _render(
+                request,
+                "ops/error.html",
+                status=409,
+                message=f"Hanya {exc.holder} atau kepala kantor yang dapat menutup percakapan ini.",
+            )
+        await ops.audit.record(
+            action_for(viewer, "close", target_office=office, target=mask(wa_id))
+        )
+        return RedirectResponse(f"/ops/o/{office}/inbox?done=closed", status_code=303)
+
     @router.get("/ops/o/{office}/audit", response_class=HTMLResponse)
     async def audit_log(request: Request, office: str) -> Response:
         viewer, offices = await _office_page(request, office)
@@ -434,6 +616,28 @@ def build_router() -> APIRouter:
         )
 
     return router
+
+
+def _back(office: str, conv: str, notice: str) -> Response:
+    return RedirectResponse(f"/ops/o/{office}/inbox/{conv}?n={notice}", status_code=303)
+
+
+def _waiting_row(row: Waiting, viewer: Viewer) -> dict[str, Any]:
+    """A waiting conversation for the list (HTML and JSON): the number masked."""
+    last = row.last or {}
+    return {
+        "conv": row.conv,
+        "phone": mask(row.wa_id),
+        "reason": row.state.reason or "",
+        "since": _wib(row.state.since),
+        "waited": waited(row.state),
+        "holder": row.state.holder or "",
+        "mine": row.state.holder == viewer.username,
+        "last": str(last.get("text", ""))[:140],
+        "last_who": str(last.get("who", "")),
+        "window": window_text(row.window_left_s),
+        "window_left_s": row.window_left_s,
+    }
 
 
 def _login_page(
@@ -524,6 +728,9 @@ def install_ops(app: FastAPI) -> None:
     )
     app.add_exception_handler(NoSuchOffice, _error_page(404, "Kantor tidak dikenal."))
     app.add_exception_handler(
+        NoSuchConversation, _error_page(404, "Percakapan tidak ditemukan. / No such conversation.")
+    )
+    app.add_exception_handler(
         CsrfRefused,
         _error_page(
             403, "Formulir kedaluwarsa atau bukan dari dasbor; muat ulang halaman dan coba lagi."
@@ -548,6 +755,12 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
         development=settings.development,
     )
     audit_view = AuditView(gateway.redis, settings.topic_prefix)
+    transcripts = TranscriptView(
+        gateway.redis,
+        settings.topic_prefix,
+        settings.inbox_key,
+        settings.conversation_retention_days,
+    )
     letters = DeadLetterStore(gateway.redis, settings.topic_prefix)
     async with httpx.AsyncClient(timeout=10) as http:
         state = OpsState(
@@ -557,6 +770,13 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
             ),
             throttle=SignInThrottle(gateway.redis, settings.topic_prefix),
             audit=AuditLog(gateway.producer, audit_view),
+            inbox=Inbox(
+                gateway.registry,
+                HandoffStore(gateway.redis, settings.topic_prefix, settings.session_ttl_s),
+                Sessions(gateway.redis, settings.topic_prefix, settings.session_ttl_s),
+                transcripts,
+                gateway.producer,
+            ),
             stats=OpsStats(gateway.redis, settings.topic_prefix),
             letters=letters,
             feedback=FeedbackClient(http, settings.feedback_api_url, settings.feedback_key),
@@ -578,6 +798,14 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
                 apply=audit_view.apply_record,
             )
             tasks.append(asyncio.create_task(follower.run(), name="ops-audit-view"))
+            transcript_follower = LogFollower(
+                settings,
+                gateway.redis,
+                name="ops-transcripts",
+                topics=[Topic.INBOUND, Topic.OUTBOUND, Topic.INBOX_MESSAGES],
+                apply=transcripts.apply_record,
+            )
+            tasks.append(asyncio.create_task(transcript_follower.run(), name="ops-transcripts"))
         try:
             yield state
         finally:
