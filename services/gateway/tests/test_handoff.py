@@ -118,7 +118,11 @@ def test_held_notice_says_when_staff_answer() -> None:
     later = texts.held_notice(JAKPUS, "id", friday_16).body
     assert "di luar jam layanan" in later and "Senin pukul 08.00 WIB" in later
     english = texts.held_notice(JAKPUS, "en", friday_16).body
-    assert "outside office hours" in english and "Monday at 08.00 WIB" in english
+    assert "outside office hours" in english and "back on Monday at 08.00 WIB" in english
+    night = dt.datetime(2026, 12, 1, 22, 0, tzinfo=WIB)  # Tuesday night
+    assert "kembali bertugas besok pukul 08.00 WIB" in texts.held_notice(JAKPUS, "id", night).body
+    dawn = dt.datetime(2026, 12, 2, 6, 0, tzinfo=WIB)
+    assert "back today at 08.00 WIB" in texts.held_notice(JAKPUS, "en", dawn).body
     assert texts.next_opening(JAKPUS, friday_16) == dt.datetime(2026, 12, 7, 8, 0, tzinfo=WIB)
 
 

@@ -121,6 +121,17 @@ def _hours_line(office: Office, lang: Lang) -> str:
     )
 
 
+def _day(opening: dt.datetime, now: dt.datetime, lang: Lang) -> str:
+    """ "hari ini" / "besok" / "Senin" (en: "today" / "tomorrow" / "on Monday")."""
+    days = (opening.date() - now.astimezone(WIB).date()).days
+    if days == 0:
+        return "today" if lang == "en" else "hari ini"
+    if days == 1:
+        return "tomorrow" if lang == "en" else "besok"
+    name = _DAY_NAMES[lang][opening.weekday()]
+    return f"on {name}" if lang == "en" else name
+
+
 def held_notice(office: Office, lang: Lang, now: dt.datetime) -> TextContent:
     """The one answer when a conversation is handed over: forwarded, and when staff answer."""
     hours = _hours_line(office, lang)
@@ -131,8 +142,7 @@ def held_notice(office: Office, lang: Lang, now: dt.datetime) -> TextContent:
         else:
             opening = next_opening(office, now)
             at = (
-                f" They are back on {_DAY_NAMES['en'][opening.weekday()]} at "
-                f"{opening.strftime('%H.%M')} WIB."
+                f" They are back {_day(opening, now, 'en')} at {opening.strftime('%H.%M')} WIB."
                 if opening
                 else ""
             )
@@ -145,7 +155,7 @@ def held_notice(office: Office, lang: Lang, now: dt.datetime) -> TextContent:
         else:
             opening = next_opening(office, now)
             at = (
-                f" Petugas kembali bertugas {_DAY_NAMES['id'][opening.weekday()]} pukul "
+                f" Petugas kembali bertugas {_day(opening, now, 'id')} pukul "
                 f"{opening.strftime('%H.%M')} WIB."
                 if opening
                 else ""

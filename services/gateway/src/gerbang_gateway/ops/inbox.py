@@ -39,6 +39,7 @@ from gerbang.faq.content import FaqContentError, render
 from gerbang.handoff import staff_template
 from gerbang.messages import (
     ButtonsContent,
+    HandoffReason,
     InboundMessage,
     InboxClaimed,
     InboxEvent,
@@ -58,6 +59,16 @@ from gerbang_gateway.redis_state import Sessions
 
 log = logging.getLogger(__name__)
 
+REASONS = {
+    HandoffReason.ASKED: "warga minta petugas",
+    HandoffReason.FALLBACKS: "bot dua kali tidak paham",
+    HandoffReason.URGENT_COMPLAINT: "keluhan mendesak",
+}
+RELEASES = {
+    ReleaseReason.CITIZEN: "warga kembali ke menu",
+    ReleaseReason.STAFF: "ditutup petugas",
+    ReleaseReason.IDLE: "tidak ada pesan (batas waktu)",
+}
 KEEP_ENTRIES = 300
 """Newest transcript entries kept per conversation."""
 WINDOW_S = 24 * 3600
@@ -102,12 +113,12 @@ def entry_of(topic: str, record_value: bytes) -> tuple[str, str, dict[str, Any]]
     if topic == Topic.INBOX_MESSAGES:
         event = InboxEvent.model_validate_json(record_value).root
         if isinstance(event, InboxHeld):
-            text, at = f"diteruskan ke petugas ({event.reason.value})", event.since
+            text, at = f"diteruskan ke petugas: {REASONS[event.reason]}", event.since
         elif isinstance(event, InboxClaimed):
             text, at = f"diambil oleh {event.by}", event.at
         elif isinstance(event, InboxReleased):
             by = f" oleh {event.by}" if event.by else ""
-            text, at = f"dikembalikan ke bot ({event.reason.value}{by})", event.at
+            text, at = f"dikembalikan ke bot: {RELEASES[event.reason]}{by}", event.at
         else:  # the citizen's message itself is on whatsapp.inbound
             return event.office, event.wa_id, _citizen_entry(event.inbound)
         entry = {"id": f"{event.event}:{at.timestamp()}", "at": at.timestamp(), "who": "system"}

@@ -41,7 +41,7 @@
           var body = document.createElement("span");
           body.className = "body";
           body.textContent = e.text;
-          li.appendChild(who);
+          if (e.who !== "system") { li.appendChild(who); }
           li.appendChild(body);
           list.appendChild(li);
           last = Math.max(last, e.at);
