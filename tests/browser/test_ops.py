@@ -275,7 +275,7 @@ def test_handled_feedback_leaves_the_open_list(browser: object, stack: Stack) ->
     assert forged.status == 404
     bogor.context.close()  # type: ignore[attr-defined]
 
-    item.locator("textarea").fill("Sudah ditelepon dan antrean diperbaiki.")
+    item.locator('textarea[name="note"]').fill("Sudah ditelepon dan antrean diperbaiki.")
     item.locator("button", has_text="Tandai selesai").click()
     page.wait_for_url(re.compile(r"done="))  # type: ignore[attr-defined]
     assert page.locator(f'li[data-ticket="{ticket}"]').count() == 0  # type: ignore[attr-defined]

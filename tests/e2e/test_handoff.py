@@ -3,11 +3,14 @@
 A citizen asks for a person; the bot goes silent and the messages reach the office's inbox;
 office staff sign in to `/ops` with their accounts, claim the conversation, reply (from the
 office's number, as the template after 24 hours) and close it; the bot answers again. Idle
-holds are released by the router's sweep. Another office's staff get 403/404.
+holds are released by the router's sweep. Another office's staff get 403/404. A feedback
+ticket is answered from `/ops` and reaches the citizen; an overdue ticket is flagged.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 import re
 import threading
 import time
@@ -19,8 +22,13 @@ import pytest
 from redis import Redis
 
 from deploy.local.stack import Stack
+from gerbang.bus import Producer
+from gerbang.handoff import WIB
+from gerbang.messages import FeedbackKind, FeedbackRecord, Topic
+from gerbang.settings import ServiceSettings
 from gerbang_gateway.ops.staff import DEV_STAFF_PASSWORD
 from tests.e2e.conftest import start_stack, stop_stack
+from tests.support.aio import run_sync
 from tests.support.whatsapp import (
     citizen,
     office,
@@ -42,7 +50,7 @@ def stack(kafka_bootstrap: str) -> Iterator[Stack]:
     idle test ages a conversation in Redis instead of waiting)."""
     running = start_stack(
         kafka_bootstrap,
-        only={"fake-graph", "api", "router", "sender", "faq"},
+        only={"fake-graph", "api", "router", "sender", "faq", "feedback-api", "feedback"},
         GERBANG_HANDOFF_SWEEP_S="1",
     )
     try:
@@ -312,3 +320,82 @@ def test_router_restart_during_a_hold_loses_and_doubles_nothing(stack: Stack) ->
     time.sleep(2)
     assert len(replies(stack, wa_id)) == 1  # still only the one 'forwarded' answer
     assert live(agent, "jakpus", conv)["held"] is True
+
+
+TICKET = re.compile(r"\bJKP-\d{4}-\d{6}\b")
+
+
+def test_ticket_answered_from_ops_reaches_the_citizen(stack: Stack) -> None:
+    wa_id = citizen()
+    complaint = "saran saya ruang tunggu diberi kipas angin, panas sekali waktu antre"
+    assert post(stack, *signed_text("jakpus", wa_id, complaint)).status_code == 200
+    found = TICKET.search("\n".join(text_of(r) for r in wait_replies(stack, wa_id, 1)))
+    assert found, [text_of(r) for r in replies(stack, wa_id)]
+    ticket = found.group(0)
+    agent = staff(stack, "jakpus.agent")
+    deadline = time.monotonic() + 30
+    page = agent.get("/ops/o/jakpus/feedback").text
+    while f'data-ticket="{ticket}"' not in page and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page = agent.get("/ops/o/jakpus/feedback").text
+    assert f'data-ticket="{ticket}" data-status="open"' in page
+    token = csrf(agent, "/ops/o/jakpus/feedback")
+    progress = agent.post(f"/ops/o/jakpus/feedback/{ticket}/progress", data={"csrf": token})
+    assert progress.status_code == 303
+    answer = "Terima kasih, kipas angin tambahan dipasang minggu ini."
+    form = {"csrf": token, "nonce": "answer-0001", "text": answer}
+    assert agent.post(f"/ops/o/jakpus/feedback/{ticket}/answer", data=form).status_code == 303
+    sent = wait_replies(stack, wa_id, 2)
+    reply = sent[-1]
+    assert reply["phone_number_id"] == office("jakpus").whatsapp.phone_number_id
+    assert ticket in text_of(reply) and answer in text_of(reply)
+    page = agent.get("/ops/o/jakpus/feedback").text
+    assert f'data-ticket="{ticket}" data-status="answered"' in page and answer in page
+    # The same answer form again: no second message.
+    assert agent.post(f"/ops/o/jakpus/feedback/{ticket}/answer", data=form).status_code == 303
+    time.sleep(2)
+    assert len(replies(stack, wa_id)) == 2
+    # Another office's staff cannot answer it.
+    bogor = staff(stack, "bogor.agent")
+    forged = {"csrf": csrf(bogor, "/ops/o/bogor/feedback"), "nonce": "forged-0001", "text": "x"}
+    assert bogor.post(f"/ops/o/bogor/feedback/{ticket}/answer", data=forged).status_code == 404
+    assert bogor.post(f"/ops/o/jakpus/feedback/{ticket}/answer", data=forged).status_code == 403
+
+
+def test_overdue_ticket_is_flagged(stack: Stack, kafka_bootstrap: str) -> None:
+    received = dt.datetime.now(dt.UTC) - dt.timedelta(days=9)
+    ticket = f"JKP-{received.astimezone(WIB).year}-9{random.randrange(10**5):05d}"
+    record = FeedbackRecord(
+        ticket=ticket,
+        office="jakpus",
+        wa_id=citizen(),
+        message_id=f"wamid.overdue{random.randrange(10**9)}",
+        kind=FeedbackKind.COMPLAINT,
+        text="Sudah seminggu lebih keluhan saya belum ditanggapi.",
+        received_at=received,
+    )
+    run_sync(_publish(stack, kafka_bootstrap, record))
+    agent = staff(stack, "jakpus.agent")
+    deadline = time.monotonic() + 30
+    page = agent.get("/ops/o/jakpus/feedback").text
+    while f'data-ticket="{ticket}"' not in page and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page = agent.get("/ops/o/jakpus/feedback").text
+    item = re.search(rf'<li class="item([^"]*)" data-ticket="{ticket}".*?</li>', page, re.S)
+    assert item and "overdue" in item.group(1), page
+    assert 'data-overdue="respond"' in item.group(0)
+    national = staff(stack, "national")
+    summary = national.get("/ops/o/all/feedback").text
+    row = re.search(r'<tr data-office="jakpus"[^>]*>.*?data-overdue>(\d+)<', summary, re.S)
+    assert row and int(row.group(1)) >= 1, summary
+
+
+async def _publish(stack: Stack, kafka_bootstrap: str, record: FeedbackRecord) -> None:
+    producer = Producer(
+        ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=stack.topic_prefix), "test"
+    )
+    await producer.start()
+    try:
+        await producer.publish(Topic.FEEDBACK_RECORDED, record.key, record)
+    finally:
+        await producer.stop()

@@ -557,6 +557,34 @@ class FeedbackHandled(_Message):
         return conversation_key(self.office, self.wa_id)
 
 
+class TicketStage(StrEnum):
+    """Where a ticket is between open and closed ("handled" is closed)."""
+
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+
+
+class FeedbackProgress(_Message):
+    """A ticket moved on: staff took it up, or answered the citizen (topic feedback.recorded,
+    keyed like the record so it follows it). An answer's text went to the citizen as the
+    `OutboundReply` with idempotency key `reply_key`."""
+
+    event: Literal["progress"] = "progress"
+    ticket: str
+    office: str
+    wa_id: str
+    stage: TicketStage
+    by: str = Field(min_length=1, max_length=200, description="Staff account")
+    answer: str = Field(default="", max_length=4000, description="What the citizen was told")
+    reply_key: str | None = Field(default=None, description="Idempotency key of the answer")
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation of the record."""
+        return conversation_key(self.office, self.wa_id)
+
+
 def _feedback_event_tag(value: Any) -> str:
     # FeedbackRecord predates the `event` field: anything without it is a record.
     if isinstance(value, dict):
@@ -565,13 +593,16 @@ def _feedback_event_tag(value: Any) -> str:
 
 
 _FeedbackEventUnion = Annotated[
-    Annotated[FeedbackRecord, Tag("recorded")] | Annotated[FeedbackHandled, Tag("handled")],
+    Annotated[FeedbackRecord, Tag("recorded")]
+    | Annotated[FeedbackHandled, Tag("handled")]
+    | Annotated[FeedbackProgress, Tag("progress")],
     Discriminator(_feedback_event_tag),
 ]
 
 
 class FeedbackEvent(RootModel[_FeedbackEventUnion]):
-    """Anything on feedback.recorded: a `FeedbackRecord` or a `FeedbackHandled` (decode only)."""
+    """Anything on feedback.recorded: a `FeedbackRecord`, `FeedbackHandled` or
+    `FeedbackProgress` (decode only)."""
 
 
 # --- inbox.messages (key office:wa_id): conversations held for office staff ----------------

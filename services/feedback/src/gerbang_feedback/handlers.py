@@ -26,6 +26,7 @@ from gerbang.messages import (
     FeedbackEvent,
     FeedbackHandled,
     FeedbackKind,
+    FeedbackProgress,
     FeedbackRecord,
     HandoffReason,
     Intent,
@@ -145,6 +146,8 @@ class ViewUpdater:
                 await self.view.keep_sequence(payload)
                 return False
             return await self.view.apply_record(payload)
+        if isinstance(payload, FeedbackProgress):
+            return await self.view.apply_progress(payload)
         return await self.view.apply_handled(payload)
 
     async def handle(self, event: FeedbackEvent) -> Sequence[Publish]:

@@ -357,9 +357,12 @@ def build_router() -> APIRouter:
         viewer, offices = await _office_page(request, office)
         error = None
         items = []
+        summary: dict[str, dict[str, int]] = {}
         try:
             for o in offices:
                 items += await _ops(request).feedback.open_items(o.code)
+            if viewer.national and office == ALL_OFFICES:
+                summary = await _ops(request).feedback.summary([o.code for o in offices])
         except FeedbackUnavailable as exc:
             error = str(exc)
         return _render(
@@ -369,6 +372,43 @@ def build_router() -> APIRouter:
             items=items,
             error=error,
             done=done if done and _TICKET.match(done) else None,
+            what=request.query_params.get("what"),
+            summary=[(o, summary[o.code]) for o in offices if o.code in summary],
+            nonce=secrets.token_urlsafe(12),
+        )
+
+    @router.post("/ops/o/{office}/feedback/{ticket}/{action}")
+    async def feedback_action(
+        request: Request,
+        office: str,
+        ticket: str,
+        action: str,
+        text: Annotated[str, Form(max_length=4000)] = "",
+        nonce: Annotated[str, Form(max_length=40, pattern=r"^[A-Za-z0-9_-]*$")] = "",
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        viewer, offices = await _office_page(request, office, csrf)
+        if not _TICKET.match(ticket) or action not in ("answer", "progress"):
+            return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
+        if action == "answer" and (not text.strip() or len(nonce) < 8):
+            return _render(request, "ops/error.html", status=422, message="Tulis jawabannya.")
+        ops = _ops(request)
+        try:
+            owner = _owner(offices, ticket)
+            if action == "answer":
+                await ops.feedback.answer(owner, ticket, text.strip(), viewer.username, nonce)
+            else:
+                await ops.feedback.mark_in_progress(owner, ticket, viewer.username)
+            await ops.audit.record(
+                action_for(viewer, f"ticket_{action}", target_office=owner, target=ticket,
+                           detail=text.strip()[:200])
+            )  # fmt: skip
+        except NotThisOffice:
+            return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
+        except FeedbackUnavailable as exc:
+            return _render(request, "ops/error.html", status=502, message=str(exc))
+        return RedirectResponse(
+            f"/ops/o/{office}/feedback?done={ticket}&what={action}", status_code=303
         )
 
     @router.post("/ops/o/{office}/feedback/{ticket}/handled")
