@@ -7,8 +7,14 @@ import datetime as dt
 import pytest
 
 from gerbang import handoff as texts
-from gerbang.messages import HandoffReason, InboundKind, InboundMessage, Intent, ReleaseReason
-from gerbang.understanding import Understanding
+from gerbang.messages import (
+    HandoffReason,
+    InboundKind,
+    InboundMessage,
+    Intent,
+    ReleaseReason,
+    Understanding,
+)
 from gerbang_gateway.handoff import Action, HandoffState, decide, fallbacks_after, offered_reason
 from tests.support.whatsapp import REGISTRY
 

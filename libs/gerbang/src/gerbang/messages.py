@@ -69,16 +69,22 @@ class Intent(StrEnum):
     FEEDBACK_APPRECIATION = "feedback:appreciation"
     FEEDBACK_COMPLAINT = "feedback:complaint"
     FEEDBACK_SUGGESTION = "feedback:suggestion"
+    FEEDBACK_SCAM_REPORT = "feedback:scam_report"
+    """The citizen reports a fraudster (a number, an account): recorded, and the check given."""
     FALLBACK = "fallback"
+    """In the domain but unclear: the menu (or the two likeliest topics) is offered."""
+    OUT_OF_DOMAIN = "out_of_domain"
+    """About something this line does not handle (parcel postage, driving licences): said so."""
     HANDOFF = "handoff"
+    """The citizen asks for a person (office staff)."""
 
     @property
     def service(self) -> Service:
-        """Which service answers this intent (menu and handoff are the router's own)."""
+        """Which service answers this intent (menu and handoff are answered by the router)."""
         head = self.value.split(":", 1)[0]
-        if head in ("menu", "handoff"):
+        if head in {"menu", "handoff"}:
             return Service.ROUTER
-        if head == "fallback":
+        if head in {"fallback", "out_of_domain"}:
             return Service.FAQ
         return Service(head)
 
@@ -214,6 +220,61 @@ class Conversation(BaseModel):
     messages_seen: int = 0
 
 
+# --- understanding (made once, in the router; travels on ServiceRequest) --------------------
+
+
+class Understanding(BaseModel):
+    """What a citizen's message means, read once by the router (ARCHITECTURE.md).
+
+    Services read these fields and never re-derive them from the text. Signals (numbers,
+    dates, scam cues, cancel, urgency) are reported whatever the intent; details narrow the
+    topic where the answer has variants.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    intent: Intent
+    confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability of `intent`")
+    language: Lang = "id"
+    language_requested: bool = Field(
+        default=False, description="The citizen asked for a language ('english please')"
+    )
+    normalized: str = Field(default="", description="The normalised text the decision used")
+    alternatives: tuple[tuple[Intent, float], ...] = Field(
+        default=(), description="Next likeliest intents with their probabilities, best first"
+    )
+    followup: bool = Field(
+        default=False,
+        description="Elliptical ('kalo yg 10 taun?'): names no topic, only details; read it "
+        "against the conversation's last topic",
+    )
+    # details: narrow the topic where the content has variants
+    subtopic: str | None = Field(
+        default=None,
+        description="requirements: minor, renewal, work_abroad, umrah, name_mismatch; "
+        "lost_damaged: lost, damaged",
+    )
+    passport_kind: Literal["e_paspor", "biasa"] | None = None
+    validity_years: Literal[5, 10] | None = None
+    age_group: Literal["minor", "adult", "elderly"] | None = None
+    other_office: str | None = Field(default=None, description="Code of another office named")
+    # signals
+    phone_numbers: tuple[str, ...] = Field(
+        default=(), description="Phone numbers mentioned, digits with country code"
+    )
+    application_numbers: tuple[str, ...] = Field(
+        default=(), description="Passport application numbers mentioned"
+    )
+    dates: tuple[dt.date, ...] = Field(default=(), description="Dates mentioned (e.g. birth)")
+    amounts: tuple[int, ...] = Field(default=(), description="Rupiah amounts mentioned")
+    scam_signals: tuple[str, ...] = Field(
+        default=(),
+        description="calo, jalur_cepat, orang_dalam, personal_account, whatsapp_registration",
+    )
+    cancel: bool = Field(default=False, description="'batal', 'cancel', 'gak jadi'")
+    urgent: bool = Field(default=False, description="Urgency or harm (extortion, emergency)")
+
+
 # --- *.requests ---------------------------------------------------------------------------
 
 
@@ -223,6 +284,9 @@ class ServiceRequest(_Message):
     inbound: InboundMessage
     intent: Intent
     confidence: float = Field(ge=0.0, le=1.0, default=1.0)
+    understanding: Understanding | None = Field(
+        default=None, description="The router's reading of the text (None for taps and media)"
+    )
     conversation: Conversation = Field(default_factory=Conversation)
     routed_at: dt.datetime = Field(default_factory=utcnow)
 

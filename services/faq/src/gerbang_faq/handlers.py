@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -73,10 +72,10 @@ class FaqHandler:
         """Compose the answer; remember questions we could not answer."""
         office = self.registry.get(request.office)
         text = request.inbound.text or ""
-        understanding = dataclasses.replace(
-            self.matchers[office.code].understand(text, office_code=office.code),
-            intent=request.intent,
-            language=request.language,
+        understanding = (
+            self.matchers[office.code]
+            .understand(text, office_code=office.code)
+            .model_copy(update={"intent": request.intent, "language": request.language})
         )
         contents = compose(self.registry, office, understanding)
         if request.intent is Intent.FALLBACK and text.strip():

@@ -53,9 +53,9 @@ from gerbang.messages import (
     Service,
     ServiceRequest,
     Topic,
+    Understanding,
 )
 from gerbang.offices import Lang, Office, OfficeRegistry
-from gerbang.understanding import Understanding
 
 log = logging.getLogger(__name__)
 

@@ -120,6 +120,7 @@ class Router:
             inbound=message,
             intent=route.intent,
             confidence=route.confidence,
+            understanding=understanding,
             conversation=conversation,
         )
         if self.handoff is not None:  # handoff: a second fallback in a row becomes an offer
