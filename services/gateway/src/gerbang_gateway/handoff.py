@@ -345,6 +345,18 @@ def hold_key(office: str, wa_id: str, since: float) -> str:
     return f"handoff:{office}:{wa_id}:{int(since * 1000)}"
 
 
+@dataclass(frozen=True)
+class Before:
+    """The handoff step's outcome before the bot decides."""
+
+    done: bool
+    """The bot must not see the message (held, forwarded, released, declined)."""
+    publishes: list[Publish]
+    """What to produce (with `done` False: an idle release's notice, before the bot's answer)."""
+    state: HandoffState
+    """The handoff state as read (handed back to `after_routing`)."""
+
+
 class Handoff:
     """The router's handoff step: runs before the bot decides, and after it (the offer)."""
 
@@ -361,9 +373,8 @@ class Handoff:
         expect_context: dict[str, Any] | None,
         language: Lang,
         now: float,
-    ) -> tuple[bool, list[Publish]]:
-        """(done, publishes): done means the bot must not see the message; otherwise the
-        publishes (an idle release's notice) go out before the bot's answer."""
+    ) -> Before:
+        """What the router does before its own decision (see `Before`)."""
         state = await self.store.load(message.office, message.wa_id)
         step = decide(
             message,
@@ -374,12 +385,12 @@ class Handoff:
             idle_s=self.idle_s,
         )
         if step is None:
-            return False, []
+            return Before(False, [], state)
         office = self.registry.get(message.office)
         if step.action is Action.FORWARD:
             await self.store.touch(message.office, message.wa_id, now)
             event = InboxCitizenMessage(office=office.code, wa_id=message.wa_id, inbound=message)
-            return True, [Publish(Topic.INBOX_MESSAGES, event.key, event)]
+            return Before(True, [Publish(Topic.INBOX_MESSAGES, event.key, event)], state)
         if step.action is Action.HOLD:
             await self.store.hold(office.code, message.wa_id, step.reason, now, message.message_id)
             state = await self.store.load(office.code, message.wa_id)
@@ -391,19 +402,15 @@ class Handoff:
                 profile_name=message.profile_name,
             )
             log.info("conversation held for staff", extra={"reason": step.reason.value})
-            return True, [
+            notice = texts.held_notice(office, language, dt.datetime.fromtimestamp(now, dt.UTC))
+            publishes = [
                 Publish(Topic.INBOX_MESSAGES, held.key, held),
-                _reply(
-                    message,
-                    texts.held_notice(office, language, dt.datetime.fromtimestamp(now, dt.UTC)),
-                    0,
-                    Intent.HANDOFF,
-                ),
+                _reply(message, notice, 0, Intent.HANDOFF),
             ]
+            return Before(True, publishes, state)
         if step.action is Action.DECLINE:
-            return True, [
-                _reply(message, menu_reply(self.registry, office, language), 0, Intent.MENU)
-            ]
+            menu = menu_reply(self.registry, office, language)
+            return Before(True, [_reply(message, menu, 0, Intent.MENU)], state)
         # RELEASE / IDLE_RELEASE: whoever ends this hold first sends the notice (same key).
         reason = ReleaseReason.IDLE if step.action is Action.IDLE_RELEASE else ReleaseReason.CITIZEN
         if state.held:
@@ -417,15 +424,15 @@ class Handoff:
             idempotency_key=f"{hold_key(office.code, message.wa_id, state.since)}:released",
         )
         if step.action is Action.IDLE_RELEASE:
-            return False, publishes
-        menu = _reply(message, menu_reply(self.registry, office, language), 1, Intent.MENU)
-        return True, [*publishes, menu]
+            return Before(False, publishes, state)
+        back = _reply(message, menu_reply(self.registry, office, language), 1, Intent.MENU)
+        return Before(True, [*publishes, back], state)
 
     async def after_routing(
-        self, message: InboundMessage, intent: Intent, language: Lang
+        self, message: InboundMessage, intent: Intent, language: Lang, state: HandoffState
     ) -> list[Publish]:
-        """After the bot's decision: the second fallback in a row becomes an offer."""
-        state = await self.store.load(message.office, message.wa_id)
+        """After the bot's decision: the second fallback in a row becomes an offer (`state`:
+        what `before_routing` read)."""
         offer, count = fallbacks_after(intent, state)
         if count != state.fallbacks or offer:
             await self.store.set_fallbacks(message.office, message.wa_id, count)

@@ -24,7 +24,7 @@ from gerbang.offices import Lang, OfficeRegistry
 from gerbang.opsstats import OpsStats
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
-from gerbang_gateway.handoff import Handoff
+from gerbang_gateway.handoff import Before, Handoff
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import decide
 
@@ -69,15 +69,17 @@ class Router:
         # --- Handoff to office staff (gerbang_gateway.handoff), before the bot decides: a
         # held conversation goes to the office inbox and bypasses the bot entirely. ---
         notices: list[Publish] = []
+        before: Before | None = None
         if self.handoff is not None:
-            done, notices = await self.handoff.before_routing(
+            before = await self.handoff.before_routing(
                 message,
                 understanding,
                 expect_context=session.expect_context if expecting is Service.ROUTER else None,
                 language=language,
                 now=now,
             )
-            if done:
+            notices = before.publishes
+            if before.done:
                 await self.sessions.record_inbound(
                     message.office,
                     message.wa_id,
@@ -123,8 +125,8 @@ class Router:
             understanding=understanding,
             conversation=conversation,
         )
-        if self.handoff is not None:  # handoff: a second fallback in a row becomes an offer
-            offer = await self.handoff.after_routing(message, route.intent, language)
+        if self.handoff is not None and before is not None:  # a 2nd fallback: offer a person
+            offer = await self.handoff.after_routing(message, route.intent, language, before.state)
             if offer:
                 return [*notices, *offer]
         if route.service is Service.ROUTER:

@@ -91,7 +91,10 @@ class GatewaySettings(ServiceSettings):
         default=12, ge=1, le=168, description="How long an /ops sign-in lasts"
     )
     ops_dlq_indexer: bool = Field(
-        default=True, description="Index every <topic>.dlq in Redis for /ops (API process)"
+        default=True,
+        description="Run the API's views for /ops: dead letters (every <topic>.dlq), the "
+        "audit log (ops.audit) and inbox transcripts (whatsapp.inbound/outbound, "
+        "inbox.messages)",
     )
     feedback_api_url: str = Field(
         default="http://127.0.0.1:8083", description="Feedback API base URL (inbox on /ops)"

@@ -4,7 +4,8 @@ The record of a conversation is Kafka: the citizen's messages (`whatsapp.inbound
 answer, the bot's and the staff's (`whatsapp.outbound`), and the hold's events
 (`inbox.messages`). The transcript view in Redis is filled from those topics by a
 `LogFollower` (positions kept inside the view, so a flushed Redis rebuilds it from the
-log) and kept for `conversation_retention_days`:
+log). A conversation held for staff is kept for `conversation_retention_days`, any other
+for `RECENT_DAYS` after its last message (what the bot said before a handoff):
 
     gerbang:inbox:tx:<office>:<wa_id>    sorted set entry id → time (the transcript)
     gerbang:inbox:txe:<office>:<wa_id>   hash entry id → entry JSON
@@ -69,6 +70,8 @@ RELEASES = {
     ReleaseReason.STAFF: "ditutup petugas",
     ReleaseReason.IDLE: "tidak ada pesan (batas waktu)",
 }
+RECENT_DAYS = 7
+"""How long the transcript of a conversation never held for staff is kept."""
 KEEP_ENTRIES = 300
 """Newest transcript entries kept per conversation."""
 WINDOW_S = 24 * 3600
@@ -169,16 +172,26 @@ class TranscriptView:
         office, _, wa_id = str(value).partition(":")
         return office, wa_id
 
-    async def add(self, office: str, wa_id: str, entry: dict[str, Any], now: float) -> None:
-        """Store one entry (idempotent), drop what is past retention or beyond the cap."""
+    async def add(
+        self, office: str, wa_id: str, entry: dict[str, Any], now: float, *, held: bool
+    ) -> None:
+        """Store one entry (idempotent), drop what is past retention or beyond the cap.
+
+        Every conversation's transcript lives `RECENT_DAYS` after its last message (staff
+        see what the bot said before a handoff); one that was held for staff is kept for the
+        full retention (`held`: an inbox event). EXPIRE NX then GT: set a first expiry,
+        and only ever lengthen it.
+        """
         order, entries = self._keys(office, wa_id)
+        ttl = self.retention_s if held else min(RECENT_DAYS * 86400, self.retention_s)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(entries, entry["id"], json.dumps(entry, ensure_ascii=False))
             pipe.zadd(order, {entry["id"]: entry["at"]})
             pipe.zremrangebyscore(order, "-inf", now - self.retention_s)
             pipe.zremrangebyrank(order, 0, -KEEP_ENTRIES - 1)
-            pipe.expire(order, self.retention_s)
-            pipe.expire(entries, self.retention_s)
+            for key in (order, entries):
+                pipe.expire(key, ttl, nx=True)
+                pipe.expire(key, ttl, gt=True)
             await pipe.execute()
 
     async def apply_record(self, topic: str, record: ConsumerRecord[bytes, bytes]) -> None:
@@ -197,7 +210,7 @@ class TranscriptView:
         now = time.time()
         if entry["at"] < now - self.retention_s:
             return  # past retention: not brought back by a rebuild
-        await self.add(office, wa_id, entry, now)
+        await self.add(office, wa_id, entry, now, held=topic == Topic.INBOX_MESSAGES)
         if topic == Topic.INBOX_MESSAGES:
             await self.remember(office, wa_id)
 
