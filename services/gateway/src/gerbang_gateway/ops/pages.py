@@ -12,7 +12,7 @@ Routes:
     GET  /ops/login, POST /ops/login, POST /ops/logout
     GET  /ops/o/{office}                          overview
     GET  /ops/o/{office}/feedback                 open feedback
-    POST /ops/o/{office}/feedback/{ticket}/handled
+    POST /ops/o/{office}/feedback/{ticket}/answer|progress|handled
     GET  /ops/o/{office}/dead-letters
     POST /ops/o/{office}/dead-letters/{letter_id}/redrive
     GET  /ops/o/{office}/audit                    audit log and sign-in counts (leads only)
@@ -384,60 +384,39 @@ def build_router() -> APIRouter:
         ticket: str,
         action: str,
         text: Annotated[str, Form(max_length=4000)] = "",
+        note: Annotated[str, Form(max_length=4000)] = "",
         nonce: Annotated[str, Form(max_length=40, pattern=r"^[A-Za-z0-9_-]*$")] = "",
         csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
+        """answer (on WhatsApp), progress (in progress) or handled (closed, with a note)."""
         viewer, offices = await _office_page(request, office, csrf)
-        if not _TICKET.match(ticket) or action not in ("answer", "progress"):
+        if not _TICKET.match(ticket) or action not in ("answer", "progress", "handled"):
             return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
         if action == "answer" and (not text.strip() or len(nonce) < 8):
             return _render(request, "ops/error.html", status=422, message="Tulis jawabannya.")
         ops = _ops(request)
         try:
+            # The ticket must be one of the offices this page covers (checked by the API's
+            # answer, not the URL): the client refuses another office's ticket.
             owner = _owner(offices, ticket)
             if action == "answer":
                 await ops.feedback.answer(owner, ticket, text.strip(), viewer.username, nonce)
-            else:
+            elif action == "progress":
                 await ops.feedback.mark_in_progress(owner, ticket, viewer.username)
+            else:
+                await ops.feedback.mark_handled(
+                    owner, ticket, note.strip(), f"{viewer.username} ({viewer.name})"
+                )
             await ops.audit.record(
                 action_for(viewer, f"ticket_{action}", target_office=owner, target=ticket,
-                           detail=text.strip()[:200])
+                           detail=(text or note).strip()[:200])
             )  # fmt: skip
         except NotThisOffice:
             return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
         except FeedbackUnavailable as exc:
             return _render(request, "ops/error.html", status=502, message=str(exc))
-        return RedirectResponse(
-            f"/ops/o/{office}/feedback?done={ticket}&what={action}", status_code=303
-        )
-
-    @router.post("/ops/o/{office}/feedback/{ticket}/handled")
-    async def feedback_handled(
-        request: Request,
-        office: str,
-        ticket: str,
-        note: Annotated[str, Form(max_length=4000)] = "",
-        csrf: Annotated[str, Form(max_length=100)] = "",
-    ) -> Response:
-        viewer, offices = await _office_page(request, office, csrf)
-        if not _TICKET.match(ticket):
-            return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
-        try:
-            # The ticket must be one of the offices this page covers (checked by the API's
-            # answer, not the URL): `mark_handled` refuses another office's ticket.
-            owner = _owner(offices, ticket)
-            await _ops(request).feedback.mark_handled(
-                owner, ticket, note.strip(), f"{viewer.username} ({viewer.name})"
-            )
-            await _ops(request).audit.record(
-                action_for(viewer, "mark_handled", target_office=owner, target=ticket,
-                           detail=note.strip()[:200])
-            )  # fmt: skip
-        except NotThisOffice:
-            return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
-        except FeedbackUnavailable as exc:
-            return _render(request, "ops/error.html", status=502, message=str(exc))
-        return RedirectResponse(f"/ops/o/{office}/feedback?done={ticket}", status_code=303)
+        what = "" if action == "handled" else f"&what={action}"
+        return RedirectResponse(f"/ops/o/{office}/feedback?done={ticket}{what}", status_code=303)
 
     @router.get("/ops/o/{office}/dead-letters", response_class=HTMLResponse)
     async def dead_letters(request: Request, office: str, done: str | None = None) -> Response:
