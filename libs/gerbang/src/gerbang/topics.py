@@ -75,12 +75,25 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         created = []
         for spec in wanted:
             try:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)]
                 )
-                created.append(spec.name)
             except TopicAlreadyExistsError:
-                pass
+                continue
+            # aiokafka reports per-topic errors in the response rather than raising: a topic
+            # a stale `list_topics` missed comes back as TOPIC_ALREADY_EXISTS, not created.
+            codes = [error[1] for error in getattr(response, "topic_errors", [])]
+            if all(code == 0 for code in codes):
+                created.append(spec.name)
+            elif any(code != TopicAlreadyExistsError.errno for code in codes):
+                raise RuntimeError(f"creating topic {spec.name} failed: error codes {codes}")
+        # The broker's metadata lags a creation for a moment: return once every topic is
+        # listed, so that what comes next (a producer, a delete by prefix) sees them all.
+        deadline = time.monotonic() + 15
+        while created and not set(created) <= set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
         return created
     finally:
         await admin.close()
