@@ -590,6 +590,22 @@ def test_infrastructure_images_are_pinned_and_configured() -> None:
     assert redis_urls == {"redis://redis:6379/0"}, "one Redis database shared by every process"
 
 
+def test_broker_and_producers_agree_on_the_largest_record() -> None:
+    """The producers' max_request_size and the broker's message.max.bytes are one number, in
+    compose, in deploy/local/infra.sh and in the settings' default (issue 12: a record the
+    producer accepts but the broker refuses was retried for ever)."""
+    from gerbang.settings import ServiceSettings
+
+    default = ServiceSettings.model_fields["kafka_max_message_bytes"].default
+    shared = "${GERBANG_KAFKA_MAX_MESSAGE_BYTES:-" + str(default) + "}"
+    assert environment("kafka")["KAFKA_MESSAGE_MAX_BYTES"] == shared
+    for service in [*PROCESSES, *JOBS]:
+        assert environment(service)["GERBANG_KAFKA_MAX_MESSAGE_BYTES"] == shared, service
+    infra = (DEPLOY / "local" / "infra.sh").read_text(encoding="utf-8")
+    assert f'KAFKA_MAX_MESSAGE_BYTES="{shared}"' in infra
+    assert "message.max.bytes=$KAFKA_MAX_MESSAGE_BYTES" in infra
+
+
 def test_topic_names_in_deploy_files_are_real_topics() -> None:
     topics = {t.value for t in Topic} | {t.dlq for t in Topic}
     name = re.compile(r"\b(?:whatsapp|faq|status|feedback)\.[a-z_]+(?:\.dlq)?\b")

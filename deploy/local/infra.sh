@@ -25,6 +25,8 @@ readonly GERBANG_HOME="${GERBANG_HOME:-$HOME/.cache/gerbang}"
 readonly KAFKA_PORT="${GERBANG_KAFKA_PORT:-9092}"
 readonly CONTROLLER_PORT="${GERBANG_KAFKA_CONTROLLER_PORT:-9093}"
 readonly REDIS_PORT="${GERBANG_REDIS_PORT:-6379}"
+# The largest record; the services' producers use the same variable (kafka_max_message_bytes).
+readonly KAFKA_MAX_MESSAGE_BYTES="${GERBANG_KAFKA_MAX_MESSAGE_BYTES:-1048576}"
 
 readonly RUN_DIR="$GERBANG_HOME/run"
 readonly LOG_DIR="$GERBANG_HOME/logs"
@@ -362,6 +364,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 default.replication.factor=1
 min.insync.replicas=1
+
+# The largest record batch the broker takes: the same number as the producers'
+# max_request_size (GERBANG_KAFKA_MAX_MESSAGE_BYTES, default 1 MiB). Gerbang never produces a
+# larger record: the webhook keeps a larger message aside (trimmed, on whatsapp.unrouted).
+message.max.bytes=$KAFKA_MAX_MESSAGE_BYTES
 
 # Topics are created explicitly, with their partition counts and cleanup policies.
 auto.create.topics.enable=false

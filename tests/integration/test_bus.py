@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+from gerbang import metrics
 from gerbang.bus import Consumer, Producer, Publish, Reject
 from gerbang.messages import (
     DeadLetter,
@@ -134,6 +136,95 @@ async def test_poison_message_goes_to_dlq_and_does_not_block(settings: ServiceSe
     assert letter.error_type == "ValidationError"
     assert letter.value == '{"not": "an inbound message"'
     assert letter.key == "jakpus:62811"
+
+
+async def test_garbage_record_lands_bounded_in_the_dlq_and_the_partition_moves_on(
+    settings: ServiceSettings,
+) -> None:
+    """600 KB of invalid UTF-8 (its copy with U+FFFD once grew to 1.4 MB, over the broker's
+    limit, and was retried for ever): the letter carries an excerpt, the length and the hash,
+    the records behind it are handled, and the commits pass the poison offset."""
+    garbage = bytes([0xFF, 0xFE, 0x80]) * 200_000
+    await produce_raw(settings, Topic.INBOUND, b"jakpus:62811", garbage)
+    await publish_inbound(settings, [inbound(i, wa_id="62811") for i in range(1, 6)])
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        return echo(message)
+
+    async with consuming(settings, handler):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=5, timeout=30)
+        # Poison + 5 messages, all in the key's one partition: committed up to offset 6.
+        await eventually(lambda: _committed_is(settings, 6), timeout=20)
+    assert [json.loads(r.value)["in_reply_to"] for r in replies] == [
+        f"wamid.test{i}" for i in range(1, 6)
+    ]
+    [record] = await read_topic(settings, Topic.INBOUND.dlq, expect=1)
+    assert len(record.value) < 32 * 1024
+    letter = DeadLetter.model_validate_json(record.value)
+    assert (letter.error_type, letter.key, letter.offset) == ("ValidationError", "jakpus:62811", 0)
+    assert letter.value_bytes == len(garbage) == 600_000
+    assert letter.value_sha256 == hashlib.sha256(garbage).hexdigest()
+    assert letter.value_complete is False
+    assert letter.value == "\ufffd" * len(letter.value)  # an excerpt of the bytes, replaced
+
+
+async def test_an_output_too_large_for_the_broker_dead_letters_its_input(
+    settings: ServiceSettings,
+) -> None:
+    """A size error is the record's fault, not an outage: the input goes to the DLQ (bounded)
+    and the conversation goes on; before, the producer's refusal was retried for ever."""
+    await publish_inbound(settings, [inbound(1, wa_id="62812", text="besar"), inbound(2, "62812")])
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        if message.text == "besar":  # a 1.1 MB output, over kafka_max_message_bytes (1 MiB)
+            big = message.model_copy(update={"text": "x" * 1_100_000})
+            return [Publish(Topic.FAQ_REQUESTS, message.key, big)]
+        return echo(message)
+
+    async with consuming(settings, handler):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=1, timeout=30)
+        await eventually(lambda: _committed_is(settings, 2), timeout=20)
+    assert [json.loads(r.value)["in_reply_to"] for r in replies] == ["wamid.test2"]
+    [record] = await read_topic(settings, Topic.INBOUND.dlq, expect=1)
+    letter = DeadLetter.model_validate_json(record.value)
+    assert letter.error_type == "Unproducible" and "MessageSizeTooLarge" in letter.error
+    assert letter.value_complete and json.loads(letter.value)["message_id"] == "wamid.test1"
+    assert await read_topic(settings, Topic.FAQ_REQUESTS) == []
+
+
+async def test_a_letter_the_broker_refuses_is_acknowledged_and_counted(
+    settings: ServiceSettings,
+) -> None:
+    """The last resort: the DLQ itself refuses the (bounded) letter for its size. The record
+    is acknowledged, logged and counted, never retried for ever."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:  # a DLQ that takes nothing over 200 bytes (a letter is larger)
+        dlq = ConfigResource(
+            ConfigResourceType.TOPIC,
+            settings.topic(Topic.INBOUND.dlq),
+            configs={"max.message.bytes": "200"},
+        )
+        await admin.alter_configs([dlq])
+    finally:
+        await admin.close()
+    dropped = metrics.UNPRODUCIBLE.labels("test", Topic.INBOUND)
+    before = dropped._value.get()
+    await produce_raw(settings, Topic.INBOUND, b"jakpus:62813", b"\xff not json")
+    await publish_inbound(settings, [inbound(1, wa_id="62813")])
+
+    async def handler(message: InboundMessage) -> list[Publish]:
+        return echo(message)
+
+    async with consuming(settings, handler):
+        replies = await read_topic(settings, Topic.OUTBOUND, expect=1, timeout=30)
+        await eventually(lambda: _committed_is(settings, 2), timeout=20)
+    assert [json.loads(r.value)["in_reply_to"] for r in replies] == ["wamid.test1"]
+    assert dropped._value.get() == before + 1
+    assert await read_topic(settings, Topic.INBOUND.dlq) == []
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(settings: ServiceSettings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from gerbang_gateway.api import create_app
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_gateway.signature import sign
 from tests.support.kafka import read_topic
+from tests.support.whatsapp import signed_text
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"
@@ -124,6 +126,38 @@ async def test_statuses_go_to_events_and_unknown_numbers_to_unrouted(
     kept = UnroutedPayload.model_validate_json(unrouted[0].value)
     assert kept.reason == "unknown phone_number_id"
     assert kept.payload["messages"], "the unrouted payload keeps the message itself"
+
+
+async def test_a_text_too_large_for_kafka_is_acknowledged_and_kept_aside(
+    settings: ServiceSettings, client_for
+) -> None:
+    """A signed 1.1 MB text (under the 4 MiB body cap, over Kafka's 1 MiB record): 200, kept
+    on whatsapp.unrouted trimmed with its size and hash, and the conversation goes on. Before,
+    the producer's size error was answered 503 for ever (Meta redelivers for 7 days)."""
+    client = await client_for(gateway_settings(settings, max_body_bytes=4 * 1024 * 1024))
+    text = "paspor " * 160_000  # 1.12 MB
+    body, headers = signed_text("jakpus", "6281255500001", text, "wamid.huge")
+    assert settings.kafka_max_message_bytes < len(body) < 4 * 1024 * 1024
+    first = await client.post("/webhook/whatsapp", content=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"accepted": 0, "duplicates": 0, "unrouted": 1, "ignored": 0}
+
+    [record] = await read_topic(settings, "whatsapp.unrouted", expect=1)
+    assert len(record.value) < 16 * 1024
+    kept = UnroutedPayload.model_validate_json(record.value)
+    assert kept.reason == "too large for the bus"
+    assert kept.payload["message_id"] == "wamid.huge" and kept.payload["office"] == "jakpus"
+    assert kept.payload["text_chars"] == len(text)
+    assert kept.payload["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert kept.payload["text_excerpt"] == text[:2000]
+    assert await read_topic(settings, "whatsapp.inbound") == []
+
+    # The citizen's next, ordinary message is routed as usual.
+    small, small_headers = signed_text("jakpus", "6281255500001", "syarat paspor?", "wamid.ok")
+    after = await client.post("/webhook/whatsapp", content=small, headers=small_headers)
+    assert after.status_code == 200 and after.json()["accepted"] == 1
+    [routed] = await read_topic(settings, "whatsapp.inbound", expect=1)
+    assert InboundMessage.model_validate_json(routed.value).message_id == "wamid.ok"
 
 
 async def test_bad_input_gets_clear_errors_and_produces_nothing(

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gerbang.bus import encode
 from gerbang.messages import (
     DeliveryEvent,
     DeliveryStatus,
@@ -27,10 +28,12 @@ from gerbang.messages import (
 from gerbang.offices import OfficeRegistry, load_registry
 from gerbang_gateway.webhook import (
     REASON_ERRORS,
+    REASON_TOO_LARGE,
     REASON_UNKNOWN_NUMBER,
     MalformedWebhook,
     ParsedWebhook,
     dedupe_key,
+    keep_aside_oversized,
     parse_webhook,
 )
 
@@ -885,3 +888,34 @@ def test_valid_text_payload_round_trips(
     assert inbound.office == office
     assert inbound.timestamp.timestamp() == seconds
     assert parsed.events == [] and parsed.unrouted == [] and parsed.ignored == []
+
+
+# --- size: what Kafka could never take is kept aside ----------------------------------------
+
+
+def test_oversized_parts_are_kept_aside_trimmed_and_the_rest_goes_on() -> None:
+    huge = "a" * 300_000
+    statuses = fixture_json("status_failed_131047")["entry"][0]["changes"][0]["value"]
+    statuses["statuses"][0]["errors"][0]["message"] = "e" * 300_000
+    body = envelope(
+        value(messages=[text_message(huge, "wamid.huge"), text_message("halo", "wamid.ok")]),
+        value(UNKNOWN_NUMBER, messages=[text_message(huge, "wamid.stray")]),
+        statuses,
+    )
+    parsed = parse(body)
+    assert len(parsed.messages) == 2 and len(parsed.events) == 1 and len(parsed.unrouted) == 1
+    kept = keep_aside_oversized(parsed, message_limit=100_000, record_limit=200_000)
+    assert [m.message_id for m in kept.messages] == ["wamid.ok"]
+    assert kept.events == []
+    assert [u.reason for u in kept.unrouted] == [REASON_TOO_LARGE] * 3
+    message, event, stray = kept.unrouted
+    assert (
+        message.payload["message_id"] == "wamid.huge" and message.payload["text_chars"] == 300_000
+    )
+    assert message.payload["text_excerpt"] == huge[:2000] and message.phone_number_id == JAKPUS
+    assert event.payload["record_bytes"] > 200_000 and len(event.payload["sha256"]) == 64
+    assert stray.phone_number_id == UNKNOWN_NUMBER
+    for item in kept.unrouted:
+        assert len(encode(item)) < 10_000
+    # Within the limits nothing changes.
+    assert keep_aside_oversized(parsed, message_limit=10**6, record_limit=10**6) == parsed

@@ -65,10 +65,16 @@ async def test_created_via_api_then_answered(status_settings, registry, redis3, 
         got = await client.get("/v1/applications/1234567890123", headers=api_headers("jakpus"))
         assert got.status_code == 200 and got.json()["record"]["stage"] == "ready_for_pickup"
         assert (await client.get("/v1/applications/1234567890123")).status_code == 401
+        # Another office's application: the very answer a missing one gets (no existence leak).
         other = await client.get("/v1/applications/1234567890123", headers=api_headers("bogor"))
-        assert other.status_code == 403
-        missing = await client.get("/v1/applications/999999999", headers=api_headers("jakpus"))
-        assert missing.status_code == 404
+        missing = await client.get("/v1/applications/1234567890124", headers=api_headers("bogor"))
+        assert other.status_code == missing.status_code == 404
+        assert other.json()["error"] == missing.json()["error"] == "not_found"
+        assert (
+            other.json()["detail"].replace("1234567890123", "1234567890124")
+            == missing.json()["detail"]
+        )
+        assert "another office" not in other.text and "jakpus" not in other.text
 
         applicant = citizen("jakpus")
         asked = await applicant.say("cek status")
@@ -191,17 +197,56 @@ async def test_1000_wrong_guesses_lock_after_n_and_reveal_nothing(
         assert lookups >= 1000 - n
 
 
-async def test_many_phones_guessing_one_application_lock_it(
+async def test_owner_still_gets_their_status_after_strangers_wrong_guesses(
     status_settings, registry, redis3, citizen
 ) -> None:
+    """Strangers who know the number cannot lock its owner out: many phones guessing one
+    application only guard it (the number on file is answered, others slowed to one lookup
+    a minute), while a phone that keeps guessing locks itself."""
+    owner_wa_id = new_wa_id()
     async with running_worker(status_settings, registry, redis3), \
             api_client(status_settings, registry) as client:  # fmt: skip
-        await create(client, "jakpus", "1000000000001", stage="printed")
+        await create(client, "jakpus", "1000000000001", stage="printed", wa_id=owner_wa_id)
         limit = status_settings.max_failures_per_application
-        for day in range(1, limit + 1):
-            await citizen("jakpus").say(f"1000000000001 {day:02d}-02-1970")
-        answer = await citizen("jakpus").say("1000000000001 12-05-1990")  # the right pair
-        assert "terlalu banyak percobaan" in answer and "dicetak" not in answer
+        for day in range(1, limit + 1):  # `limit` strangers, one wrong date each
+            assert await citizen("jakpus").say(f"1000000000001 {day:02d}-02-1970") == (
+                neutral_text("id")
+            )
+        # The owner, on the number the office recorded, gets the status, and again.
+        owner = citizen("jakpus", wa_id=owner_wa_id)
+        for _ in range(3):
+            assert "dicetak" in await owner.say("1000000000001 12-05-1990")
+        # Strangers share one turn a minute now: the first has it, the next is slowed down
+        # (minutes, not the hour a lock lasts), even with the right pair.
+        assert await citizen("jakpus").say("1000000000001 01-03-1970") == neutral_text("id")
+        slowed = await citizen("jakpus").say("1000000000001 12-05-1990")
+        assert "terlalu banyak percobaan" in slowed and "dicetak" not in slowed
+        turn_ttl = await redis3.ttl(
+            f"{status_settings.topic_prefix}gerbang:status:turn:app:1000000000001"
+        )
+        assert 0 < turn_ttl <= status_settings.guarded_retry_s < status_settings.lock_s
+        # A phone that keeps guessing locks itself, not the application.
+        guesser = citizen("jakpus")
+        answers = [await guesser.say(f"2000000000{i:03d} 12-05-1990") for i in range(6)]
+        n = status_settings.max_failures_per_wa_id
+        assert "terlalu banyak percobaan" in answers[n - 1] and "terlalu banyak" in answers[n]
+        assert "dicetak" in await owner.say("1000000000001 12-05-1990")
+
+
+async def test_guesses_from_the_number_on_file_do_not_guard_the_application(
+    status_settings, registry, redis3, citizen
+) -> None:
+    owner_wa_id = new_wa_id()
+    async with running_worker(status_settings, registry, redis3), \
+            api_client(status_settings, registry) as client:  # fmt: skip
+        await create(client, "jakpus", "1000000000001", stage="printed", wa_id=owner_wa_id)
+        owner = citizen("jakpus", wa_id=owner_wa_id)
+        for day in range(1, status_settings.max_failures_per_wa_id):  # just under its limit
+            assert await owner.say(f"1000000000001 {day:02d}-02-1970") == neutral_text("id")
+        assert not await redis3.exists(
+            f"{status_settings.topic_prefix}gerbang:status:guard:app:1000000000001"
+        )
+        assert "dicetak" in await citizen("jakpus").say("1000000000001 12-05-1990")
 
 
 async def test_other_office_gets_a_pointer_only_with_the_right_birth_date(

@@ -6,7 +6,14 @@ import pytest
 
 from gerbang.messages import Stage, TemplateContent, TextContent
 from gerbang.offices import OfficeRegistry
-from gerbang_status.lockout import LockoutPolicy, LockScope, LockState
+from gerbang_status.lockout import (
+    LockoutPolicy,
+    LockScope,
+    LockState,
+    counts_for_application,
+    is_number_on_file,
+    needs_turn,
+)
 from gerbang_status.notify import OptInRecord, advance, idempotency_key, notification, should_notify
 from gerbang_status.stages import STAGES, describe, next_step, stage_label
 
@@ -50,6 +57,39 @@ def test_lockout_policy() -> None:
     assert LockState(0, 30).locked and LockState(20, 30).seconds_left == 30
     with pytest.raises(ValueError, match="at least 1"):
         LockoutPolicy(max_failures_per_wa_id=0)
+    with pytest.raises(ValueError, match="at least 1 second"):
+        LockoutPolicy(guarded_retry_seconds=0)
+
+
+@pytest.mark.parametrize(
+    ("guarded", "on_file", "turn", "counts"),
+    [
+        (False, False, False, True),  # a stranger, unguarded: looks up, failures count
+        (True, False, True, True),  # a stranger, guarded: waits for the shared turn
+        (True, True, False, False),  # the owner's number passes a guard, guards nothing
+        (False, True, False, False),
+    ],
+)
+def test_the_owner_passes_a_guard_and_strangers_share_a_turn(
+    guarded: bool, on_file: bool, turn: bool, counts: bool
+) -> None:
+    assert needs_turn(guarded=guarded, on_file=on_file) is turn
+    assert counts_for_application(on_file=on_file) is counts
+
+
+@pytest.mark.parametrize(
+    ("on_file", "wa_id", "same"),
+    [
+        ("6281234567890", "6281234567890", True),
+        ("081234567890", "6281234567890", True),  # as an office might type it
+        ("+62 812-3456-7890", "6281234567890", True),
+        ("6281234567890", "6281234567891", False),
+        (None, "6281234567890", False),
+        ("", "6281234567890", False),
+    ],
+)
+def test_number_on_file(on_file: str | None, wa_id: str, same: bool) -> None:
+    assert is_number_on_file(on_file, wa_id) is same
 
 
 def _optin(version: int = 2, stage: Stage = Stage.PAID) -> OptInRecord:

@@ -9,7 +9,12 @@ Failures:
 - a message that does not decode, or whose handler keeps failing `max_attempts` times, goes to
   `<topic>.dlq` with the error and the partition moves on (a poison message never blocks);
 - `Unavailable` errors (Kafka, Redis, a dependency down) are not the message's fault: the
-  handler is retried with backoff until it succeeds, nothing is dead-lettered or skipped.
+  handler is retried with backoff until it succeeds, nothing is dead-lettered or skipped;
+- an output the broker can never take (too large for `kafka_max_message_bytes`, or not
+  encodable) is the message's fault too: the input is dead-lettered. Dead letters are bounded
+  (`DeadLetter.of_record`), and should even a letter be refused for good, the record is
+  acknowledged, logged and counted (`gerbang_unproducible_total`): retrying a size error
+  forever would stall the partition and redeliver everything after it on every restart.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ from aiokafka import (
     ConsumerRecord,
     TopicPartition,
 )
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,6 +63,19 @@ class Unavailable(Exception):
 
 class Reject(Exception):
     """The message cannot be processed, ever: dead-letter it now, without retries."""
+
+
+PERMANENT_PRODUCE_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,  # over max_request_size (client) or message.max.bytes (broker)
+    RecordListTooLargeError,
+    ValueError,  # includes UnicodeEncodeError: the payload cannot even be encoded
+    TypeError,
+)
+"""Produce failures that retrying can never fix: the record's fault, not an outage."""
+
+
+class Unproducible(Exception):
+    """An output the broker will never accept (see `PERMANENT_PRODUCE_ERRORS`)."""
 
 
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -90,6 +114,9 @@ class Producer:
             enable_idempotence=True,
             linger_ms=2,
             request_timeout_ms=10_000,
+            # The largest record we produce; the broker's message.max.bytes is set from the
+            # same number (deploy/local/infra.sh, deploy/docker-compose.yml).
+            max_request_size=settings.kafka_max_message_bytes,
             client_id=f"gerbang-{service}",
         )
 
@@ -287,11 +314,37 @@ class Consumer(Generic[M]):
         outcome = await self._process(record)
         try:
             await self._publish_until_done(outcome.publishes, record)
-        except (ValueError, TypeError) as exc:  # an output that cannot even be encoded
-            log.exception("output cannot be produced; dead-lettering the input")
-            outcome = self._dead_letter(record, exc, attempts=1)
-            await self._publish_until_done(outcome.publishes, record)
+        except Unproducible as exc:
+            if outcome.outcome != "dead_letter":
+                log.error(
+                    "output cannot be produced; dead-lettering the input",
+                    extra={"topic": self.topic, "offset": record.offset, "error": str(exc)},
+                )
+                outcome = self._dead_letter(record, exc, attempts=1)
+                try:
+                    await self._publish_until_done(outcome.publishes, record)
+                except Unproducible as again:
+                    self._drop(record, again)
+                    outcome = _Outcome([], "dropped")
+            else:
+                self._drop(record, exc)
+                outcome = _Outcome([], "dropped")
         metrics.CONSUMED.labels(self.service, self.topic, outcome.outcome).inc()
+
+    def _drop(self, record: ConsumerRecord[Any, Any], exc: Unproducible) -> None:
+        """Even the (bounded) dead letter was refused for good: acknowledge, log, count.
+
+        The original stays on its topic at this offset for whoever needs it."""
+        log.error(
+            "record acknowledged without output: even its dead letter cannot be produced",
+            extra={
+                "topic": self.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error": str(exc),
+            },
+        )
+        metrics.UNPRODUCIBLE.labels(self.service, self.topic).inc()
 
     def _finished_offsets(
         self, partitions: set[TopicPartition] | None = None
@@ -360,6 +413,8 @@ class Consumer(Generic[M]):
             try:
                 await self.producer.publish_many(publishes)
                 return
+            except PERMANENT_PRODUCE_ERRORS as exc:
+                raise Unproducible(f"{type(exc).__name__}: {exc}"[:1000]) from exc
             except KafkaError as exc:
                 attempt += 1
                 delay = _backoff(attempt)
@@ -415,16 +470,14 @@ class Consumer(Generic[M]):
     def _dead_letter(
         self, record: ConsumerRecord[Any, Any], exc: BaseException, attempts: int
     ) -> _Outcome:
-        raw = record.value.decode("utf-8", errors="replace") if record.value else ""
-        key = record.key.decode("utf-8", errors="replace") if record.key else None
-        letter = DeadLetter(
+        letter = DeadLetter.of_record(
             source_topic=self.topic,
             partition=record.partition,
             offset=record.offset,
-            key=key,
-            value=raw,
+            key=record.key,
+            value=record.value,
             error_type=type(exc).__name__,
-            error=str(exc)[:2000],
+            error=str(exc),
             service=self.service,
             attempts=attempts,
         )
@@ -438,7 +491,7 @@ class Consumer(Generic[M]):
             },
         )
         metrics.DEAD_LETTERS.labels(self.service, self.topic).inc()
-        return _Outcome([Publish(f"{self.topic}.dlq", key, letter)], "dead_letter")
+        return _Outcome([Publish(f"{self.topic}.dlq", letter.key, letter)], "dead_letter")
 
 
 def _succeeded(task: asyncio.Task[None]) -> bool:

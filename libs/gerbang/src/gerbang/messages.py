@@ -8,6 +8,7 @@ in order) except `status.updates`, keyed by application number. Replies are buil
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -519,19 +520,83 @@ class UnroutedPayload(_Message):
     received_at: dt.datetime = Field(default_factory=utcnow)
 
 
-class DeadLetter(_Message):
-    """A message that could not be processed, with the error (topic `<topic>.dlq`)."""
+DEAD_LETTER_EXCERPT_BYTES = 4096
+"""How much of the original record a dead letter carries. A letter is a pointer for ops (the
+original stays on its topic at `partition`/`offset`), so it stays small whatever the record
+was: a copy of a 600 KB garbage record once grew to 1.4 MB (invalid bytes → U+FFFD) and was
+itself too large to produce."""
+DEAD_LETTER_KEY_CHARS = 512
 
+
+class DeadLetter(_Message):
+    """A message that could not be processed, with the error (topic `<topic>.dlq`).
+
+    Bounded: `value` is the original payload when it is valid UTF-8 of at most
+    `DEAD_LETTER_EXCERPT_BYTES` (then `value_complete` and it can be re-driven as it is),
+    otherwise an excerpt of its first bytes; `value_bytes` and `value_sha256` describe the
+    whole original either way. Build one with `DeadLetter.of_record`.
+    """
+
+    schema_version: int = 2
     source_topic: str
     partition: int
     offset: int
     key: str | None
-    value: str = Field(description="The original payload as text (UTF-8, replaced if invalid)")
+    value: str = Field(
+        description="The original payload if complete, else its first bytes "
+        "(UTF-8, invalid bytes replaced)"
+    )
+    value_bytes: int | None = Field(
+        default=None, ge=0, description="Length of the original payload in bytes"
+    )
+    value_sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the original payload's bytes"
+    )
+    value_complete: bool = Field(
+        default=True, description="True if `value` is the whole original, byte for byte"
+    )
     error_type: str
     error: str
     service: str
     attempts: int = 1
     failed_at: dt.datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def of_record(
+        cls,
+        *,
+        source_topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        error_type: str,
+        error: str,
+        service: str,
+        attempts: int = 1,
+    ) -> DeadLetter:
+        """The bounded letter for a raw record (whatever its bytes and size)."""
+        raw = value or b""
+        try:
+            text = raw.decode("utf-8") if len(raw) <= DEAD_LETTER_EXCERPT_BYTES else None
+        except UnicodeDecodeError:
+            text = None
+        excerpt = raw[:DEAD_LETTER_EXCERPT_BYTES].decode("utf-8", errors="replace")
+        key_text = key.decode("utf-8", errors="replace")[:DEAD_LETTER_KEY_CHARS] if key else None
+        return cls(
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            key=key_text,
+            value=text if text is not None else excerpt,
+            value_bytes=len(raw),
+            value_sha256=hashlib.sha256(raw).hexdigest(),
+            value_complete=text is not None,
+            error_type=error_type,
+            error=error[:2000],
+            service=service,
+            attempts=attempts,
+        )
 
 
 # --- status.updates (compacted, key = application_no) --------------------------------------

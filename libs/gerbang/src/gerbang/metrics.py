@@ -13,6 +13,11 @@ PRODUCED = Counter("gerbang_produced_total", "Kafka messages produced", ["servic
 DEAD_LETTERS = Counter(
     "gerbang_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic"]
 )
+UNPRODUCIBLE = Counter(
+    "gerbang_unproducible_total",
+    "Records acknowledged without output: even their bounded dead letter was refused for good",
+    ["service", "topic"],
+)
 HANDLER_SECONDS = Histogram(
     "gerbang_handler_seconds",
     "Time to handle one message",

@@ -34,6 +34,16 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
     )
+    kafka_max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        le=64 * 1_048_576,
+        description="Largest record Gerbang produces (the producer's max_request_size). The "
+        "broker's message.max.bytes must be at least this: deploy/local/infra.sh and "
+        "deploy/docker-compose.yml set it from GERBANG_KAFKA_MAX_MESSAGE_BYTES too (1 MiB, "
+        "Kafka's default). Anything larger is the record's fault, never an outage: the "
+        "webhook keeps it aside on whatsapp.unrouted, trimmed; a consumer dead-letters it",
+    )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL")
     redis_max_connections: int = Field(
         default=64,

@@ -18,6 +18,10 @@ from gerbang.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+class TopicError(RuntimeError):
+    """The broker refused to create a topic (other than: it exists already)."""
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as Gerbang needs it."""
@@ -32,18 +36,20 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
     n = settings.topic_partitions
     specs = []
     for topic in Topic:
-        config: dict[str, str] = {}
+        # Each topic takes exactly the records the producers may send (max_request_size),
+        # whatever the broker's default: the two sizes cannot drift apart.
+        size = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+        config: dict[str, str] = dict(size)
         if topic is Topic.STATUS_UPDATES:
             # The status service's source of truth: latest record per application forever.
-            config = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+            config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
         elif topic in (Topic.FEEDBACK_RECORDED, Topic.OPS_AUDIT):
-            config = {"retention.ms": "-1"}  # logs of record: never expire
+            config |= {"retention.ms": "-1"}  # logs of record: never expire
         elif topic is Topic.INBOX_MESSAGES:
             # Conversations with office staff are kept for the retention setting, then gone.
-            retention_ms = settings.conversation_retention_days * 86_400_000
-            config = {"retention.ms": str(retention_ms)}
+            config |= {"retention.ms": str(settings.conversation_retention_days * 86_400_000)}
         specs.append(TopicSpec(settings.topic(topic.value), n, config))
-        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"}))
+        specs.append(TopicSpec(settings.topic(topic.dlq), 1, {"retention.ms": "-1"} | size))
     return specs
 
 
@@ -80,19 +86,22 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
                 )
             except TopicAlreadyExistsError:
                 continue
-            # aiokafka reports per-topic errors in the response rather than raising: a topic
-            # a stale `list_topics` missed comes back as TOPIC_ALREADY_EXISTS, not created.
-            codes = [error[1] for error in getattr(response, "topic_errors", [])]
-            if all(code == 0 for code in codes):
+            # aiokafka reports per-topic errors in the response instead of raising them: a
+            # topic another caller created a moment ago (list_topics did not show it yet) is
+            # not ours, and any other error (a bad config) must not pass for success.
+            for _, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    break
+                if code:
+                    raise TopicError(f"cannot create topic {spec.name}: {message} (code {code})")
+            else:
                 created.append(spec.name)
-            elif any(code != TopicAlreadyExistsError.errno for code in codes):
-                raise RuntimeError(f"creating topic {spec.name} failed: error codes {codes}")
-        # The broker's metadata lags a creation for a moment: return once every topic is
-        # listed, so that what comes next (a producer, a delete by prefix) sees them all.
-        deadline = time.monotonic() + 15
-        while created and not set(created) <= set(await admin.list_topics()):
+        # Creation is acknowledged before the metadata shows it: return once every topic is
+        # listed, so a consumer subscribing (or delete_topics listing) right after sees them.
+        deadline = time.monotonic() + 30
+        while not set(created) <= set(await admin.list_topics()):
             if time.monotonic() > deadline:
-                break
+                raise TopicError(f"created topics not listed after 30 s: {sorted(created)}")
             await asyncio.sleep(0.1)
         return created
     finally:

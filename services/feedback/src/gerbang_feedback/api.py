@@ -21,8 +21,9 @@ Endpoints (header `X-API-Key`):
     GET  /healthz /readyz /metrics
 
 An office key (`GERBANG_<CODE>_FEEDBACK_API_KEY[_SHA256]`, development:
-`dev-<code>-feedback-api-key`) sees only its office: asking for another office is 403. The
-national key (`national_api_key_sha256`) sees every office. Reads come from the Redis view,
+`dev-<code>-feedback-api-key`) sees only its office: listing another office is 403, and
+another office's ticket is 404, the same answer as a ticket that does not exist. The national
+key (`national_api_key_sha256`) sees every office. Reads come from the Redis view,
 which holds each ticket once even if the log holds a duplicate.
 """
 
@@ -257,11 +258,12 @@ def create_app(
         except InvalidTicket:
             raise HTTPException(404, "no such ticket") from None
         entry = await view.get(ticket)
-        if entry is None:
+        if entry is None or not caller.may_read(entry.office):
+            # One answer (and one metric label: /metrics is public) for a missing ticket and
+            # another office's: ticket numbers are sequential, so a 403 would tell an office
+            # key how much feedback every other office receives.
+            FEEDBACK_API_REQUESTS.labels("ticket", "not_found").inc()
             raise HTTPException(404, "no such ticket")
-        if not caller.may_read(entry.office):
-            FEEDBACK_API_REQUESTS.labels("ticket", "forbidden").inc()
-            raise HTTPException(403, "this key may only read its own office's feedback")
         return entry
 
     @app.get("/v1/feedback/summary")

@@ -2,9 +2,10 @@
 
 A POST is answered 200 only once its messages are durably in Kafka (acks=all): if Kafka or
 Redis is down we answer 503 and Meta delivers again (for up to 7 days), so nothing is lost.
-What we accept but cannot route (an unknown number, a malformed change) is kept on
-`whatsapp.unrouted` and answered 200, because any other answer makes Meta redeliver it for a
-week (reference: whatsapp-cloud-api.md §1.4).
+What we accept but cannot route (an unknown number, a malformed change, a message too large
+for Kafka) is kept on `whatsapp.unrouted` and answered 200, because any other answer makes
+Meta redeliver it for a week (reference: whatsapp-cloud-api.md §1.4). Size is checked before
+producing: a record over `kafka_max_message_bytes` is the payload's fault, not an outage.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ from gerbang_gateway.signature import (
     verify_signature,
 )
 from gerbang_gateway.simulator import install_simulator
-from gerbang_gateway.webhook import MalformedWebhook, dedupe_key, parse_webhook
+from gerbang_gateway.webhook import (
+    MalformedWebhook,
+    dedupe_key,
+    keep_aside_oversized,
+    parse_webhook,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +210,11 @@ async def _receive(request: Request, gateway: Gateway) -> Response:
         metrics.WEBHOOKS.labels("malformed").inc()
         log.warning("webhook rejected: malformed", extra={"reason": str(exc)})
         return _error(400, "malformed_webhook", str(exc))
+    parsed = keep_aside_oversized(
+        parsed,
+        message_limit=settings.max_inbound_message_bytes,
+        record_limit=settings.kafka_max_message_bytes,
+    )
 
     allowed = gateway.secrets[secret]
     messages = [m for m in parsed.messages if m.office in allowed]

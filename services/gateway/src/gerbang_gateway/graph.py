@@ -19,6 +19,8 @@ Reference: /work/shared/reference/whatsapp-cloud-api.md §1.5 (payloads, limits)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -356,14 +358,44 @@ def graph_session(timeout_s: float, max_connections: int) -> aiohttp.ClientSessi
 
 
 class GraphClient:
-    """Sends messages through the Graph API. Holds no token: each call gets its office's."""
+    """Sends messages through the Graph API. Holds no token: each call gets its office's.
 
-    def __init__(self, base_url: str, api_version: str, http: aiohttp.ClientSession) -> None:
+    One connection pool serves every office, but each office's number may hold at most
+    `connections_per_number` of it at once: when Meta is slow for one number (holding its
+    answers up to the timeout), that number's calls queue behind its own budget and every
+    other office's replies keep their connections. With one shared pool, a stalled number
+    once held all of them and every office's sends stopped for the timeout.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_version: str,
+        http: aiohttp.ClientSession,
+        *,
+        connections_per_number: int | None = None,
+    ) -> None:
         """`http` is owned by the caller (it opens and closes it, and sets its timeouts and
-        connection limit: see `graph_session`)."""
+        its pool's total: see `graph_session`). `connections_per_number`: the budget of
+        each phone_number_id (None: no budget, the pool's total only)."""
+        if connections_per_number is not None and connections_per_number < 1:
+            raise ValueError("connections_per_number must be at least 1")
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")
         self._http = http
+        self._per_number = connections_per_number
+        self._budgets: dict[str, asyncio.Semaphore] = {}
+
+    def _budget(self, phone_number_id: str) -> contextlib.AbstractAsyncContextManager[object]:
+        """The number's share of the pool. Waiting here is outside the call's timeout (the
+        aiohttp timeout starts with the request), so a queued call is never a timed-out one
+        whose outcome is unknown: it was simply not sent yet."""
+        if self._per_number is None:
+            return contextlib.nullcontext()
+        budget = self._budgets.get(phone_number_id)
+        if budget is None:
+            budget = self._budgets[phone_number_id] = asyncio.Semaphore(self._per_number)
+        return budget
 
     def __repr__(self) -> str:
         return f"GraphClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -414,11 +446,14 @@ class GraphClient:
         if not access_token:
             raise PermanentSendError(None, "no access token configured for this number")
         try:
-            async with self._http.post(
-                self.messages_url(phone_number_id),
-                json=payload,
-                headers={"Authorization": f"Bearer {access_token}"},
-            ) as response:
+            async with (
+                self._budget(phone_number_id),
+                self._http.post(
+                    self.messages_url(phone_number_id),
+                    json=payload,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                ) as response,
+            ):
                 status = response.status
                 content = await response.read()
                 retry_after = response.headers.get("retry-after")

@@ -85,7 +85,12 @@ async def run_sender(settings: GatewaySettings) -> None:
         sender = Sender(
             settings,
             registry,
-            GraphClient(settings.graph_base_url, settings.graph_api_version, http),
+            GraphClient(
+                settings.graph_base_url,
+                settings.graph_api_version,
+                http,
+                connections_per_number=settings.graph_connections_per_office,
+            ),
             Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             RateLimiter(redis, settings.topic_prefix),

@@ -27,7 +27,18 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1024,
-        description="Largest webhook body accepted (Meta sends up to 3 MB)",
+        description="Largest webhook body accepted (Meta sends up to 3 MB, batched). A body "
+        "becomes one record per message, status and unrouted change; none is ever produced "
+        "over kafka_max_message_bytes (larger ones are kept aside, trimmed), so a body up to "
+        "this cap is always answered 200 or 4xx, never 503 for its size",
+    )
+    max_inbound_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=8 * 1024,
+        description="Largest citizen message (its whatsapp.inbound record) routed; a larger "
+        "one is acknowledged and kept on whatsapp.unrouted as an excerpt with its size and "
+        "hash. At most half of kafka_max_message_bytes: the router wraps the message in a "
+        "larger ServiceRequest",
     )
     produce_timeout_s: float = Field(
         default=5.0, gt=0, description="How long a webhook waits for Kafka before answering 503"
@@ -44,11 +55,20 @@ class GatewaySettings(ServiceSettings):
     graph_api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
     graph_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Graph API call")
     graph_max_connections: int = Field(
-        default=32,
+        default=64,
         ge=1,
         le=1000,
-        description="Keep-alive HTTP connections to the Graph API per sender process "
-        "(32 carry hundreds of sends per second)",
+        description="Keep-alive HTTP connections to the Graph API per sender process, all "
+        "offices together (each office holds at most graph_connections_per_office of them)",
+    )
+    graph_connections_per_office: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Of graph_max_connections, the most one office's number may hold at once: "
+        "when Meta is slow for one number, its calls wait for its own connections and every "
+        "other office's replies keep flowing (16 carry a number's 80 msg/s at Meta's ≈200 ms a "
+        "call; with 64 in all, three offices may stall together and the rest still flow)",
     )
     send_max_attempts: int = Field(
         default=10, ge=1, le=50, description="Graph API attempts before a reply is dead-lettered"
@@ -104,6 +124,25 @@ class GatewaySettings(ServiceSettings):
         description="National feedback API key the /ops server uses (it filters by office "
         "itself); development default: dev-national-feedback-api-key",
     )
+
+    @model_validator(mode="after")
+    def _graph_budget(self) -> GatewaySettings:
+        if self.graph_connections_per_office > self.graph_max_connections:
+            raise ValueError(
+                f"graph_connections_per_office ({self.graph_connections_per_office}) must not "
+                f"exceed graph_max_connections ({self.graph_max_connections})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sizes_agree(self) -> GatewaySettings:
+        if self.max_inbound_message_bytes > self.kafka_max_message_bytes // 2:
+            raise ValueError(
+                f"max_inbound_message_bytes ({self.max_inbound_message_bytes}) must be at most "
+                f"half of kafka_max_message_bytes ({self.kafka_max_message_bytes}): the "
+                "router's ServiceRequest wraps the message and must still fit in a record"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> GatewaySettings:

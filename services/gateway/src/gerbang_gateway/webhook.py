@@ -12,6 +12,10 @@ message and status is read. The split follows nyaruka/courier's Meta handler:
   such as message_template_status_update). Answering 4xx/5xx to a well-formed envelope would
   only make Meta redeliver it for 7 days (§1.4), so nothing in it is ever lost or fatal.
 
+Size: `keep_aside_oversized` moves what Kafka could never take (a message over the inbound
+limit, any record over `kafka_max_message_bytes`) to `unrouted`, trimmed, with the reason: a
+size error is the payload's fault, and answering 503 would make Meta redeliver it for a week.
+
 Deduplication across deliveries (Meta retries, and sends to every subscribed app) is the
 endpoint's job, by `dedupe_key`; a wamid repeated inside one payload is dropped here.
 """
@@ -19,6 +23,7 @@ endpoint's job, by `dedupe_key`; a wamid repeated inside one payload is dropped 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
@@ -27,8 +32,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from gerbang.bus import encode
 from gerbang.messages import (
     DeliveryEvent,
     DeliveryStatus,
@@ -46,6 +52,9 @@ MESSAGES_FIELD = "messages"
 
 REASON_UNKNOWN_NUMBER = "unknown phone_number_id"
 REASON_ERRORS = "errors"
+REASON_TOO_LARGE = "too large for the bus"
+EXCERPT_CHARS = 2000
+"""How much of an oversized text or payload is kept aside (enough for ops to see what it was)."""
 
 # Latest instant a datetime can hold (9999-12-31T23:59:59Z); beyond it fromtimestamp overflows.
 _MAX_UNIX_SECONDS = 253_402_300_799
@@ -600,3 +609,81 @@ def _sole_profile(profiles: dict[str, str]) -> str | None:
     # Meta warns that wa_id and the sender's number may not match (§1.3); with one contact
     # in the change, that contact is the sender.
     return next(iter(profiles.values())) if len(profiles) == 1 else None
+
+
+# --- size: what Kafka could never take --------------------------------------------------------
+
+
+def keep_aside_oversized(
+    parsed: ParsedWebhook, *, message_limit: int, record_limit: int
+) -> ParsedWebhook:
+    """`parsed` with every item too large for the bus kept aside, trimmed (pure).
+
+    - a citizen message whose record exceeds `message_limit` (the router wraps it in a larger
+      `ServiceRequest`, so it gets less than a whole record) goes to `unrouted` as an excerpt
+      with its sizes and hash, and is not routed;
+    - a status event over `record_limit` likewise;
+    - an unrouted payload over `record_limit` keeps an excerpt of its JSON instead.
+    The reason is one fixed text (it labels a metric); the sizes are in the payload.
+    """
+    kept = ParsedWebhook(
+        ignored=list(parsed.ignored), phone_number_ids=set(parsed.phone_number_ids)
+    )
+    for message in parsed.messages:
+        size = len(encode(message))
+        if size <= message_limit:
+            kept.messages.append(message)
+            continue
+        text = message.text or ""
+        kept.unrouted.append(
+            UnroutedPayload(
+                reason=REASON_TOO_LARGE,
+                phone_number_id=message.phone_number_id,
+                payload={
+                    "office": message.office,
+                    "message_id": message.message_id,
+                    "wa_id": message.wa_id,
+                    "kind": message.kind.value,
+                    "record_bytes": size,
+                    "limit_bytes": message_limit,
+                    "text_chars": len(text),
+                    "text_sha256": _sha256(text.encode("utf-8", errors="replace")),
+                    "text_excerpt": text[:EXCERPT_CHARS],
+                },
+                received_at=message.received_at,
+            )
+        )
+    for event in parsed.events:
+        if len(encode(event)) <= record_limit:
+            kept.events.append(event)
+        else:
+            kept.unrouted.append(_trimmed(event, event.phone_number_id, record_limit))
+    for item in parsed.unrouted:
+        if len(encode(item)) <= record_limit:
+            kept.unrouted.append(item)
+        else:
+            kept.unrouted.append(
+                _trimmed(item, item.phone_number_id, record_limit, item.display_phone_number)
+            )
+    return kept
+
+
+def _trimmed(
+    item: BaseModel, phone_number_id: str | None, limit: int, display: str | None = None
+) -> UnroutedPayload:
+    raw = encode(item)
+    return UnroutedPayload(
+        reason=REASON_TOO_LARGE,
+        phone_number_id=phone_number_id,
+        display_phone_number=display,
+        payload={
+            "record_bytes": len(raw),
+            "limit_bytes": limit,
+            "sha256": _sha256(raw),
+            "excerpt": raw[: EXCERPT_CHARS * 2].decode("utf-8", errors="replace"),
+        },
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -2,7 +2,8 @@
 
     POST /v1/applications              one application (JSON)         201 created / 200
     POST /v1/applications/bulk         CSV with header, or JSON lines  200 + per-row report
-    GET  /v1/applications/{no}         the current record (own office only)
+    GET  /v1/applications/{no}         the current record (own office only: another
+                                       office's is 404, the same answer as a missing one)
     GET  /healthz /readyz /metrics
 
 `X-API-Key` decides the office: it is hashed and compared, in constant time, with every
@@ -377,10 +378,10 @@ def create_app(settings: StatusSettings, registry: OfficeRegistry | None = None)
             )
         await api.view.ensure_ready()
         record = await api.view.get(number)
-        if record is None:
-            raise ApiError(404, "not_found", f"no application {number}")
-        if record.office != office:
-            raise ApiError(403, "forbidden", f"application {number} belongs to another office")
+        if record is None or record.office != office:
+            # One answer for both: application numbers are national, and a different answer
+            # for another office's would tell any office key which numbers exist elsewhere.
+            raise ApiError(404, "not_found", f"no application {number} at this office")
         return JSONResponse({"record": record.model_dump(mode="json")})
 
     @app.get("/healthz")

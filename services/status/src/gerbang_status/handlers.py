@@ -29,7 +29,13 @@ from gerbang_status.conversation import (
     read_turn,
     respond,
 )
-from gerbang_status.lockout import LockState
+from gerbang_status.lockout import (
+    LockScope,
+    LockState,
+    counts_for_application,
+    is_number_on_file,
+    needs_turn,
+)
 from gerbang_status.notify import advance, notification, should_notify
 from gerbang_status.parsing import ApplicationNoFormat
 from gerbang_status.store import LockoutStore, OptInStore, StatusView
@@ -40,7 +46,9 @@ LOOKUPS = Counter(
     "gerbang_status_lookups_total", "Status lookups by outcome", ["office", "outcome"]
 )
 LOCKOUTS = Counter(
-    "gerbang_status_lockouts_total", "Locks set after too many failed lookups", ["office", "scope"]
+    "gerbang_status_lockouts_total",
+    "Locks (scope wa_id) and guards (scope application) set after too many failed lookups",
+    ["office", "scope"],
 )
 NOTIFICATIONS = Counter(
     "gerbang_status_notifications_total", "Stage-change notifications sent", ["office"]
@@ -146,22 +154,37 @@ class StatusWorker:
     async def _lookup(
         self, office: str, wa_id: str, query: Query, now: dt.datetime
     ) -> tuple[LookupResult, ApplicationRecord | None]:
-        # Locks first: a locked wa_id or application gets no lookup at all.
-        lock = await self.lockout.state(wa_id, query.application_no)
-        if lock.locked:
-            await self._count(office, Outcome.LOCKED)
-            return LookupResult(Outcome.LOCKED, lock=lock), None
+        # A locked wa_id gets no lookup at all.
+        wa_locked_s, guarded = await self.lockout.state(wa_id, query.application_no)
+        if wa_locked_s:
+            return await self._locked(office, LockState(wa_id_seconds=wa_locked_s))
         await self.view.ensure_ready()
         record = await self.view.get(query.application_no)
+        # The owner's number (WhatsApp authenticates the wa_id) passes a guard; for anyone
+        # else this is False whether or not the application exists, so it reveals nothing.
+        on_file = is_number_on_file(record.wa_id if record else None, wa_id)
+        if needs_turn(guarded=guarded, on_file=on_file):
+            turn = await self.lockout.take_turn(query.application_no)
+            if turn.locked:
+                return await self._locked(office, turn)
         outcome = classify(record, office, query.date_of_birth)
         await self._count(office, outcome)
         if outcome is not Outcome.NOT_FOUND_OR_MISMATCH:
             return LookupResult(outcome, record), record
-        locked = await self.lockout.record_failure(wa_id, query.application_no)
-        for scope in locked:
+        reached = await self.lockout.record_failure(
+            wa_id, query.application_no, count_application=counts_for_application(on_file=on_file)
+        )
+        for scope in reached:
             LOCKOUTS.labels(office, scope.value).inc()
-        if locked:
-            # This failure reached a limit: say so now rather than after one more try.
-            seconds = self.lockout.policy.lock_seconds
-            return LookupResult(Outcome.LOCKED, lock=LockState(seconds, 0)), None
+        if LockScope.WA_ID in reached:
+            # This failure reached the wa_id's limit: say so now rather than after one more.
+            return LookupResult(
+                Outcome.LOCKED, lock=LockState(wa_id_seconds=self.lockout.policy.lock_seconds)
+            ), None
         return LookupResult(outcome), None
+
+    async def _locked(
+        self, office: str, lock: LockState
+    ) -> tuple[LookupResult, ApplicationRecord | None]:
+        await self._count(office, Outcome.LOCKED)
+        return LookupResult(Outcome.LOCKED, lock=lock), None

@@ -31,12 +31,26 @@ class StatusSettings(ServiceSettings):
         default=10,
         ge=1,
         le=1000,
-        description="Failed lookups per application number per window before a lock",
+        description="Failed lookups of one application number per window, from numbers other "
+        "than the one on file, before it is guarded: the number on file is still answered, "
+        "every other number gets one lookup per guarded_retry_s (never a lock of the owner)",
     )
     failure_window_s: int = Field(
         default=3600, ge=1, le=86_400, description="Window in which failed lookups are counted"
     )
-    lock_s: int = Field(default=3600, ge=1, le=86_400, description="How long a lock lasts")
+    lock_s: int = Field(
+        default=3600,
+        ge=1,
+        le=86_400,
+        description="How long a guessing wa_id stays locked, and an application guarded",
+    )
+    guarded_retry_s: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="While an application is guarded: one lookup of it per this many seconds "
+        "for all numbers other than the one on file together",
+    )
     expect_ttl_s: int = Field(
         default=600,
         ge=30,
@@ -90,4 +104,5 @@ class StatusSettings(ServiceSettings):
             self.max_failures_per_application,
             self.failure_window_s,
             self.lock_s,
+            self.guarded_retry_s,
         )

@@ -117,9 +117,17 @@ class Keys:
         """Failure counter of a wa_id or an application."""
         return f"{self.base}fail:{'wa' if scope is LockScope.WA_ID else 'app'}:{subject}"
 
-    def lock(self, scope: LockScope, subject: str) -> str:
-        """Lock of a wa_id or an application."""
-        return f"{self.base}lock:{'wa' if scope is LockScope.WA_ID else 'app'}:{subject}"
+    def lock(self, wa_id: str) -> str:
+        """Lock of a wa_id."""
+        return f"{self.base}lock:wa:{wa_id}"
+
+    def guard(self, application_no: str) -> str:
+        """An application guarded after guesses from many phones (see `lockout`)."""
+        return f"{self.base}guard:app:{application_no}"
+
+    def turn(self, application_no: str) -> str:
+        """The shared turn of a guarded application (taken for `guarded_retry_seconds`)."""
+        return f"{self.base}turn:app:{application_no}"
 
     def offer(self, office: str, wa_id: str, application_no: str) -> str:
         """An opt-in offer made to a wa_id after a successful lookup."""
@@ -279,17 +287,31 @@ class LockoutStore:
         self.keys = Keys(prefix)
         self.policy = policy
 
-    async def state(self, wa_id: str, application_no: str) -> LockState:
-        """Seconds left on the wa_id's and the application's locks."""
+    async def state(self, wa_id: str, application_no: str) -> tuple[int, bool]:
+        """Seconds left on the wa_id's lock, and whether the application is guarded."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.ttl(self.keys.lock(LockScope.WA_ID, wa_id))
-            pipe.ttl(self.keys.lock(LockScope.APPLICATION, application_no))
-            wa_ttl, app_ttl = await pipe.execute()
-        return LockState(max(int(wa_ttl), 0), max(int(app_ttl), 0))
+            pipe.ttl(self.keys.lock(wa_id))
+            pipe.exists(self.keys.guard(application_no))
+            wa_ttl, guarded = await pipe.execute()
+        return max(int(wa_ttl), 0), bool(guarded)
 
-    async def record_failure(self, wa_id: str, application_no: str) -> list[LockScope]:
-        """Count a failed lookup; returns the scopes this failure locked."""
-        subjects = {LockScope.WA_ID: wa_id, LockScope.APPLICATION: application_no}
+    async def take_turn(self, application_no: str) -> LockState:
+        """Take the guarded application's shared turn: a clear `LockState` if taken, else
+        the seconds until the turn is free again."""
+        key = self.keys.turn(application_no)
+        seconds = self.policy.guarded_retry_seconds
+        if await self.redis.set(key, "1", ex=seconds, nx=True):
+            return LockState()
+        return LockState(application_seconds=max(int(await self.redis.ttl(key)), 1))
+
+    async def record_failure(
+        self, wa_id: str, application_no: str, *, count_application: bool = True
+    ) -> list[LockScope]:
+        """Count a failed lookup; returns the scopes this failure locked (wa_id) or guarded
+        (application). `count_application=False` for the number on file."""
+        subjects = {LockScope.WA_ID: wa_id}
+        if count_application:
+            subjects[LockScope.APPLICATION] = application_no
         async with self.redis.pipeline(transaction=True) as pipe:
             for scope, subject in subjects.items():
                 key = self.keys.fail(scope, subject)
@@ -298,15 +320,17 @@ class LockoutStore:
                 pipe.expire(key, self.policy.window_seconds, nx=True)
             results = await pipe.execute()
         counts = dict(zip(subjects, results[0::2], strict=True))
-        locked = []
+        reached = []
         for scope, subject in subjects.items():
             if self.policy.locks_after_failure(scope, int(counts[scope])):
-                newly = await self.redis.set(
-                    self.keys.lock(scope, subject), "1", ex=self.policy.lock_seconds, nx=True
+                key = (
+                    self.keys.lock(subject)
+                    if scope is LockScope.WA_ID
+                    else self.keys.guard(subject)
                 )
-                if newly:
-                    locked.append(scope)
-        return locked
+                if await self.redis.set(key, "1", ex=self.policy.lock_seconds, nx=True):
+                    reached.append(scope)
+        return reached
 
 
 class OptInStore:

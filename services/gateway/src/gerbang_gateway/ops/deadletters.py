@@ -67,6 +67,8 @@ class LetterView:
     failed_at: str
     preview: str
     redriven_at: str | None
+    complete: bool
+    size: int | None
 
     @classmethod
     def from_stored(cls, letter_id: str, stored: dict[str, Any]) -> LetterView:
@@ -82,11 +84,18 @@ class LetterView:
             failed_at=stored.get("failed_at", ""),
             preview=mask_numbers_in_text(stored.get("value", ""))[:300],
             redriven_at=stored.get("redriven_at"),
+            complete=bool(stored.get("value_complete", True)),
+            size=stored.get("value_bytes"),
         )
 
 
 class LetterNotFound(LookupError):
     """No such letter (or not this office's)."""
+
+
+class NotRedrivable(Exception):
+    """The letter carries only an excerpt of its original (too large, or not UTF-8): the
+    original is on its source topic at the letter's partition and offset."""
 
 
 class DeadLetterStore:
@@ -156,8 +165,17 @@ class DeadLetterStore:
 
 
 async def redrive(store: DeadLetterStore, producer: Producer, letter_id: str) -> dict[str, Any]:
-    """Republish a letter's original payload to its source topic with its original key."""
+    """Republish a letter's original payload to its source topic with its original key.
+
+    Only a complete letter can be re-driven (`NotRedrivable` otherwise): republishing an
+    excerpt would put a truncated record on the topic."""
     stored = await store.get(letter_id)
+    if not stored.get("value_complete", True):
+        raise NotRedrivable(
+            f"letter {letter_id} holds only an excerpt of a {stored.get('value_bytes')}-byte "
+            f"record; the original is on {stored['source_topic']} partition "
+            f"{stored.get('partition')} offset {stored.get('offset')}"
+        )
     key = stored.get("key")
     await producer.publish_raw(
         stored["source_topic"],
@@ -220,15 +238,13 @@ async def _index_one(
     try:
         letter = DeadLetter.model_validate_json(record.value)
     except ValidationError as exc:
-        # Someone wrote something else to a DLQ: keep it visible as it is.
-        raw = record.value.decode("utf-8", errors="replace") if record.value else ""
-        key = record.key.decode("utf-8", errors="replace") if record.key else None
-        letter = DeadLetter(
+        # Someone wrote something else to a DLQ: keep it visible (bounded, like every letter).
+        letter = DeadLetter.of_record(
             source_topic=dlq.removesuffix(".dlq"),
             partition=record.partition,
             offset=record.offset,
-            key=key,
-            value=raw,
+            key=record.key,
+            value=record.value,
             error_type="UnreadableDeadLetter",
             error=str(exc)[:500],
             service="unknown",

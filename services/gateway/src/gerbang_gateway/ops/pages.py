@@ -72,6 +72,7 @@ from gerbang_gateway.ops.deadletters import (
     NATIONAL_BUCKET,
     DeadLetterStore,
     LetterNotFound,
+    NotRedrivable,
     index_dead_letters,
     redrive,
 )
@@ -453,6 +454,8 @@ def build_router() -> APIRouter:
             return _render(
                 request, "ops/error.html", status=404, message="Dead letter tidak ditemukan."
             )
+        except NotRedrivable as exc:
+            return _render(request, "ops/error.html", status=409, message=str(exc))
         except (KafkaError, TimeoutError) as exc:
             return _render(
                 request,
