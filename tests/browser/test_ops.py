@@ -140,6 +140,8 @@ def test_sign_in_is_throttled_per_account(browser: object, stack: Stack) -> None
         assert locked.status_code == 429, locked.text
         assert "Terlalu banyak percobaan" in locked.text
         assert int(locked.headers["retry-after"]) > 60
+        api_metrics = http.get("/metrics").text
+        assert 'gerbang_ops_sign_in_refused_total{outcome="locked"}' in api_metrics
     lead = _sign_in(browser, stack, "batam.lead", DESKTOP)
     lead.goto(f"{stack.api_url}/ops/o/batam/audit")  # type: ignore[attr-defined]
     assert _kpi(lead, "signin-failed") >= 5

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from redis import Redis
 
@@ -104,6 +105,8 @@ def test_held_conversation_reaches_the_inbox_staff_reply_and_close(stack: Stack)
     answered = wait_replies(stack, wa_id, 4)
     assert "KTP" in text_of(answered[-1])  # the bot answers again
     assert all(row["phone"] != wa_id for row in waiting(agent, "jakpus"))
+    router_metrics = httpx.get(f"http://127.0.0.1:{stack.port_base + 11}/metrics").text
+    assert 'gerbang_handoffs_total{office="jakpus",reason="asked"}' in router_metrics
     # Every action is in the audit log, with who.
     lead = staff(stack, "jakpus.lead")
     audit = lead.get("/ops/o/jakpus/audit").text

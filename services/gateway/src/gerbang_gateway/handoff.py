@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gerbang import handoff as texts
+from gerbang import metrics
 from gerbang.bus import UNAVAILABLE_ERRORS, Producer, Publish
 from gerbang.faq.answers import menu_reply
 from gerbang.messages import (
@@ -402,6 +403,7 @@ class Handoff:
                 profile_name=message.profile_name,
             )
             log.info("conversation held for staff", extra={"reason": step.reason.value})
+            metrics.HANDOFFS.labels(office.code, step.reason.value).inc()
             notice = texts.held_notice(office, language, dt.datetime.fromtimestamp(now, dt.UTC))
             publishes = [
                 Publish(Topic.INBOX_MESSAGES, held.key, held),
@@ -413,8 +415,10 @@ class Handoff:
             return Before(True, [_reply(message, menu, 0, Intent.MENU)], state)
         # RELEASE / IDLE_RELEASE: whoever ends this hold first sends the notice (same key).
         reason = ReleaseReason.IDLE if step.action is Action.IDLE_RELEASE else ReleaseReason.CITIZEN
-        if state.held:
-            await self.store.release(office.code, message.wa_id, state.since, message.message_id)
+        if state.held and await self.store.release(
+            office.code, message.wa_id, state.since, message.message_id
+        ):
+            metrics.HANDOFF_RELEASES.labels(office.code, reason.value).inc()
         publishes = release_publishes(
             office,
             message.wa_id,
@@ -481,7 +485,8 @@ async def sweep_idle(
                         idempotency_key=f"{hold_key(office_code, wa_id, state.since)}:released",
                     )
                 )
-                await store.release(office_code, wa_id, state.since, "idle")
+                if await store.release(office_code, wa_id, state.since, "idle"):
+                    metrics.HANDOFF_RELEASES.labels(office_code, ReleaseReason.IDLE.value).inc()
                 log.info("held conversation released (idle)", extra={"office": office_code})
         except SWEEP_ERRORS as exc:  # Redis or Kafka away: the next round tries again
             log.warning("idle sweep postponed", extra={"error": repr(exc)})

@@ -35,6 +35,7 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from gerbang import metrics
 from gerbang.bus import Producer, Publish
 from gerbang.faq.content import FaqContentError, render
 from gerbang.handoff import staff_template
@@ -360,7 +361,8 @@ class Inbox:
             idempotency_key=f"{hold_key(office.code, wa_id, state.since)}:released",
         )
         await self.producer.publish_many(publishes)
-        await self.store.release(office.code, wa_id, state.since, f"staff:{username}")
+        if await self.store.release(office.code, wa_id, state.since, f"staff:{username}"):
+            metrics.HANDOFF_RELEASES.labels(office.code, ReleaseReason.STAFF.value).inc()
 
 
 def waited(state: HandoffState, now: float | None = None) -> str:

@@ -51,6 +51,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from redis.exceptions import RedisError
 
+from gerbang import metrics
 from gerbang.logview import LogFollower
 from gerbang.messages import Topic
 from gerbang.offices import Office
@@ -270,6 +271,7 @@ def build_router() -> APIRouter:
         office = known.office if known else "*"
         lock = await ops.throttle.locked(username, address)
         if lock is not None:
+            metrics.OPS_SIGN_IN_REFUSED.labels("locked").inc()
             await ops.throttle.count(office, "locked")
             await ops.audit.record(
                 action_for(None, "sign_in", actor=username, office=office, outcome="locked",
@@ -285,6 +287,7 @@ def build_router() -> APIRouter:
             )
         account = await asyncio.to_thread(ops.staff.authenticate, username, password)
         if account is None:
+            metrics.OPS_SIGN_IN_REFUSED.labels("wrong_password").inc()
             await ops.throttle.failed(username, address, office)
             await ops.audit.record(
                 action_for(None, "sign_in", actor=username, office=office, outcome="refused",
