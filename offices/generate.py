@@ -39,7 +39,6 @@ ENV_EXAMPLE = HERE.parent / "deploy" / ".env.example"
 SECRET_NAMES = (
     "APP_SECRET",
     "ACCESS_TOKEN",
-    "OPS_TOKEN_SHA256",
     "STATUS_API_KEY_SHA256",
     "FEEDBACK_API_KEY_SHA256",
 )

@@ -16,8 +16,8 @@ NEXT_STEPS = """
  Gerbang is running (development). Open:
 
    http://127.0.0.1:8080/simulator   WhatsApp simulator: write to any office
-   http://127.0.0.1:8080/ops         ops dashboard (token: dev-national-ops-token,
-                                     or dev-jakpus-ops-token for Jakarta Pusat only)
+   http://127.0.0.1:8080/ops         ops dashboard (staff: national, jakpus.agent, jakpus.lead …
+                                     password gerbang-dev-staff; see README)
 
  Or, in another terminal, send a signed test message and see the reply:
 

@@ -1,5 +1,6 @@
-"""`/ops` in a real browser: an office token sees only its office, the national token all;
-a dead letter is re-driven; a handled feedback item leaves the open list."""
+"""`/ops` in a real browser: an office's staff see only their office, national staff all;
+a dead letter is re-driven; a handled feedback item leaves the open list; sign-in is
+throttled; every page sends the security headers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from deploy.local.stack import Stack
 from gerbang.bus import Producer, encode
 from gerbang.messages import DeadLetter, Topic
 from gerbang.settings import ServiceSettings
+from gerbang_gateway.ops.staff import DEV_STAFF_PASSWORD
 from gerbang_gateway.webhook import parse_webhook
 from tests.browser.conftest import DESKTOP, PHONE, require_process, screenshot
 from tests.support.aio import run_sync
@@ -31,15 +33,21 @@ pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 30_000
 
 
-def _sign_in(browser: object, stack: Stack, token: str, viewport: dict[str, int]) -> object:
+def _sign_in(browser: object, stack: Stack, username: str, viewport: dict[str, int]) -> object:
     context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(f"{stack.api_url}/ops")
     assert page.url.endswith("/ops/login")
-    page.fill("#token", token)
+    page.fill("#username", username)
+    page.fill("#password", DEV_STAFF_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/ops/o/"))
     return page
+
+
+def _csrf(page: object) -> str:
+    """The session's CSRF token, as every form of the page carries it."""
+    return str(page.locator("input[name=csrf]").first.get_attribute("value"))  # type: ignore[attr-defined]
 
 
 def _traffic(stack: Stack, code: str, text: str) -> str:
@@ -54,12 +62,13 @@ def _kpi(page: object, name: str) -> int:
     return int(page.locator(f'[data-kpi="{name}"]').inner_text())  # type: ignore[attr-defined]
 
 
-def test_office_token_sees_only_its_office(browser: object, stack: Stack) -> None:
-    """jakpus's token: jakpus's numbers; bogor's page and the national sum are 403."""
+def test_office_staff_see_only_their_office(browser: object, stack: Stack) -> None:
+    """jakpus's agent: jakpus's numbers; bogor's page and the national sum are 403."""
     _traffic(stack, "jakpus", "syarat paspor baru apa?")
     _traffic(stack, "jakpus", "biaya paspor berapa")
-    page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
+    page = _sign_in(browser, stack, "jakpus.agent", PHONE)
     assert page.url.endswith("/ops/o/jakpus")  # type: ignore[attr-defined]
+    token = _csrf(page)
     body = page.inner_text("body")  # type: ignore[attr-defined]
     assert "Jakarta Pusat" in body or REGISTRY.get("jakpus").short_name in body
     assert _kpi(page, "messages-in") >= 2
@@ -80,31 +89,76 @@ def test_office_token_sees_only_its_office(browser: object, stack: Stack) -> Non
         assert "Jakarta" not in page.inner_text("main")  # type: ignore[attr-defined]
     # Actions are refused as well, not just pages.
     response = page.request.post(  # type: ignore[attr-defined]
-        f"{stack.api_url}/ops/o/bogor/dead-letters/whatsapp.inbound.dlq:0:0/redrive"
+        f"{stack.api_url}/ops/o/bogor/dead-letters/whatsapp.inbound.dlq:0:0/redrive",
+        form={"csrf": token},
     )
     assert response.status == 403
+    # The audit log is for office leads: an agent gets 403.
+    assert page.goto(f"{stack.api_url}/ops/o/jakpus/audit").status == 403  # type: ignore[attr-defined]
     screenshot(page, "ops-jakpus-forbidden-bogor")
     page.context.close()  # type: ignore[attr-defined]
 
 
+def _login_attempt(http: httpx.Client, username: str, password: str) -> httpx.Response:
+    form = http.get("/ops/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token, form.text
+    return http.post(
+        "/ops/login", data={"username": username, "password": password, "csrf": token.group(1)}
+    )
+
+
 def test_no_session_no_data(stack: Stack) -> None:
-    """Without a valid cookie every page goes to sign-in and every action is 401."""
+    """Without a valid cookie every page goes to sign-in and every action is 401; a sign-in
+    form without its CSRF token is refused; every /ops answer carries the security headers."""
     with httpx.Client(base_url=stack.api_url, timeout=10) as http:
-        assert http.get("/ops/o/jakpus").headers["location"] == "/ops/login"
-    forged = {"gerbang_ops": "*.9999999999.0000000000000000.AAAA"}
+        page = http.get("/ops/o/jakpus")
+        assert page.headers["location"] == "/ops/login"
+        login = http.get("/ops/login")
+        for response in (page, login):
+            csp = response.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "same-origin"
+        no_csrf = http.post("/ops/login", data={"username": "jakpus.agent", "password": "x"})
+        assert no_csrf.status_code == 403
+        assert _login_attempt(http, "jakpus.agent", "wrong").status_code == 401
+    forged = {"gerbang_ops": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
     with httpx.Client(base_url=stack.api_url, timeout=10, cookies=forged) as http:
         assert http.get("/ops/o/all").status_code == 303
         assert http.post("/ops/o/jakpus/dead-letters/x.dlq:0:0/redrive").status_code == 401
-        assert http.post("/ops/login", data={"token": "wrong"}).status_code == 401
 
 
-def test_national_token_sees_all_and_switches(browser: object, stack: Stack) -> None:
-    """The national token: the sum of every office (all 151, busiest first, searchable),
+def test_sign_in_is_throttled_per_account(browser: object, stack: Stack) -> None:
+    """Five wrong passwords lock the account: the right one is refused too (429), another
+    account still signs in, and the office lead sees the failures counted and audited."""
+    with httpx.Client(base_url=stack.api_url, timeout=10) as http:
+        for _ in range(5):
+            assert _login_attempt(http, "batam.agent", "tebak-tebakan").status_code == 401
+        locked = _login_attempt(http, "batam.agent", DEV_STAFF_PASSWORD)
+        assert locked.status_code == 429, locked.text
+        assert "Terlalu banyak percobaan" in locked.text
+        assert int(locked.headers["retry-after"]) > 60
+        api_metrics = http.get("/metrics").text
+        assert 'gerbang_ops_sign_in_refused_total{outcome="locked"}' in api_metrics
+    lead = _sign_in(browser, stack, "batam.lead", DESKTOP)
+    lead.goto(f"{stack.api_url}/ops/o/batam/audit")  # type: ignore[attr-defined]
+    assert _kpi(lead, "signin-failed") >= 5
+    assert _kpi(lead, "signin-locked") >= 1
+    refused = lead.locator('tr[data-action="sign_in"]', has_text="batam.agent")  # type: ignore[attr-defined]
+    assert refused.count() >= 6
+    screenshot(lead, "ops-batam-audit-desktop")
+    lead.context.close()  # type: ignore[attr-defined]
+
+
+def test_national_staff_see_all_and_switch(browser: object, stack: Stack) -> None:
+    """National staff: the sum of every office (all 151, busiest first, searchable),
     and any office by the switcher."""
     _traffic(stack, "bogor", "jam buka kantor?")
     for _ in range(2):
         _traffic(stack, "medan", "syarat paspor baru apa?")
-    page = _sign_in(browser, stack, "dev-national-ops-token", DESKTOP)
+    page = _sign_in(browser, stack, "national", DESKTOP)
     assert page.url.endswith("/ops/o/all")  # type: ignore[attr-defined]
     rows = page.locator("#per-office tbody tr")  # type: ignore[attr-defined]
     assert rows.count() == len(REGISTRY)
@@ -164,8 +218,8 @@ def test_dead_letter_redrive(browser: object, stack: Stack, kafka_bootstrap: str
     letter = _dead_letter_for(stack, "jakpus", wa_id, "syarat paspor anak")
     run_sync(_publish_dead_letter(stack, kafka_bootstrap, letter))
 
-    bogor = _sign_in(browser, stack, "dev-bogor-ops-token", PHONE)
-    page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
+    bogor = _sign_in(browser, stack, "bogor.agent", PHONE)
+    page = _sign_in(browser, stack, "jakpus.agent", PHONE)
     page.goto(f"{stack.api_url}/ops/o/jakpus/dead-letters")  # type: ignore[attr-defined]
     item = page.locator(".item", has_text="simulated router failure")  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
@@ -178,7 +232,8 @@ def test_dead_letter_redrive(browser: object, stack: Stack, kafka_bootstrap: str
     assert "simulated router failure" not in bogor.inner_text("main")  # type: ignore[attr-defined]
     letter_id = item.get_attribute("data-letter")
     forged = bogor.request.post(  # type: ignore[attr-defined]
-        f"{stack.api_url}/ops/o/bogor/dead-letters/{letter_id}/redrive"
+        f"{stack.api_url}/ops/o/bogor/dead-letters/{letter_id}/redrive",
+        form={"csrf": _csrf(bogor)},
     )
     assert forged.status == 404  # bogor cannot re-drive jakpus's letter through its own page
     screenshot(page, "ops-jakpus-dead-letters-phone")
@@ -216,7 +271,7 @@ def test_handled_feedback_leaves_the_open_list(browser: object, stack: Stack) ->
     require_process(stack, "feedback-api")
     require_process(stack, "feedback")
     ticket = _complaint_ticket(stack, "jakpus")
-    page = _sign_in(browser, stack, "dev-jakpus-ops-token", PHONE)
+    page = _sign_in(browser, stack, "jakpus.agent", PHONE)
     page.goto(f"{stack.api_url}/ops/o/jakpus/feedback")  # type: ignore[attr-defined]
     item = page.locator(f'li[data-ticket="{ticket}"]')  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
@@ -227,16 +282,17 @@ def test_handled_feedback_leaves_the_open_list(browser: object, stack: Stack) ->
     assert page.locator(".error").count() == 0  # type: ignore[attr-defined]
     screenshot(page, "ops-jakpus-feedback-phone")
     # Another office never sees it.
-    bogor = _sign_in(browser, stack, "dev-bogor-ops-token", PHONE)
+    bogor = _sign_in(browser, stack, "bogor.agent", PHONE)
     bogor.goto(f"{stack.api_url}/ops/o/bogor/feedback")  # type: ignore[attr-defined]
     assert ticket not in bogor.inner_text("main")  # type: ignore[attr-defined]
     forged = bogor.request.post(  # type: ignore[attr-defined]
-        f"{stack.api_url}/ops/o/bogor/feedback/{ticket}/handled", form={"note": "not mine"}
+        f"{stack.api_url}/ops/o/bogor/feedback/{ticket}/handled",
+        form={"note": "not mine", "csrf": _csrf(bogor)},
     )
     assert forged.status == 404
     bogor.context.close()  # type: ignore[attr-defined]
 
-    item.locator("textarea").fill("Sudah ditelepon dan antrean diperbaiki.")
+    item.locator('textarea[name="note"]').fill("Sudah ditelepon dan antrean diperbaiki.")
     item.locator("button", has_text="Tandai selesai").click()
     page.wait_for_url(re.compile(r"done="))  # type: ignore[attr-defined]
     assert page.locator(f'li[data-ticket="{ticket}"]').count() == 0  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from gerbang.messages import (
     FeedbackRecord,
     Intent,
     OutboundReply,
+    Service,
     ServiceRequest,
     Topic,
 )
@@ -257,8 +258,13 @@ async def test_pungli_and_impersonation_reports_are_flagged_urgent(
                 for i, (mid, (text, _)) in enumerate(reports.items())
             ),
         )
-        sent = await replies(settings, expect=3)
+        sent = await replies(settings, expect=5)
         urgent = await listed(api, JAKPUS_KEY, expect=2, urgent="true")
+    # An urgent complaint is also offered a person; the router expects the "ya".
+    offers = [reply for reply in sent if reply.intent is Intent.HANDOFF]
+    sent = [reply for reply in sent if reply.intent is not Intent.HANDOFF]
+    assert {offer.in_reply_to for offer in offers} == {"wamid.pungli", "wamid.fake"}
+    assert all(o.expect and o.expect.service is Service.ROUTER for o in offers)
 
     log = {r.message_id: r for r in await records_on_log(settings, expect=3)}
     for message_id, (_, flag) in reports.items():

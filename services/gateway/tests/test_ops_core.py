@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
-from gerbang.offices import hash_token
 from gerbang.opsstats import hour_bucket, last_hours, merge, percentile, summarize
 from gerbang_devtools.simulator import SimulatedMessage, webhook_for
-from gerbang_gateway.ops.access import ALL_OFFICES, NATIONAL, OpsTokens, Viewer
+from gerbang_gateway.ops.access import ALL_OFFICES, Viewer, csrf_ok
 from gerbang_gateway.ops.deadletters import NATIONAL_BUCKET, letter_office
 from gerbang_gateway.ops.feedback import FeedbackItem, _items
+from gerbang_gateway.ops.staff import (
+    DEV_STAFF_FILE,
+    DEV_STAFF_PASSWORD,
+    HASHER,
+    NATIONAL,
+    Role,
+    StaffAccount,
+    StaffFileError,
+    add_account,
+    load_staff,
+)
 from gerbang_gateway.settings import GatewaySettings
 from gerbang_gateway.webhook import parse_webhook
 from tests.support.whatsapp import REGISTRY
@@ -81,19 +92,49 @@ def test_merge_sums_offices_hour_by_hour() -> None:
     assert sorted(total.latencies_ms) == [10.0, 30.0]
 
 
-def _tokens(ttl: int = 3600) -> OpsTokens:
-    return OpsTokens.load(
-        REGISTRY, development=True, national_sha256=None, session_secret="s3cret", session_ttl_s=ttl
+DEV = {office.code for office in REGISTRY}
+
+
+def test_dev_seed_accounts_sign_in_with_the_dev_password() -> None:
+    staff = load_staff(None, DEV, development=True)
+    agent = staff.authenticate("jakpus.agent", DEV_STAFF_PASSWORD)
+    assert agent is not None and agent.office == "jakpus" and agent.role is Role.AGENT
+    assert staff.authenticate("jakpus.agent", "wrong-password") is None
+    assert staff.authenticate("nobody", DEV_STAFF_PASSWORD) is None
+    national = staff.authenticate("national", DEV_STAFF_PASSWORD)
+    assert national is not None and Viewer.of(national).national
+    assert {a.office for a in staff} >= {"jakpus", "bogor", "batam", NATIONAL}
+
+
+def test_production_refuses_the_dev_seed_and_needs_a_file() -> None:
+    with pytest.raises(StaffFileError, match="GERBANG_STAFF_FILE"):
+        load_staff(None, DEV, development=False)
+    with pytest.raises(StaffFileError, match="development seed"):
+        load_staff(DEV_STAFF_FILE, DEV, development=False)
+
+
+def test_staff_file_round_trip_and_errors_name_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "staff.yaml"
+    account = StaffAccount(
+        username="bogor.rina",
+        name="Rina",
+        office="bogor",
+        role=Role.OFFICE_LEAD,
+        password_hash=HASHER.hash("a-long-password-1"),
     )
-
-
-def test_tokens_sign_in_as_their_office_or_national() -> None:
-    tokens = _tokens()
-    assert tokens.viewer_for_token("dev-jakpus-ops-token") == Viewer("jakpus")
-    assert tokens.viewer_for_token(" dev-bogor-ops-token\n") == Viewer("bogor")
-    assert tokens.viewer_for_token("dev-national-ops-token") == Viewer(NATIONAL)
-    assert tokens.viewer_for_token("dev-jakpus-status-api-key") is None
-    assert tokens.viewer_for_token("") is None
+    add_account(path, account)
+    staff = load_staff(path, DEV, development=False)
+    assert staff.authenticate("bogor.rina", "a-long-password-1") == account
+    path.write_text(path.read_text().replace("office: bogor", "office: nowhere"))
+    with pytest.raises(StaffFileError, match=r"accounts\.0\.office: unknown office 'nowhere'"):
+        load_staff(path, DEV, development=False)
+    path.write_text("accounts:\n- username: x\n")
+    with pytest.raises(StaffFileError, match=r"staff.yaml: accounts\.0\.username"):
+        load_staff(path, DEV, development=False)
+    with pytest.raises(ValueError, match="national"):
+        StaffAccount(
+            username="abc", name="n", office="*", role=Role.AGENT, password_hash="$argon2id$x"
+        )
 
 
 def test_office_viewer_sees_only_its_office() -> None:
@@ -101,46 +142,17 @@ def test_office_viewer_sees_only_its_office() -> None:
     assert jakpus.may_see("jakpus")
     assert not jakpus.may_see("bogor")
     assert not jakpus.may_see(ALL_OFFICES)
-    national = Viewer(NATIONAL)
+    assert not jakpus.lead and Viewer("jakpus", role=Role.OFFICE_LEAD).lead
+    national = Viewer(NATIONAL, role=Role.NATIONAL)
     assert national.may_see("bogor") and national.may_see(ALL_OFFICES)
     assert national.home == ALL_OFFICES and jakpus.home == "jakpus"
 
 
-def test_session_cookie_round_trip_and_tampering() -> None:
-    tokens = _tokens()
-    cookie = tokens.issue(Viewer("jakpus"), now=1000.0)
-    assert "dev-jakpus-ops-token" not in cookie
-    assert tokens.verify(cookie, now=1001.0) == Viewer("jakpus")
-    # Another office's scope with the same signature is refused.
-    assert tokens.verify(cookie.replace("jakpus", "bogor", 1), now=1001.0) is None
-    assert tokens.verify(cookie.replace("jakpus", "*", 1), now=1001.0) is None
-    assert tokens.verify(cookie, now=1000.0 + 3601) is None  # expired
-    assert tokens.verify("garbage", now=1001.0) is None
-    assert tokens.verify(None) is None
-    # Another server secret: not ours.
-    other = OpsTokens(tokens.hashes, b"other", 3600)
-    assert other.verify(cookie, now=1001.0) is None
-
-
-def test_rotating_a_token_ends_its_sessions() -> None:
-    tokens = _tokens()
-    cookie = tokens.issue(Viewer("jakpus"), now=1000.0)
-    rotated = OpsTokens({**tokens.hashes, "jakpus": hash_token("new-token")}, b"s3cret", 3600)
-    assert rotated.verify(cookie, now=1001.0) is None
-
-
-def test_production_without_tokens_has_no_dev_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    for office in REGISTRY:
-        monkeypatch.delenv(f"GERBANG_{office.code.upper()}_OPS_TOKEN", raising=False)
-        monkeypatch.delenv(f"GERBANG_{office.code.upper()}_OPS_TOKEN_SHA256", raising=False)
-    monkeypatch.setenv("GERBANG_JAKPUS_OPS_TOKEN_SHA256", hash_token("real-jakpus-token"))
-    tokens = OpsTokens.load(
-        REGISTRY, development=False, national_sha256=None, session_secret=None, session_ttl_s=60
-    )
-    assert set(tokens.hashes) == {"jakpus"}
-    assert tokens.viewer_for_token("dev-national-ops-token") is None
-    assert tokens.viewer_for_token("dev-jakpus-ops-token") is None
-    assert tokens.viewer_for_token("real-jakpus-token") == Viewer("jakpus")
+def test_csrf_tokens_compare_exactly() -> None:
+    assert csrf_ok("abc", "abc")
+    assert not csrf_ok("abc", "abd")
+    assert not csrf_ok("", "")
+    assert not csrf_ok(None, "abc")
 
 
 @pytest.mark.parametrize(
@@ -200,7 +212,7 @@ def test_simulated_webhook_parses_to_the_chosen_office(fields: dict[str, str]) -
 
 def test_production_refuses_the_dev_feedback_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GERBANG_VERIFY_TOKEN", "real-verify-token")
-    base = {"environment": "production", "simulator_enabled": False}
+    base = {"environment": "production", "simulator_enabled": False, "staff_file": "/x.yaml"}
     assert GatewaySettings(**base).feedback_key is None
     with pytest.raises(ValueError, match="feedback_api_key"):
         GatewaySettings(**base, feedback_api_key="dev-national-feedback-api-key")

@@ -36,6 +36,8 @@ class Topic(StrEnum):
     FEEDBACK_REQUESTS = "feedback.requests"
     STATUS_UPDATES = "status.updates"
     FEEDBACK_RECORDED = "feedback.recorded"
+    INBOX_MESSAGES = "inbox.messages"
+    OPS_AUDIT = "ops.audit"
 
     @property
     def dlq(self) -> str:
@@ -452,6 +454,9 @@ class OutboundReply(_Message):
     inbound_received_at: dt.datetime | None = Field(
         default=None, description="When the message it answers was acked (for latency)"
     )
+    sent_by: str | None = Field(
+        default=None, description="The staff account that wrote it (office inbox replies)"
+    )
     created_at: dt.datetime = Field(default_factory=utcnow)
 
     @property
@@ -686,6 +691,34 @@ class FeedbackHandled(_Message):
         return conversation_key(self.office, self.wa_id)
 
 
+class TicketStage(StrEnum):
+    """Where a ticket is between open and closed ("handled" is closed)."""
+
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+
+
+class FeedbackProgress(_Message):
+    """A ticket moved on: staff took it up, or answered the citizen (topic feedback.recorded,
+    keyed like the record so it follows it). An answer's text went to the citizen as the
+    `OutboundReply` with idempotency key `reply_key`."""
+
+    event: Literal["progress"] = "progress"
+    ticket: str
+    office: str
+    wa_id: str
+    stage: TicketStage
+    by: str = Field(min_length=1, max_length=200, description="Staff account")
+    answer: str = Field(default="", max_length=4000, description="What the citizen was told")
+    reply_key: str | None = Field(default=None, description="Idempotency key of the answer")
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation of the record."""
+        return conversation_key(self.office, self.wa_id)
+
+
 def _feedback_event_tag(value: Any) -> str:
     # FeedbackRecord predates the `event` field: anything without it is a record.
     if isinstance(value, dict):
@@ -694,10 +727,131 @@ def _feedback_event_tag(value: Any) -> str:
 
 
 _FeedbackEventUnion = Annotated[
-    Annotated[FeedbackRecord, Tag("recorded")] | Annotated[FeedbackHandled, Tag("handled")],
+    Annotated[FeedbackRecord, Tag("recorded")]
+    | Annotated[FeedbackHandled, Tag("handled")]
+    | Annotated[FeedbackProgress, Tag("progress")],
     Discriminator(_feedback_event_tag),
 ]
 
 
 class FeedbackEvent(RootModel[_FeedbackEventUnion]):
-    """Anything on feedback.recorded: a `FeedbackRecord` or a `FeedbackHandled` (decode only)."""
+    """Anything on feedback.recorded: a `FeedbackRecord`, `FeedbackHandled` or
+    `FeedbackProgress` (decode only)."""
+
+
+# --- inbox.messages (key office:wa_id): conversations held for office staff ----------------
+
+
+class HandoffReason(StrEnum):
+    """Why a conversation was handed to office staff."""
+
+    ASKED = "asked"
+    """The citizen asked for a person."""
+    FALLBACKS = "fallbacks"
+    """The bot failed to understand twice in a row and the citizen accepted the offer."""
+    URGENT_COMPLAINT = "urgent_complaint"
+    """An urgent complaint, and the citizen accepted the offer."""
+
+
+class ReleaseReason(StrEnum):
+    """Why a held conversation went back to the bot."""
+
+    CITIZEN = "citizen"
+    STAFF = "staff"
+    IDLE = "idle"
+
+
+class InboxHeld(_Message):
+    """A conversation is now held for office staff: the bot stays silent."""
+
+    event: Literal["held"] = "held"
+    office: str
+    wa_id: str
+    reason: HandoffReason
+    since: dt.datetime = Field(default_factory=utcnow)
+    profile_name: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+class InboxCitizenMessage(_Message):
+    """A citizen's message forwarded to the office inbox instead of the bot."""
+
+    event: Literal["citizen"] = "citizen"
+    office: str
+    wa_id: str
+    inbound: InboundMessage
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+class InboxClaimed(_Message):
+    """A staff member took the conversation (exactly one holder at a time)."""
+
+    event: Literal["claimed"] = "claimed"
+    office: str
+    wa_id: str
+    by: str = Field(min_length=1, max_length=200, description="Staff account")
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+class InboxReleased(_Message):
+    """The conversation went back to the bot (citizen, staff or idle timeout)."""
+
+    event: Literal["released"] = "released"
+    office: str
+    wa_id: str
+    reason: ReleaseReason
+    by: str | None = Field(default=None, description="Staff account that closed it")
+    held_since: dt.datetime | None = None
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+_InboxEventUnion = Annotated[
+    InboxHeld | InboxCitizenMessage | InboxClaimed | InboxReleased, Field(discriminator="event")
+]
+
+
+class InboxEvent(RootModel[_InboxEventUnion]):
+    """Anything on inbox.messages (decode only)."""
+
+
+# --- ops.audit (key office): who did what in /ops ------------------------------------------
+
+
+class StaffAction(_Message):
+    """One staff action in `/ops`, the audit log of record (topic ops.audit, key = office).
+
+    Sign-ins, claims, replies, closes, handled and answered tickets: who, when, on what.
+    """
+
+    action: str = Field(pattern=r"^[a-z_.]{2,40}$", description="e.g. sign_in, claim, reply")
+    actor: str = Field(
+        min_length=1, max_length=200, description="Staff account (or the name tried)"
+    )
+    office: str = Field(description="The actor's office, or '*' for national staff")
+    target_office: str | None = Field(default=None, description="The office acted on")
+    target: str | None = Field(
+        default=None, max_length=200, description="Ticket, or masked conversation"
+    )
+    outcome: str = Field(default="ok", max_length=40, description="ok, refused, locked, …")
+    detail: str = Field(default="", max_length=500)
+    address: str | None = Field(default=None, max_length=64, description="Client address")
+    action_id: str = Field(description="Unique id: the view stores each action once")
+    at: dt.datetime = Field(default_factory=utcnow)

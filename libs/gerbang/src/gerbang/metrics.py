@@ -67,3 +67,14 @@ E2E_SECONDS = Histogram(
 DELIVERY_EVENTS = Counter(
     "gerbang_delivery_events_total", "Status webhooks by status", ["office", "status"]
 )
+HANDOFFS = Counter(
+    "gerbang_handoffs_total", "Conversations handed to office staff", ["office", "reason"]
+)
+HANDOFF_RELEASES = Counter(
+    "gerbang_handoff_releases_total",
+    "Held conversations given back to the bot (citizen, staff, idle)",
+    ["office", "reason"],
+)
+OPS_SIGN_IN_REFUSED = Counter(
+    "gerbang_ops_sign_in_refused_total", "Refused /ops sign-ins", ["outcome"]
+)

@@ -97,6 +97,13 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1",
         description="Address workers serve /healthz, /readyz, /metrics on (0.0.0.0 in containers)",
     )
+    conversation_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="How long conversations held for office staff (and their transcripts) are "
+        "kept: the inbox view and the inbox.messages topic's retention.ms",
+    )
     max_attempts: int = Field(
         default=3, ge=1, le=20, description="Handler attempts before a message is dead-lettered"
     )

@@ -48,8 +48,11 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
         if topic is Topic.STATUS_UPDATES:
             # The status service's source of truth: latest record per application forever.
             config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
-        elif topic is Topic.FEEDBACK_RECORDED:
-            config |= {"retention.ms": "-1"}  # the log of record: never expires
+        elif topic in (Topic.FEEDBACK_RECORDED, Topic.OPS_AUDIT):
+            config |= {"retention.ms": "-1"}  # logs of record: never expire
+        elif topic is Topic.INBOX_MESSAGES:
+            # Conversations with office staff are kept for the retention setting, then gone.
+            config |= {"retention.ms": str(settings.conversation_retention_days * 86_400_000)}
         specs.append(TopicSpec(settings.topic(topic.value), n, config, replicas))
         specs.append(
             TopicSpec(

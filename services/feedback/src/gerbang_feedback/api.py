@@ -8,7 +8,16 @@ Endpoints (header `X-API-Key`):
     GET  /v1/feedback/{ticket}          one ticket; the full number only if the office must
                                         call back (urgent complaint, or contact requested)
     POST /v1/feedback/{ticket}/handled  {"note", "by"}: publishes `FeedbackHandled` on
-                                        feedback.recorded (durable, survives a view rebuild)
+                                        feedback.recorded (durable, survives a view rebuild);
+                                        handled is the closed state
+    POST /v1/feedback/{ticket}/progress {"by"}: in progress (`FeedbackProgress`)
+    POST /v1/feedback/{ticket}/answer   {"text", "by", "key"}: the answer goes to the citizen
+                                        on WhatsApp (whatsapp.outbound, from the office's
+                                        number, as the "tanggapan petugas" template past the
+                                        24-hour window; one message per `key`), the ticket
+                                        becomes answered
+    GET  /v1/feedback/summary           per office: tickets not closed, and overdue ones
+                                        (SLA per kind, `sla_working_days`)
     GET  /healthz /readyz /metrics
 
 An office key (`GERBANG_<CODE>_FEEDBACK_API_KEY[_SHA256]`, development:
@@ -35,11 +44,24 @@ from pydantic import BaseModel, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gerbang.messages import FeedbackHandled, FeedbackKind, Topic
+from gerbang.handoff import staff_template
+from gerbang.messages import (
+    FeedbackHandled,
+    FeedbackKind,
+    FeedbackProgress,
+    Intent,
+    OutboundReply,
+    TextContent,
+    TicketStage,
+    Topic,
+    utcnow,
+)
 from gerbang.offices import OfficeRegistry, hash_token, office_token_sha256
 from gerbang_feedback.inbox import FeedbackQuery, Status, public_entry, to_csv
 from gerbang_feedback.metrics import FEEDBACK_API_REQUESTS, FEEDBACK_HANDLED
+from gerbang_feedback.replies import ticket_answer_header
 from gerbang_feedback.settings import FeedbackSettings
+from gerbang_feedback.sla import overdue
 from gerbang_feedback.tickets import InvalidTicket, parse_ticket
 from gerbang_feedback.view import FeedbackView
 
@@ -108,6 +130,23 @@ class KeyRing:
         return found
 
 
+class ProgressBody(BaseModel):
+    """Taking a ticket up."""
+
+    by: str = Field(min_length=1, max_length=200, description="Who (staff account)")
+
+
+class AnswerBody(BaseModel):
+    """Answering the citizen of a ticket."""
+
+    text: str = Field(min_length=1, max_length=4000, description="The answer, as sent")
+    by: str = Field(min_length=1, max_length=200, description="Who (staff account)")
+    key: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{8,40}$",
+        description="One per answer form: the same key twice sends one message",
+    )
+
+
 class HandledBody(BaseModel):
     """Marking a ticket handled."""
 
@@ -167,11 +206,14 @@ def create_app(
     )
     app.state.keys = KeyRing(settings, registry)
 
+    sla = settings.sla_working_days
+
     async def run_query(
         query: FeedbackQuery, offices: Sequence[str]
     ) -> tuple[int, list[dict[str, Any]]]:
         total, entries = await view.query(query, offices)
-        return total, [public_entry(entry) for entry in entries]
+        now = utcnow()
+        return total, [public_entry(entry, sla=sla, now=now) for entry in entries]
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
@@ -224,12 +266,76 @@ def create_app(
             raise HTTPException(404, "no such ticket")
         return entry
 
+    @app.get("/v1/feedback/summary")
+    async def summary(caller: CallerDep, office: str | None = None) -> dict[str, Any]:
+        """Per office: tickets not closed yet, and how many of them are overdue."""
+        now = utcnow()
+        offices: dict[str, dict[str, int]] = {}
+        for code in caller.offices(office, registry):
+            counts = {"open": 0, "overdue": 0}
+            for status in (Status.OPEN, Status.IN_PROGRESS, Status.ANSWERED):
+                query = FeedbackQuery(status=status, limit=settings.csv_max_rows)
+                _, entries = await view.query(query, [code])
+                for entry in entries:
+                    counts["open"] += 1
+                    days = sla.get(entry.kind)
+                    if days and overdue(entry.status.value, entry.received_at, days, now):
+                        counts["overdue"] += 1
+            offices[code] = counts
+        FEEDBACK_API_REQUESTS.labels("summary", "ok").inc()
+        return {"offices": offices}
+
     @app.get("/v1/feedback/{ticket}")
     async def get_feedback(caller: CallerDep, ticket: str) -> dict[str, Any]:
         """One ticket; the full number only when the office must call back."""
         entry = await load(caller, ticket)
         FEEDBACK_API_REQUESTS.labels("ticket", "ok").inc()
-        return public_entry(entry, single=True)
+        return public_entry(entry, single=True, sla=sla, now=utcnow())
+
+    async def progress(entry: Any, event: FeedbackProgress) -> dict[str, Any]:
+        # The log first (acks=all): the view can always be rebuilt from it.
+        await publisher.publish(Topic.FEEDBACK_RECORDED, event.key, event)
+        await view.apply_progress(event)
+        updated = await view.get(entry.ticket)
+        return public_entry(updated or entry, single=True, sla=sla, now=utcnow())
+
+    @app.post("/v1/feedback/{ticket}/progress")
+    async def mark_in_progress(
+        caller: CallerDep, ticket: str, body: ProgressBody
+    ) -> dict[str, Any]:
+        """The office took the ticket up."""
+        entry = await load(caller, ticket)
+        event = FeedbackProgress(
+            ticket=entry.ticket, office=entry.office, wa_id=entry.wa_id,
+            stage=TicketStage.IN_PROGRESS, by=body.by,
+        )  # fmt: skip
+        FEEDBACK_API_REQUESTS.labels("progress", "ok").inc()
+        return await progress(entry, event)
+
+    @app.post("/v1/feedback/{ticket}/answer")
+    async def answer(caller: CallerDep, ticket: str, body: AnswerBody) -> dict[str, Any]:
+        """Answer the citizen on WhatsApp; the ticket becomes answered."""
+        entry = await load(caller, ticket)
+        office = registry.get(entry.office)
+        text = body.text.strip()
+        reply = OutboundReply(
+            office=office.code,
+            phone_number_id=office.whatsapp.phone_number_id,
+            wa_id=entry.wa_id,
+            idempotency_key=f"ticket:{entry.ticket}:{body.key}",
+            intent=Intent(f"feedback:{entry.kind.value}"),
+            content=TextContent(body=f"{ticket_answer_header(entry.ticket)}\n\n{text}"),
+            template_fallback=staff_template(office, f"{entry.ticket}: {text}"),
+            sent_by=body.by,
+        )
+        await publisher.publish(Topic.OUTBOUND, reply.key, reply)
+        event = FeedbackProgress(
+            ticket=entry.ticket, office=entry.office, wa_id=entry.wa_id,
+            stage=TicketStage.ANSWERED, by=body.by, answer=text, reply_key=reply.idempotency_key,
+        )  # fmt: skip
+        FEEDBACK_API_REQUESTS.labels("answer", "ok").inc()
+        log.info("feedback answered", extra={"ticket": entry.ticket, "caller": caller.name})
+        return await progress(entry, event)
 
     @app.post("/v1/feedback/{ticket}/handled")
     async def mark_handled(caller: CallerDep, ticket: str, body: HandledBody) -> dict[str, Any]:
@@ -252,7 +358,7 @@ def create_app(
             extra={"ticket": entry.ticket, "office": entry.office, "caller": caller.name},
         )
         updated = await view.get(entry.ticket)
-        return public_entry(updated or entry, single=True)
+        return public_entry(updated or entry, single=True, sla=sla, now=utcnow())
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

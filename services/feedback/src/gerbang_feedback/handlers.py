@@ -20,12 +20,17 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 
+from gerbang import handoff
 from gerbang.bus import Publish, Reject
 from gerbang.messages import (
     FeedbackEvent,
     FeedbackHandled,
+    FeedbackKind,
+    FeedbackProgress,
     FeedbackRecord,
+    HandoffReason,
     Intent,
+    Service,
     ServiceRequest,
     Topic,
     utcnow,
@@ -98,10 +103,21 @@ class FeedbackHandler:
                     flow.for_step(step, office, national, lang, ticket=ticket),
                     intent=Intent(f"feedback:{record.kind.value}"),
                 )
-                return [
+                publishes = [
                     Publish(Topic.FEEDBACK_RECORDED, record.key, record),
                     Publish(Topic.OUTBOUND, reply.key, reply),
                 ]
+                if record.urgent and record.kind is FeedbackKind.COMPLAINT:
+                    # An urgent complaint: offer a person (the router expects the "ya").
+                    offer = request.reply(
+                        handoff.offer(office, lang, HandoffReason.URGENT_COMPLAINT),
+                        part=1,
+                        intent=Intent.HANDOFF,
+                        service=Service.ROUTER,
+                        expect=handoff.offer_expectation(HandoffReason.URGENT_COMPLAINT),
+                    )
+                    publishes.append(Publish(Topic.OUTBOUND, offer.key, offer))
+                return publishes
             case _:
                 reply = request.reply(flow.for_step(step, office, national, lang))
         return [Publish(Topic.OUTBOUND, reply.key, reply)]
@@ -130,6 +146,8 @@ class ViewUpdater:
                 await self.view.keep_sequence(payload)
                 return False
             return await self.view.apply_record(payload)
+        if isinstance(payload, FeedbackProgress):
+            return await self.view.apply_progress(payload)
         return await self.view.apply_handled(payload)
 
     async def handle(self, event: FeedbackEvent) -> Sequence[Publish]:

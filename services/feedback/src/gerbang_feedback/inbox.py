@@ -18,9 +18,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackRecord
+from gerbang.messages import (
+    FeedbackHandled,
+    FeedbackKind,
+    FeedbackProgress,
+    FeedbackRecord,
+    TicketStage,
+    utcnow,
+)
 from gerbang.phone import mask
 from gerbang_feedback.classify import CONTACT_REQUESTED
+from gerbang_feedback.sla import deadlines, overdue
 from gerbang_feedback.tickets import WIB
 
 
@@ -28,7 +36,10 @@ class Status(StrEnum):
     """Where a ticket is in the office's work."""
 
     OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
     HANDLED = "handled"
+    """Closed: the office is done with it."""
 
 
 class FeedbackEntry(BaseModel):
@@ -51,6 +62,9 @@ class FeedbackEntry(BaseModel):
     handled_at: dt.datetime | None = None
     handled_by: str | None = None
     note: str | None = None
+    progress_by: str | None = None
+    answered_at: dt.datetime | None = None
+    answer: str | None = None
 
     @property
     def callback_required(self) -> bool:
@@ -93,6 +107,14 @@ def handled_fields(event: FeedbackHandled) -> dict[str, str]:
     }
 
 
+def progress_fields(event: FeedbackProgress) -> dict[str, str]:
+    """The Redis hash fields a progress event sets (an answer keeps its text and time)."""
+    fields = {"status": event.stage.value, "progress_by": event.by}
+    if event.stage is TicketStage.ANSWERED:
+        fields.update(answered_at=event.at.isoformat(), answer=event.answer)
+    return fields
+
+
 def entry_from_fields(fields: Mapping[str, str]) -> FeedbackEntry:
     """Decode a Redis hash written by `record_fields` / `handled_fields`."""
     return FeedbackEntry(
@@ -113,6 +135,11 @@ def entry_from_fields(fields: Mapping[str, str]) -> FeedbackEntry:
         else None,
         handled_by=fields.get("handled_by") or None,
         note=fields.get("note") or None,
+        progress_by=fields.get("progress_by") or None,
+        answered_at=dt.datetime.fromisoformat(fields["answered_at"])
+        if fields.get("answered_at")
+        else None,
+        answer=fields.get("answer") or None,
     )
 
 
@@ -142,10 +169,30 @@ class FeedbackQuery(BaseModel):
         return low, high
 
 
-def public_entry(entry: FeedbackEntry, *, single: bool = False) -> dict[str, Any]:
-    """What an office sees of a ticket; the number in full only on a single callback record."""
+def public_entry(
+    entry: FeedbackEntry,
+    *,
+    single: bool = False,
+    sla: Mapping[FeedbackKind, tuple[int, int, int]] | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """What an office sees of a ticket; the number in full only on a single callback record.
+    With `sla`: its deadlines and which one it missed (`overdue`)."""
     full_number = single and entry.callback_required
+    deadline: dict[str, Any] = {}
+    if sla is not None and entry.kind in sla:
+        days = sla[entry.kind]
+        due = deadlines(entry.received_at, days)
+        deadline = {
+            "due_respond": due.respond.isoformat(),
+            "due_finish": due.finish.isoformat(),
+            "overdue": overdue(entry.status.value, entry.received_at, days, now or utcnow()),
+        }
     return {
+        **deadline,
+        "answer": entry.answer,
+        "answered_at": entry.answered_at.isoformat() if entry.answered_at else None,
+        "progress_by": entry.progress_by,
         "ticket": entry.ticket,
         "office": entry.office,
         "kind": entry.kind.value,

@@ -242,3 +242,8 @@ def text_only(kind: FeedbackKind, lang: Lang) -> TextContent:
         body=f"Mohon maaf, {title} hanya dapat kami catat dalam bentuk teks. "
         "Silakan ketik pesan Anda."
     )
+
+
+def ticket_answer_header(ticket: str) -> str:
+    """The first line of an office's answer to a ticket (the citizen knows which one)."""
+    return f"*Tanggapan atas tiket {ticket}*"

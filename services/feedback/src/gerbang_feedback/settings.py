@@ -6,8 +6,10 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
+from gerbang.messages import FeedbackKind
 from gerbang.offices import hash_token
 from gerbang.settings import ServiceSettings
+from gerbang_feedback.sla import DEFAULT_SLA
 
 DEV_NATIONAL_API_KEY = "dev-national-feedback-api-key"
 DEV_NATIONAL_API_KEY_SHA256 = hash_token(DEV_NATIONAL_API_KEY)
@@ -60,6 +62,12 @@ class FeedbackSettings(ServiceSettings):
     )
     csv_max_rows: int = Field(
         default=50_000, ge=1, description="Largest number of rows of one CSV export"
+    )
+    sla_working_days: dict[FeedbackKind, tuple[int, int, int]] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA),
+        description="Per kind, working days to respond, follow up and finish (JSON, e.g. "
+        '{"complaint": [3, 5, 10]}); complaints default to the national public-complaint '
+        "deadlines 3/5/10",
     )
 
     @field_validator("national_api_key_sha256")

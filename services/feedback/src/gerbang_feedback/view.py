@@ -6,7 +6,7 @@ Keys (all under `<topic_prefix>gerbang:feedback:`):
     ticket:<ticket>                       hash: the record and its handling
     office:<office>                       sorted set of tickets by received_at
     office:<office>:kind:<kind>           same, per kind
-    office:<office>:status:<open|handled> same, per status
+    office:<office>:status:<status>       same, per status (open, in_progress, answered, handled)
     office:<office>:urgent:<0|1>          same, urgent or not
     view:ready                            set once the view holds the whole log
 
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 
 from gerbang.bus import Unavailable
-from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackRecord
+from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackProgress, FeedbackRecord
 from gerbang.offices import Office
 from gerbang_feedback.inbox import (
     FeedbackEntry,
@@ -32,6 +32,7 @@ from gerbang_feedback.inbox import (
     Status,
     entry_from_fields,
     handled_fields,
+    progress_fields,
     record_fields,
 )
 from gerbang_feedback.tickets import parse_ticket, ticket_prefix
@@ -74,13 +75,17 @@ if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return 1
 return 0
 """
 
-# KEYS: hash, open set, handled set; ARGV: ticket, then field/value pairs.
-_APPLY_HANDLED = """
+# KEYS: hash, the target status set, then every other status set; ARGV: ticket, then
+# field/value pairs. Moves the ticket to the target status (its score kept).
+_APPLY_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local score = redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('ZSCORE', KEYS[3], ARGV[1])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  local s = redis.call('ZSCORE', KEYS[i], ARGV[1])
+  if s then score = s; redis.call('ZREM', KEYS[i], ARGV[1]) end
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('ZREM', KEYS[2], ARGV[1])
-if score then redis.call('ZADD', KEYS[3], score, ARGV[1]) end
+if score then redis.call('ZADD', KEYS[2], score, ARGV[1]) end
 return 1
 """
 
@@ -93,7 +98,7 @@ class FeedbackView:
         self.base = f"{prefix}gerbang:feedback:"
         self._assign = redis.register_script(_ASSIGN)
         self._apply_record = redis.register_script(_APPLY_RECORD)
-        self._apply_handled = redis.register_script(_APPLY_HANDLED)
+        self._apply_status = redis.register_script(_APPLY_STATUS)
         self._raise_seq = redis.register_script(_RAISE_SEQ)
 
     # --- keys ---------------------------------------------------------------------------
@@ -167,17 +172,25 @@ class FeedbackView:
         parsed = parse_ticket(record.ticket)
         await self._raise_seq(keys=[self.seq_key(record.office, parsed.year)], args=[parsed.seq])
 
-    async def apply_handled(self, event: FeedbackHandled) -> bool:
-        """Mark a ticket handled in the view. False if the ticket is not in the view."""
+    async def _move(self, office: str, ticket: str, fields: dict[str, str]) -> bool:
+        target = Status(fields["status"])
         keys = [
-            self.ticket_key(event.ticket),
-            self.office_key(event.office, f"status:{Status.OPEN.value}"),
-            self.office_key(event.office, f"status:{Status.HANDLED.value}"),
+            self.ticket_key(ticket),
+            self.office_key(office, f"status:{target.value}"),
+            *(self.office_key(office, f"status:{s.value}") for s in Status if s is not target),
         ]
-        args: list[str] = [event.ticket]
-        for name, value in handled_fields(event).items():
+        args: list[str] = [ticket]
+        for name, value in fields.items():
             args.extend((name, value))
-        return bool(await self._apply_handled(keys=keys, args=args))
+        return bool(await self._apply_status(keys=keys, args=args))
+
+    async def apply_handled(self, event: FeedbackHandled) -> bool:
+        """Mark a ticket handled (closed) in the view. False if the ticket is not in it."""
+        return await self._move(event.office, event.ticket, handled_fields(event))
+
+    async def apply_progress(self, event: FeedbackProgress) -> bool:
+        """Move a ticket to in progress or answered. False if the ticket is not in the view."""
+        return await self._move(event.office, event.ticket, progress_fields(event))
 
     async def mark_ready(self) -> None:
         """The view now holds the whole log: ticket numbers may be handed out."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
@@ -18,6 +19,8 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient, graph_session
+from gerbang_gateway.handoff import Handoff, HandoffStore, sweep_idle
+from gerbang_gateway.ops.staff import staff_main
 from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, StatusLog
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
@@ -29,13 +32,30 @@ async def run_router(settings: GatewaySettings) -> None:
     registry = load_registry(settings.offices_dir)
     redis = connect_redis(settings, socket_timeout=2.0)
     stats = OpsStats(redis, settings.topic_prefix)
+    sessions = Sessions(redis, settings.topic_prefix, settings.session_ttl_s)
+    handoffs = HandoffStore(redis, settings.topic_prefix, settings.session_ttl_s)
     router = Router(
         registry,
-        Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
+        sessions,
         IntentMatcher.from_registry(registry),
         stats=stats,
+        handoff=Handoff(registry, handoffs, settings.handoff_idle_s),
     )
     producer = Producer(settings, "router")
+
+    async def language_of(office: str, wa_id: str) -> str:
+        return (await sessions.load(office, wa_id)).language or "id"
+
+    async def sweep() -> None:
+        await sweep_idle(
+            registry,
+            handoffs,
+            producer,
+            idle_s=settings.handoff_idle_s,
+            interval_s=settings.handoff_sweep_s,
+            language_of=language_of,
+        )
+
     consumer = Consumer(
         settings,
         producer,
@@ -52,6 +72,7 @@ async def run_router(settings: GatewaySettings) -> None:
             consumers=[consumer],
             health_port=settings.router_health_port or None,
             extra_ready=redis.ping,
+            background=[sweep],
         )
     finally:
         await stats.flush()  # the last moment's ops counts
@@ -113,7 +134,10 @@ async def run_sender(settings: GatewaySettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the gateway's processes."""
+    """Entry point of the gateway's processes (and `staff …`, the staff-file tool)."""
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["staff"]:
+        raise SystemExit(staff_main(args_in[1:]))
     parser = argparse.ArgumentParser(prog="gerbang_gateway", description=__doc__)
     parser.add_argument("role", choices=["api", "router", "sender"])
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ from gerbang.offices import Lang, OfficeRegistry
 from gerbang.opsstats import OpsStats
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
+from gerbang_gateway.handoff import Before, Handoff
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import decide
 
@@ -45,11 +46,13 @@ class Router:
         sessions: Sessions,
         matchers: Mapping[str, IntentMatcher],
         stats: OpsStats | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
         self.matchers = matchers
         self.stats = stats
+        self.handoff = handoff
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -62,8 +65,31 @@ class Router:
             understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        route = decide(message, understanding, expecting=expecting, context=session.expect_context)
         language = _language(understanding, session.language)
+        # --- Handoff to office staff (gerbang_gateway.handoff), before the bot decides: a
+        # held conversation goes to the office inbox and bypasses the bot entirely. ---
+        notices: list[Publish] = []
+        before: Before | None = None
+        if self.handoff is not None:
+            before = await self.handoff.before_routing(
+                message,
+                understanding,
+                expect_context=session.expect_context if expecting is Service.ROUTER else None,
+                language=language,
+                now=now,
+            )
+            notices = before.publishes
+            if before.done:
+                await self.sessions.record_inbound(
+                    message.office,
+                    message.wa_id,
+                    at=message.received_at,
+                    language=language if understanding is not None else None,
+                    clear_expectation=expecting is not None,
+                )
+                return notices
+        # --- end of handoff ---
+        route = decide(message, understanding, expecting=expecting, context=session.expect_context)
         await self.sessions.record_inbound(
             message.office,
             message.wa_id,
@@ -72,7 +98,7 @@ class Router:
             clear_expectation=expecting is not None and not route.expected,
         )
         if route.ignore:
-            return []
+            return notices
         metrics.INTENTS.labels(message.office, route.intent.value).inc()
         if self.stats is not None:  # per-office history for /ops
             await self.stats.record_routed(message.office, route.intent.value, message.received_at)
@@ -99,6 +125,10 @@ class Router:
             understanding=understanding,
             conversation=conversation,
         )
+        if self.handoff is not None and before is not None:  # a 2nd fallback: offer a person
+            offer = await self.handoff.after_routing(message, route.intent, language, before.state)
+            if offer:
+                return [*notices, *offer]
         if route.service is Service.ROUTER:
             contents = (
                 non_text_reply(self.registry, office, language)
@@ -109,8 +139,8 @@ class Router:
                 request.reply(content, part=i, service=Service.ROUTER)
                 for i, content in enumerate(contents)
             ]
-            return [Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies]
-        return [Publish(REQUEST_TOPICS[route.service], request.key, request)]
+            return [*notices, *(Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies)]
+        return [*notices, Publish(REQUEST_TOPICS[route.service], request.key, request)]
 
 
 def _language(understanding: Understanding | None, remembered: Lang | None) -> Lang:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import re
+import secrets
+from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from gerbang.offices import DEV_SECRET
 from gerbang.settings import ServiceSettings
 
+_PROCESS_KEY = secrets.token_bytes(32)
 DEV_FEEDBACK_API_KEY = "dev-national-feedback-api-key"
 """The documented development-only feedback API key (the feedback service accepts it in dev)."""
 
@@ -93,24 +95,40 @@ class GatewaySettings(ServiceSettings):
     session_ttl_s: int = Field(
         default=30 * 24 * 3600, ge=3600, description="How long conversation state is kept"
     )
+    handoff_idle_s: int = Field(
+        default=30 * 60,
+        ge=1,
+        le=7 * 86400,
+        description="A conversation held for office staff goes back to the bot after this long "
+        "without a message from the citizen or staff",
+    )
+    handoff_sweep_s: float = Field(
+        default=30.0, gt=0, le=3600, description="How often the router looks for idle holds"
+    )
+    inbox_id_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the opaque conversation ids in /ops inbox URLs (so URLs carry no "
+        "phone number); unset: a fixed key in development, a random one per process in "
+        "production (ids then change when the API restarts)",
+    )
     router_health_port: int = Field(default=9101, ge=0, le=65535)
     sender_health_port: int = Field(default=9102, ge=0, le=65535)
     simulator_enabled: bool = Field(
         default=True, description="Serve /simulator (refused in production)"
     )
-    national_ops_token_sha256: str | None = Field(
-        default=None, description="SHA-256 of the national ops token (dashboard sees all offices)"
-    )
-    ops_session_secret: SecretStr | None = Field(
+    staff_file: Path | None = Field(
         default=None,
-        description="Key that signs /ops session cookies; unset: a random key per process "
-        "(sign-ins end when the API restarts; set it when running several API replicas)",
+        description="YAML file of /ops staff accounts (created with `python -m gerbang_gateway "
+        "staff add`); unset in development: the committed development seed",
     )
     ops_session_hours: int = Field(
         default=12, ge=1, le=168, description="How long an /ops sign-in lasts"
     )
     ops_dlq_indexer: bool = Field(
-        default=True, description="Index every <topic>.dlq in Redis for /ops (API process)"
+        default=True,
+        description="Run the API's views for /ops: dead letters (every <topic>.dlq), the "
+        "audit log (ops.audit) and inbox transcripts (whatsapp.inbound/outbound, "
+        "inbox.messages)",
     )
     feedback_api_url: str = Field(
         default="http://127.0.0.1:8083", description="Feedback API base URL (inbox on /ops)"
@@ -120,13 +138,6 @@ class GatewaySettings(ServiceSettings):
         description="National feedback API key the /ops server uses (it filters by office "
         "itself); development default: dev-national-feedback-api-key",
     )
-
-    @field_validator("national_ops_token_sha256")
-    @classmethod
-    def _sha256(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise ValueError("must be the SHA-256 of the token: 64 lowercase hex digits")
-        return value
 
     @model_validator(mode="after")
     def _graph_budget(self) -> GatewaySettings:
@@ -157,6 +168,13 @@ class GatewaySettings(ServiceSettings):
             if self.feedback_key == DEV_FEEDBACK_API_KEY:
                 raise ValueError("feedback_api_key: set GERBANG_FEEDBACK_API_KEY in production")
         return self
+
+    @property
+    def inbox_key(self) -> bytes:
+        """Key of the inbox's conversation ids (see `inbox_id_key`)."""
+        if self.inbox_id_key is not None:
+            return self.inbox_id_key.get_secret_value().encode()
+        return b"gerbang-dev-inbox-id-key" if self.development else _PROCESS_KEY
 
     @property
     def feedback_key(self) -> str | None:

@@ -217,6 +217,17 @@ _MENU_WORDS = frozenset(
 
 # Words that ask for the menu whatever else the message says, if nothing else was understood.
 _MENU_REQUEST = frozenset({"menu", "pilihan", "opsi", "options"})
+# Asking for a person (temporary keyword rule until the classifier learns `handoff`).
+_HANDOFF_REQUEST = re.compile(
+    r"\b(?:bicara|berbicara|ngobrol|ngomong|chat|chatting|hubungi|menghubungi|sambungkan|"
+    r"disambungkan|terhubung|tersambung|kontak)\s+(?:langsung\s+)?(?:dengan|dgn|sama|sm|ama|ke|"
+    r"kepada)?\s*(?:seorang\s+|salah\s+satu\s+)?(?:petugas|admin|operator|orang|manusia|cs|"
+    r"staf|staff|pegawai|agen)\b"
+    r"|^\s*(?:cs|admin|petugas|operator)\s*(?:dong|donk|aja|please|pls|kak|min|ya)?\s*[.!?]*\s*$"
+    r"|\bcustomer\s+service\b|\blive\s+agent\b|\b(?:real|human)\s+(?:person|agent)\b"
+    r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:an?\s+|the\s+|some\s*)?"
+    r"(?:officer|human|person|agent|staff|one|operator)\b"
+)
 
 # The service's subject itself: "mau tanya tentang e-paspor" still needs the menu.
 _TOPIC_FREE = frozenset(
@@ -780,6 +791,12 @@ class IntentMatcher:
                     language=language,
                     normalized=analysis.text,
                 )
+        # --- handoff keywords (temporary: replaced by the classifier's handoff examples) ---
+        if _HANDOFF_REQUEST.search(text.lower()):
+            return Understanding(
+                intent=Intent.HANDOFF, confidence=0.95, language=language, normalized=analysis.text
+            )
+        # --- end of handoff keywords ---
         requested = language_request(analysis.raw_tokens)
         if requested is not None and not phone_numbers:
             return Understanding(

@@ -1,53 +1,66 @@
-"""Who may see what on `/ops`: tokens, signed session cookies, and the office rule.
+"""Who may see what on `/ops`: staff sessions, CSRF, sign-in throttling, the office rule.
 
-An office's ops token sees only that office; the national token sees every office. The
-server checks this on every page and action (`Viewer.may_see`), never trusting the URL.
+Staff sign in with a named account (`ops.staff`). A session is server-side, in Redis:
+the cookie holds only a random session id (256 bits); Redis holds the account name, the
+session's CSRF token and an expiry (`ops_session_hours`). Signing out deletes it; removing
+an account or changing its password ends its sessions (the session remembers a fingerprint
+of the password hash). Every form carries the session's CSRF token (the sign-in form a
+double-submit cookie), checked on every POST.
 
-Sign-in turns a token into a session cookie: `<scope>.<expires>.<fingerprint>.<mac>`, where
-`scope` is an office code or `*` (national), `fingerprint` is the start of the token's
-SHA-256 (a rotated token ends its sessions) and `mac` an HMAC over the rest with the
-server's session secret. The token itself is never stored, logged or put in the cookie.
+Sign-in is throttled in Redis per account and per client address: after
+`ACCOUNT_FAILURES` wrong passwords for an account (or `ADDRESS_FAILURES` from an address)
+within `LOCKOUT_S`, every attempt, the right password included, is refused until the lock
+expires. Failures and lockouts are counted per office and day for `/ops`.
+
+An office's staff see only that office; national staff see every office. The server checks
+this on every page and action (`Viewer.may_see`), never trusting the URL.
 """
 
 from __future__ import annotations
 
-import base64
+import datetime as dt
 import hashlib
 import hmac
-import logging
 import secrets
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gerbang.offices import (
-    MissingSecret,
-    OfficeRegistry,
-    hash_token,
-    office_token_sha256,
-)
+from redis.asyncio import Redis
 
-log = logging.getLogger(__name__)
+from gerbang_gateway.ops.staff import NATIONAL, Role, StaffAccount, StaffDirectory
 
-NATIONAL = "*"
 ALL_OFFICES = "all"
 """The pseudo office code of the national view's sum over every office."""
 COOKIE_NAME = "gerbang_ops"
-DEV_NATIONAL_OPS_TOKEN = "dev-national-ops-token"  # noqa: S105 - documented dev-only token
-_FINGERPRINT_LEN = 16
+LOGIN_CSRF_COOKIE = "gerbang_ops_login"
+ACCOUNT_FAILURES = 5
+ADDRESS_FAILURES = 20
+LOCKOUT_S = 15 * 60
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """The signed-in person: one office's staff, or national ops."""
+    """The signed-in person: one office's staff, or national staff."""
 
     scope: str
     """An office code, or `NATIONAL`."""
+    username: str = ""
+    role: Role = Role.AGENT
+    name: str = ""
+
+    @classmethod
+    def of(cls, account: StaffAccount) -> Viewer:
+        """The viewer an account signs in as."""
+        return cls(account.office, account.username, account.role, account.name)
 
     @property
     def national(self) -> bool:
         """Sees every office."""
         return self.scope == NATIONAL
+
+    @property
+    def lead(self) -> bool:
+        """May read the audit log (office lead of its office, or national)."""
+        return self.role in (Role.OFFICE_LEAD, Role.NATIONAL)
 
     def may_see(self, office: str) -> bool:
         """Whether this viewer may see an office's data (`ALL_OFFICES`: national only)."""
@@ -59,78 +72,135 @@ class Viewer:
         return ALL_OFFICES if self.national else self.scope
 
 
-class OpsTokens:
-    """The SHA-256 of each ops token, and the HMAC key that signs sessions."""
+@dataclass(frozen=True)
+class OpsSession:
+    """A signed-in session: who, and the token every form must carry."""
+
+    viewer: Viewer
+    csrf: str
+
+
+def _fingerprint(account: StaffAccount) -> str:
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
+class OpsSessions:
+    """Server-side sessions in Redis (`gerbang:ops:session:<id>`)."""
 
     def __init__(
-        self, hashes: Mapping[str, str], session_secret: bytes, session_ttl_s: int
+        self, redis: Redis, prefix: str, staff: StaffDirectory, session_ttl_s: int
     ) -> None:
-        self.hashes = dict(hashes)
-        self._secret = session_secret
+        self.redis = redis
+        self.prefix = prefix
+        self.staff = staff
         self.session_ttl_s = session_ttl_s
 
-    @classmethod
-    def load(
-        cls,
-        registry: OfficeRegistry,
-        *,
-        development: bool,
-        national_sha256: str | None,
-        session_secret: str | None,
-        session_ttl_s: int,
-    ) -> OpsTokens:
-        """Tokens of every office (from the environment; dev tokens in development)."""
-        hashes: dict[str, str] = {}
-        for office in registry:
-            try:
-                hashes[office.code] = office_token_sha256(
-                    office.code, "OPS_TOKEN", development=development
-                )
-            except MissingSecret as exc:
-                # No token configured: nobody signs in as this office (national still can).
-                log.warning(
-                    "office has no ops token", extra={"office": office.code, "reason": str(exc)}
-                )
-        if national_sha256:
-            hashes[NATIONAL] = national_sha256
-        elif development:
-            hashes[NATIONAL] = hash_token(DEV_NATIONAL_OPS_TOKEN)
-        secret = session_secret.encode() if session_secret else secrets.token_bytes(32)
-        return cls(hashes, secret, session_ttl_s)
+    def _key(self, session_id: str) -> str:
+        digest = hashlib.sha256(session_id.encode()).hexdigest()  # the id itself is not stored
+        return f"{self.prefix}gerbang:ops:session:{digest}"
 
-    def viewer_for_token(self, token: str) -> Viewer | None:
-        """The viewer a presented token signs in as, or None (constant time per hash)."""
-        presented = hash_token(token.strip())
-        found: str | None = None
-        for scope, expected in self.hashes.items():
-            if hmac.compare_digest(presented, expected):
-                found = scope
-        return Viewer(found) if found is not None else None
+    async def create(self, account: StaffAccount) -> tuple[str, OpsSession]:
+        """A new session for the account: (cookie value, session)."""
+        session_id = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        await self.redis.hset(
+            self._key(session_id),
+            mapping={"username": account.username, "csrf": csrf, "pw": _fingerprint(account)},
+        )
+        await self.redis.expire(self._key(session_id), self.session_ttl_s)
+        return session_id, OpsSession(Viewer.of(account), csrf)
 
-    def _mac(self, body: str) -> str:
-        digest = hmac.new(self._secret, body.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    async def load(self, session_id: str | None) -> OpsSession | None:
+        """The session of a cookie, or None (unknown, expired, account gone or re-keyed)."""
+        if not session_id or len(session_id) > 100:
+            return None
+        raw = await self.redis.hgetall(self._key(session_id))
+        if not raw:
+            return None
+        account = self.staff.get(str(raw.get("username", "")))
+        if account is None or not hmac.compare_digest(_fingerprint(account), str(raw.get("pw"))):
+            return None
+        return OpsSession(Viewer.of(account), str(raw["csrf"]))
 
-    def issue(self, viewer: Viewer, now: float | None = None) -> str:
-        """A session cookie value for the viewer."""
-        expires = int((now or time.time()) + self.session_ttl_s)
-        fingerprint = self.hashes[viewer.scope][:_FINGERPRINT_LEN]
-        body = f"{viewer.scope}.{expires}.{fingerprint}"
-        return f"{body}.{self._mac(body)}"
+    async def end(self, session_id: str | None) -> None:
+        """Sign out."""
+        if session_id:
+            await self.redis.delete(self._key(session_id))
 
-    def verify(self, cookie: str | None, now: float | None = None) -> Viewer | None:
-        """The viewer of a session cookie, or None if forged, expired or its token rotated."""
-        if not cookie:
-            return None
-        parts = cookie.split(".")
-        if len(parts) != 4:
-            return None
-        scope, expires, fingerprint, mac = parts
-        if not hmac.compare_digest(mac, self._mac(f"{scope}.{expires}.{fingerprint}")):
-            return None
-        if not expires.isdigit() or int(expires) < (now or time.time()):
-            return None
-        current = self.hashes.get(scope)
-        if current is None or not hmac.compare_digest(current[:_FINGERPRINT_LEN], fingerprint):
-            return None
-        return Viewer(scope)
+
+def csrf_ok(expected: str | None, presented: str | None) -> bool:
+    """Constant-time comparison of a form's CSRF token."""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(expected, presented)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A refused sign-in: what is locked and for how long."""
+
+    scope: str
+    """"account" or "address"."""
+    seconds: int
+
+
+class SignInThrottle:
+    """Failed sign-ins per account and per address, with lockouts (Redis)."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.base = f"{prefix}gerbang:ops:signin:"
+
+    def _account(self, username: str) -> str:
+        return f"{self.base}fail:account:{username[:64]}"
+
+    def _address(self, address: str) -> str:
+        return f"{self.base}fail:address:{address[:64]}"
+
+    def stats_key(self, day: dt.date) -> str:
+        """Per-day counters: `failed:<office>`, `locked:<office>`."""
+        return f"{self.base}stats:{day.isoformat()}"
+
+    async def locked(self, username: str, address: str) -> Lock | None:
+        """The lock that refuses this attempt, if any."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._account(username))
+            pipe.ttl(self._account(username))
+            pipe.get(self._address(address))
+            pipe.ttl(self._address(address))
+            account_n, account_ttl, address_n, address_ttl = await pipe.execute()
+        if int(account_n or 0) >= ACCOUNT_FAILURES:
+            return Lock("account", max(int(account_ttl), 1))
+        if int(address_n or 0) >= ADDRESS_FAILURES:
+            return Lock("address", max(int(address_ttl), 1))
+        return None
+
+    async def failed(self, username: str, address: str, office: str) -> None:
+        """Count a wrong password (each failure extends the window)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key in (self._account(username), self._address(address)):
+                pipe.incr(key)
+                pipe.expire(key, LOCKOUT_S)
+            await pipe.execute()
+        await self.count(office, "failed")
+
+    async def count(self, office: str, what: str) -> None:
+        """Count a failure or a refusal by lock for `/ops` (kept 8 days)."""
+        key = self.stats_key(dt.datetime.now(dt.UTC).date())
+        await self.redis.hincrby(key, f"{what}:{office}", 1)
+        await self.redis.expire(key, 8 * 86400)
+
+    async def succeeded(self, username: str) -> None:
+        """A right password (not locked): the account's failures are forgotten."""
+        await self.redis.delete(self._account(username))
+
+    async def today(self, offices: list[str]) -> dict[str, int]:
+        """Today's failures and locked refusals for these offices (`*`: national staff and
+        names that are no account)."""
+        raw = await self.redis.hgetall(self.stats_key(dt.datetime.now(dt.UTC).date()))
+        totals = {"failed": 0, "locked": 0}
+        for field, value in raw.items():
+            what, _, office = str(field).partition(":")
+            if what in totals and office in offices:
+                totals[what] += int(value)
+        return totals

@@ -1,18 +1,25 @@
-"""The `/ops` pages: sign-in, per-office overview, feedback inbox, dead letters.
+"""The `/ops` pages: sign-in, per-office overview, feedback inbox, dead letters, audit log.
 
-Server-rendered with Jinja2, plain CSS, no JavaScript needed. Every page and action takes
-the office from the URL and checks it against the signed-in viewer (`_office_page`): an
-office's token sees only its office (anything else is 403), the national token sees every
-office and the sum of all (`/ops/o/all`).
+Server-rendered with Jinja2 and plain CSS; the little JavaScript there is (the office
+switcher, the inbox's live updates) is a static file, so the Content-Security-Policy allows
+no inline script. Every page and action takes the office from the URL and checks it against
+the signed-in staff member (`_office_page`): an office's staff see only their office
+(anything else is 403), national staff every office and the sum of all (`/ops/o/all`).
+Every POST carries the session's CSRF token; every staff action is audited (`ops.audit`).
 
 Routes:
     GET  /ops                                     → the viewer's office page (or sign-in)
     GET  /ops/login, POST /ops/login, POST /ops/logout
     GET  /ops/o/{office}                          overview
     GET  /ops/o/{office}/feedback                 open feedback
-    POST /ops/o/{office}/feedback/{ticket}/handled
+    POST /ops/o/{office}/feedback/{ticket}/answer|progress|handled
     GET  /ops/o/{office}/dead-letters
     POST /ops/o/{office}/dead-letters/{letter_id}/redrive
+    GET  /ops/o/{office}/audit                    audit log and sign-in counts (leads only)
+    GET  /ops/o/{office}/inbox[.json]             held conversations, oldest first
+    GET  /ops/o/{office}/inbox/{conv}             a conversation: transcript, reply box
+    GET  /ops/o/{office}/inbox/{conv}/live        new entries and state (polled by ops.js)
+    POST /ops/o/{office}/inbox/{conv}/claim|reply|close
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import datetime as dt
 import json
 import logging
 import re
+import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,16 +39,36 @@ from typing import Annotated, Any
 
 import httpx
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from redis.exceptions import RedisError
 
+from gerbang import metrics
+from gerbang.logview import LogFollower
+from gerbang.messages import Topic
 from gerbang.offices import Office
 from gerbang.opsstats import OfficeStats, OpsStats, merge
-from gerbang.phone import display
-from gerbang_gateway.ops.access import ALL_OFFICES, COOKIE_NAME, OpsTokens, Viewer
+from gerbang.phone import display, mask
+from gerbang_gateway.handoff import HandoffStore
+from gerbang_gateway.ops.access import (
+    ALL_OFFICES,
+    COOKIE_NAME,
+    LOGIN_CSRF_COOKIE,
+    OpsSession,
+    OpsSessions,
+    SignInThrottle,
+    Viewer,
+    csrf_ok,
+)
+from gerbang_gateway.ops.audit import AuditLog, AuditView, action_for
 from gerbang_gateway.ops.deadletters import (
     NATIONAL_BUCKET,
     DeadLetterStore,
@@ -49,6 +78,18 @@ from gerbang_gateway.ops.deadletters import (
     redrive,
 )
 from gerbang_gateway.ops.feedback import FeedbackClient, FeedbackUnavailable, NotThisOffice
+from gerbang_gateway.ops.inbox import (
+    Inbox,
+    NotHeld,
+    NotHolder,
+    TranscriptView,
+    Waiting,
+    quick_replies,
+    waited,
+    window_text,
+)
+from gerbang_gateway.ops.staff import StaffDirectory, load_staff
+from gerbang_gateway.redis_state import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +107,11 @@ FAQ_MISSES_SHOWN = 30
 class OpsState:
     """What the ops pages use, built in the API's lifespan."""
 
-    tokens: OpsTokens
+    staff: StaffDirectory
+    sessions: OpsSessions
+    throttle: SignInThrottle
+    audit: AuditLog
+    inbox: Inbox
     stats: OpsStats
     letters: DeadLetterStore
     feedback: FeedbackClient
@@ -80,6 +125,18 @@ class Forbidden(Exception):
     """The viewer may not see this office."""
 
 
+class CsrfRefused(Exception):
+    """A POST without the session's CSRF token (a forged cross-site form, or a stale page)."""
+
+
+class NotALead(Exception):
+    """The page is for office leads and national staff."""
+
+
+class NoSuchConversation(LookupError):
+    """The conversation id is unknown, or belongs to another office (404 either way)."""
+
+
 class NoSuchOffice(Exception):
     """The URL names no office (shown to national viewers only; others get 403)."""
 
@@ -89,19 +146,25 @@ def _ops(request: Request) -> OpsState:
     return state
 
 
-def _viewer(request: Request) -> Viewer:
-    viewer = _ops(request).tokens.verify(request.cookies.get(COOKIE_NAME))
-    if viewer is None:
+async def _session(request: Request) -> OpsSession:
+    session = await _ops(request).sessions.load(request.cookies.get(COOKIE_NAME))
+    if session is None:
         raise SignInRequired
-    return viewer
+    request.state.ops_session = session
+    return session
 
 
-ViewerDep = Annotated[Viewer, Depends(_viewer)]
+async def _office_page(
+    request: Request, office: str, csrf: str | None = None
+) -> tuple[Viewer, list[Office]]:
+    """The viewer and the offices a page about `office` covers; 403/404 otherwise.
 
-
-def _office_page(request: Request, office: str) -> tuple[Viewer, list[Office]]:
-    """The viewer and the offices a page about `office` covers; 403/404 otherwise."""
-    viewer = _viewer(request)
+    `csrf`: the form's token, for actions (POST); checked before anything else is done.
+    """
+    session = await _session(request)
+    if request.method == "POST" and not csrf_ok(session.csrf, csrf):
+        raise CsrfRefused
+    viewer = session.viewer
     registry = request.app.state.gateway.registry
     if office == ALL_OFFICES:
         if not viewer.national:
@@ -124,8 +187,10 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
 def _page_context(request: Request, viewer: Viewer, office: str, tab: str) -> dict[str, Any]:
     registry = request.app.state.gateway.registry
     current = registry.offices.get(office)
+    session: OpsSession | None = getattr(request.state, "ops_session", None)
     return {
         "viewer": viewer,
+        "csrf": session.csrf if session else "",
         "office_code": office,
         "office": current,
         "offices": list(registry) if viewer.national else [],
@@ -200,41 +265,87 @@ def build_router() -> APIRouter:
     @router.get("/ops", include_in_schema=False)
     async def home(request: Request, o: str | None = None, tab: str | None = None) -> Response:
         """The viewer's home page, or the office the national switcher picked."""
-        viewer = _ops(request).tokens.verify(request.cookies.get(COOKIE_NAME))
-        if viewer is None:
+        session = await _ops(request).sessions.load(request.cookies.get(COOKIE_NAME))
+        if session is None:
             return RedirectResponse("/ops/login", status_code=303)
-        office = o if o and _OFFICE.match(o) else viewer.home
-        suffix = f"/{tab}" if tab in ("feedback", "dead-letters") else ""
+        office = o if o and _OFFICE.match(o) else session.viewer.home
+        suffix = f"/{tab}" if tab in ("feedback", "dead-letters", "inbox", "audit") else ""
         return RedirectResponse(f"/ops/o/{office}{suffix}", status_code=303)
 
     @router.get("/ops/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
-        return _render(request, "ops/login.html", error=None)
+        return _login_page(request, error=None)
 
     @router.post("/ops/login")
-    async def login(request: Request, token: Annotated[str, Form(max_length=512)]) -> Response:
+    async def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=64)] = "",
+        password: Annotated[str, Form(max_length=512)] = "",
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
         ops = _ops(request)
-        viewer = ops.tokens.viewer_for_token(token)
-        if viewer is None:
-            log.warning("ops sign-in refused")
-            return _render(
-                request, "ops/login.html", status=401, error="Token tidak dikenal. / Unknown token."
+        if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
+            return _login_page(
+                request, status=403, error="Formulir kedaluwarsa; silakan coba lagi."
             )
-        log.info("ops sign-in", extra={"scope": viewer.scope})
-        response = RedirectResponse(f"/ops/o/{viewer.home}", status_code=303)
+        username = username.strip().lower()
+        address = request.client.host if request.client else "?"
+        known = ops.staff.get(username)
+        office = known.office if known else "*"
+        lock = await ops.throttle.locked(username, address)
+        if lock is not None:
+            metrics.OPS_SIGN_IN_REFUSED.labels("locked").inc()
+            await ops.throttle.count(office, "locked")
+            await ops.audit.record(
+                action_for(None, "sign_in", actor=username, office=office, outcome="locked",
+                           detail=f"{lock.scope} locked", address=address)
+            )  # fmt: skip
+            minutes = max(1, round(lock.seconds / 60))
+            return _login_page(
+                request,
+                status=429,
+                error=f"Terlalu banyak percobaan gagal. Coba lagi dalam {minutes} menit. / "
+                f"Too many failed attempts; try again in {minutes} min.",
+                headers={"Retry-After": str(lock.seconds)},
+            )
+        account = await asyncio.to_thread(ops.staff.authenticate, username, password)
+        if account is None:
+            metrics.OPS_SIGN_IN_REFUSED.labels("wrong_password").inc()
+            await ops.throttle.failed(username, address, office)
+            await ops.audit.record(
+                action_for(None, "sign_in", actor=username, office=office, outcome="refused",
+                           address=address)
+            )  # fmt: skip
+            log.warning("ops sign-in refused")
+            return _login_page(
+                request,
+                status=401,
+                error="Nama pengguna atau kata sandi salah. / Wrong username or password.",
+            )
+        await ops.throttle.succeeded(username)
+        session_id, session = await ops.sessions.create(account)
+        await ops.audit.record(action_for(session.viewer, "sign_in", address=address))
+        response = RedirectResponse(f"/ops/o/{session.viewer.home}", status_code=303)
         response.set_cookie(
             COOKIE_NAME,
-            ops.tokens.issue(viewer),
-            max_age=ops.tokens.session_ttl_s,
+            session_id,
+            max_age=ops.sessions.session_ttl_s,
             httponly=True,
             samesite="strict",
             secure=not request.app.state.settings.development,
             path="/ops",
         )
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ops/login")
         return response
 
     @router.post("/ops/logout")
-    async def logout() -> Response:
+    async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+        ops = _ops(request)
+        cookie = request.cookies.get(COOKIE_NAME)
+        session = await ops.sessions.load(cookie)
+        if session is not None and csrf_ok(session.csrf, csrf):
+            await ops.sessions.end(cookie)
+            await ops.audit.record(action_for(session.viewer, "sign_out"))
         response = RedirectResponse("/ops/login", status_code=303)
         response.delete_cookie(COOKIE_NAME, path="/ops")
         return response
@@ -245,7 +356,7 @@ def build_router() -> APIRouter:
         office: str,
         q: Annotated[str, Query(max_length=100)] = "",
     ) -> Response:
-        viewer, offices = _office_page(request, office)
+        viewer, offices = await _office_page(request, office)
         ops = _ops(request)
         now = dt.datetime.now(dt.UTC)
         parts = await ops.stats.offices_stats([o.code for o in offices], now)
@@ -275,12 +386,15 @@ def build_router() -> APIRouter:
 
     @router.get("/ops/o/{office}/feedback", response_class=HTMLResponse)
     async def feedback_inbox(request: Request, office: str, done: str | None = None) -> Response:
-        viewer, offices = _office_page(request, office)
+        viewer, offices = await _office_page(request, office)
         error = None
         items = []
+        summary: dict[str, dict[str, int]] = {}
         try:
             for o in offices:
                 items += await _ops(request).feedback.open_items(o.code)
+            if viewer.national and office == ALL_OFFICES:
+                summary = await _ops(request).feedback.summary([o.code for o in offices])
         except FeedbackUnavailable as exc:
             error = str(exc)
         return _render(
@@ -290,33 +404,55 @@ def build_router() -> APIRouter:
             items=items,
             error=error,
             done=done if done and _TICKET.match(done) else None,
+            what=request.query_params.get("what"),
+            summary=[(o, summary[o.code]) for o in offices if o.code in summary],
+            nonce=secrets.token_urlsafe(12),
         )
 
-    @router.post("/ops/o/{office}/feedback/{ticket}/handled")
-    async def feedback_handled(
+    @router.post("/ops/o/{office}/feedback/{ticket}/{action}")
+    async def feedback_action(
         request: Request,
         office: str,
         ticket: str,
+        action: str,
+        text: Annotated[str, Form(max_length=4000)] = "",
         note: Annotated[str, Form(max_length=4000)] = "",
+        nonce: Annotated[str, Form(max_length=40, pattern=r"^[A-Za-z0-9_-]*$")] = "",
+        csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
-        viewer, offices = _office_page(request, office)
-        if not _TICKET.match(ticket):
+        """answer (on WhatsApp), progress (in progress) or handled (closed, with a note)."""
+        viewer, offices = await _office_page(request, office, csrf)
+        if not _TICKET.match(ticket) or action not in ("answer", "progress", "handled"):
             return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
-        handled_by = f"ops:{viewer.scope if not viewer.national else 'national'}"
+        if action == "answer" and (not text.strip() or len(nonce) < 8):
+            return _render(request, "ops/error.html", status=422, message="Tulis jawabannya.")
+        ops = _ops(request)
         try:
             # The ticket must be one of the offices this page covers (checked by the API's
-            # answer, not the URL): `mark_handled` refuses another office's ticket.
+            # answer, not the URL): the client refuses another office's ticket.
             owner = _owner(offices, ticket)
-            await _ops(request).feedback.mark_handled(owner, ticket, note.strip(), handled_by)
+            if action == "answer":
+                await ops.feedback.answer(owner, ticket, text.strip(), viewer.username, nonce)
+            elif action == "progress":
+                await ops.feedback.mark_in_progress(owner, ticket, viewer.username)
+            else:
+                await ops.feedback.mark_handled(
+                    owner, ticket, note.strip(), f"{viewer.username} ({viewer.name})"
+                )
+            await ops.audit.record(
+                action_for(viewer, f"ticket_{action}", target_office=owner, target=ticket,
+                           detail=(text or note).strip()[:200])
+            )  # fmt: skip
         except NotThisOffice:
             return _render(request, "ops/error.html", status=404, message="Tiket tidak dikenal.")
         except FeedbackUnavailable as exc:
             return _render(request, "ops/error.html", status=502, message=str(exc))
-        return RedirectResponse(f"/ops/o/{office}/feedback?done={ticket}", status_code=303)
+        what = "" if action == "handled" else f"&what={action}"
+        return RedirectResponse(f"/ops/o/{office}/feedback?done={ticket}{what}", status_code=303)
 
     @router.get("/ops/o/{office}/dead-letters", response_class=HTMLResponse)
     async def dead_letters(request: Request, office: str, done: str | None = None) -> Response:
-        viewer, offices = _office_page(request, office)
+        viewer, offices = await _office_page(request, office)
         letters = await _ops(request).letters.list(_letter_buckets(viewer, offices, office))
         return _render(
             request,
@@ -327,8 +463,13 @@ def build_router() -> APIRouter:
         )
 
     @router.post("/ops/o/{office}/dead-letters/{letter_id}/redrive")
-    async def redrive_letter(request: Request, office: str, letter_id: str) -> Response:
-        viewer, offices = _office_page(request, office)
+    async def redrive_letter(
+        request: Request,
+        office: str,
+        letter_id: str,
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        viewer, offices = await _office_page(request, office, csrf)
         ops = _ops(request)
         try:
             if not _LETTER_ID.match(letter_id):
@@ -337,6 +478,9 @@ def build_router() -> APIRouter:
             if stored.get("office") not in _letter_buckets(viewer, offices, office):
                 raise LetterNotFound(letter_id)
             await redrive(ops.letters, request.app.state.gateway.producer, letter_id)
+            await ops.audit.record(
+                action_for(viewer, "redrive", target_office=stored.get("office"), target=letter_id)
+            )
         except LetterNotFound:
             return _render(
                 request, "ops/error.html", status=404, message="Dead letter tidak ditemukan."
@@ -352,7 +496,221 @@ def build_router() -> APIRouter:
             )
         return RedirectResponse(f"/ops/o/{office}/dead-letters?done={letter_id}", status_code=303)
 
+    async def conversation(request: Request, office: str, conv: str) -> tuple[Office, str]:
+        """The office and wa_id of a conversation id under this office's URL; 404 else."""
+        found = await _ops(request).inbox.transcripts.resolve(conv)
+        if found is None or found[0] != office:
+            raise NoSuchConversation(conv)
+        return request.app.state.gateway.registry.get(office), found[1]
+
+    def one_office(viewer: Viewer, office: str) -> None:
+        if office == ALL_OFFICES:
+            raise NoSuchConversation(office)  # the inbox is per office
+
+    @router.get("/ops/o/{office}/inbox", response_class=HTMLResponse)
+    async def inbox(request: Request, office: str, done: str | None = None) -> Response:
+        viewer, _ = await _office_page(request, office)
+        one_office(viewer, office)
+        rows = await _ops(request).inbox.waiting(office)
+        return _render(
+            request,
+            "ops/inbox.html",
+            **_page_context(request, viewer, office, "inbox"),
+            rows=[_waiting_row(row, viewer) for row in rows],
+            done=done if done in ("closed",) else None,
+        )
+
+    @router.get("/ops/o/{office}/inbox.json")
+    async def inbox_json(request: Request, office: str) -> Response:
+        viewer, _ = await _office_page(request, office)
+        one_office(viewer, office)
+        rows = await _ops(request).inbox.waiting(office)
+        return JSONResponse({"rows": [_waiting_row(row, viewer) for row in rows]})
+
+    @router.get("/ops/o/{office}/inbox/{conv}", response_class=HTMLResponse)
+    async def conversation_page(request: Request, office: str, conv: str) -> Response:
+        viewer, _ = await _office_page(request, office)
+        the_office, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        state = await ops.inbox.store.load(office, wa_id)
+        window = await ops.inbox.window_left(office, wa_id, time.time())
+        mine = state.held and state.holder == viewer.username
+        return _render(
+            request,
+            "ops/conversation.html",
+            **_page_context(request, viewer, office, "inbox"),
+            conv=conv,
+            state=state,
+            mine=mine,
+            # The full number only to the one who holds the conversation.
+            phone=display(wa_id) if mine else mask(wa_id),
+            entries=await ops.inbox.transcripts.transcript(office, wa_id),
+            window_left_s=window,
+            window=window_text(window),
+            waited=waited(state) if state.held else "",
+            quick=quick_replies(request.app.state.gateway.registry, the_office),
+            nonce=secrets.token_urlsafe(12),
+            may_close=state.held and (mine or viewer.lead or not state.holder),
+            notice=request.query_params.get("n"),
+        )
+
+    @router.get("/ops/o/{office}/inbox/{conv}/live")
+    async def conversation_live(
+        request: Request, office: str, conv: str, after: float = 0.0
+    ) -> Response:
+        await _office_page(request, office)
+        _, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        state = await ops.inbox.store.load(office, wa_id)
+        window = await ops.inbox.window_left(office, wa_id, time.time())
+        return JSONResponse(
+            {
+                "entries": await ops.inbox.transcripts.transcript(office, wa_id, after=after),
+                "held": state.held,
+                "holder": state.holder or "",
+                "window_left_s": window,
+                "window": window_text(window),
+            }
+        )
+
+    @router.post("/ops/o/{office}/inbox/{conv}/claim")
+    async def claim(
+        request: Request, office: str, conv: str, csrf: Annotated[str, Form(max_length=100)] = ""
+    ) -> Response:
+        viewer, _ = await _office_page(request, office, csrf)
+        _, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        try:
+            ok, holder = await ops.inbox.claim(office, wa_id, viewer.username)
+        except NotHeld:
+            return _back(office, conv, "closed")
+        await ops.audit.record(
+            action_for(viewer, "claim", target_office=office, target=mask(wa_id),
+                       outcome="ok" if ok else "held_by_other", detail="" if ok else holder)
+        )  # fmt: skip
+        if not ok:
+            return _render(
+                request,
+                "ops/error.html",
+                status=409,
+                message=f"Percakapan ini sudah ditangani oleh {holder}. / Already claimed by "
+                f"{holder}.",
+            )
+        return _back(office, conv, "claimed")
+
+    @router.post("/ops/o/{office}/inbox/{conv}/reply")
+    async def reply(
+        request: Request,
+        office: str,
+        conv: str,
+        text: Annotated[str, Form(min_length=1, max_length=4000)],
+        nonce: Annotated[str, Form(min_length=8, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")],
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        viewer, _ = await _office_page(request, office, csrf)
+        the_office, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        try:
+            sent = await ops.inbox.reply(the_office, wa_id, viewer.username, text.strip(), nonce)
+        except NotHeld:
+            return _back(office, conv, "closed")
+        except NotHolder as exc:
+            return _render(
+                request,
+                "ops/error.html",
+                status=409,
+                message=f"Ambil percakapan dulu sebelum membalas (dipegang: {exc.holder or '-'}).",
+            )
+        await ops.audit.record(
+            action_for(viewer, "reply", target_office=office, target=mask(wa_id),
+                       detail=sent.idempotency_key.rsplit(":", 1)[-1])
+        )  # fmt: skip
+        return _back(office, conv, "sent")
+
+    @router.post("/ops/o/{office}/inbox/{conv}/close")
+    async def close(
+        request: Request, office: str, conv: str, csrf: Annotated[str, Form(max_length=100)] = ""
+    ) -> Response:
+        viewer, _ = await _office_page(request, office, csrf)
+        the_office, wa_id = await conversation(request, office, conv)
+        ops = _ops(request)
+        try:
+            await ops.inbox.close(the_office, wa_id, viewer.username, lead=viewer.lead)
+        except NotHeld:
+            return _back(office, conv, "closed")
+        except NotHolder as exc:
+            return _render(
+                request,
+                "ops/error.html",
+                status=409,
+                message=f"Hanya {exc.holder} atau kepala kantor yang dapat menutup percakapan ini.",
+            )
+        await ops.audit.record(
+            action_for(viewer, "close", target_office=office, target=mask(wa_id))
+        )
+        return RedirectResponse(f"/ops/o/{office}/inbox?done=closed", status_code=303)
+
+    @router.get("/ops/o/{office}/audit", response_class=HTMLResponse)
+    async def audit_log(request: Request, office: str) -> Response:
+        viewer, offices = await _office_page(request, office)
+        if not viewer.lead:
+            raise NotALead
+        ops = _ops(request)
+        codes = [o.code for o in offices] + (["*"] if viewer.national else [])
+        entries = await ops.audit.view.recent(codes)
+        for entry in entries:
+            entry["when"] = _wib(dt.datetime.fromisoformat(entry["at"]))
+        return _render(
+            request,
+            "ops/audit.html",
+            **_page_context(request, viewer, office, "audit"),
+            entries=entries,
+            signins=await ops.throttle.today(codes),
+        )
+
     return router
+
+
+def _back(office: str, conv: str, notice: str) -> Response:
+    return RedirectResponse(f"/ops/o/{office}/inbox/{conv}?n={notice}", status_code=303)
+
+
+def _waiting_row(row: Waiting, viewer: Viewer) -> dict[str, Any]:
+    """A waiting conversation for the list (HTML and JSON): the number masked."""
+    last = row.last or {}
+    return {
+        "conv": row.conv,
+        "phone": mask(row.wa_id),
+        "reason": row.state.reason or "",
+        "since": _wib(row.state.since),
+        "waited": waited(row.state),
+        "holder": row.state.holder or "",
+        "mine": row.state.holder == viewer.username,
+        "last": str(last.get("text", ""))[:140],
+        "last_who": str(last.get("who", "")),
+        "window": window_text(row.window_left_s),
+        "window_left_s": row.window_left_s,
+    }
+
+
+def _login_page(
+    request: Request, *, error: str | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The sign-in form with a fresh double-submit CSRF token (cookie + hidden field)."""
+    token = secrets.token_urlsafe(24)
+    response = _render(request, "ops/login.html", status=status, error=error, csrf=token)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=not request.app.state.settings.development,
+        path="/ops/login",
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def _owner(offices: list[Office], ticket: str) -> str:
@@ -370,13 +728,13 @@ async def _sign_in_required(request: Request, exc: Exception) -> Response:
     return _render(request, "ops/error.html", status=401, message="Silakan masuk lagi.")
 
 
-async def _forbidden(request: Request, exc: Exception) -> Response:
-    return _render(
-        request,
-        "ops/error.html",
-        status=403,
-        message="Anda tidak berhak melihat kantor ini. / Not your office.",
-    )
+def _error_page(status: int, message: str) -> Any:
+    """An exception handler that renders the error page with this status and message."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        return _render(request, "ops/error.html", status=status, message=message)
+
+    return handler
 
 
 async def _redis_down(request: Request, exc: Exception) -> Response:
@@ -390,8 +748,27 @@ async def _redis_down(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unknown_office(request: Request, exc: Exception) -> Response:
-    return _render(request, "ops/error.html", status=404, message="Kantor tidak dikenal.")
+SECURITY_HEADERS = {
+    # No inline script anywhere (the pages' JavaScript is /static/ops.js). Inline style
+    # *attributes* stay allowed: the overview's bar heights are computed server-side, and a
+    # style attribute cannot run code.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+async def _security_headers(request: Request, call_next: Any) -> Response:
+    """Every `/ops` answer: CSP (no framing), nosniff, referrer policy, never cached."""
+    response: Response = await call_next(request)
+    if request.url.path.startswith("/ops"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def install_ops(app: FastAPI) -> None:
@@ -399,8 +776,24 @@ def install_ops(app: FastAPI) -> None:
     app.include_router(build_router())
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)
-    app.add_exception_handler(Forbidden, _forbidden)
-    app.add_exception_handler(NoSuchOffice, _unknown_office)
+    app.add_exception_handler(
+        Forbidden, _error_page(403, "Anda tidak berhak melihat kantor ini. / Not your office.")
+    )
+    app.add_exception_handler(NoSuchOffice, _error_page(404, "Kantor tidak dikenal."))
+    app.add_exception_handler(
+        NoSuchConversation, _error_page(404, "Percakapan tidak ditemukan. / No such conversation.")
+    )
+    app.add_exception_handler(
+        CsrfRefused,
+        _error_page(
+            403, "Formulir kedaluwarsa atau bukan dari dasbor; muat ulang halaman dan coba lagi."
+        ),
+    )
+    app.add_exception_handler(
+        NotALead,
+        _error_page(403, "Hanya kepala kantor dan staf nasional yang dapat membuka halaman ini."),
+    )
+    app.middleware("http")(_security_headers)
     app.add_exception_handler(RedisError, _redis_down)
 
 
@@ -409,33 +802,67 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
     """Build the ops state on the gateway and run the dead-letter indexer beside the API."""
     gateway = app.state.gateway
     settings = gateway.settings
-    secret = settings.ops_session_secret
-    tokens = OpsTokens.load(
-        gateway.registry,
+    staff = load_staff(
+        settings.staff_file,
+        {o.code for o in gateway.registry},
         development=settings.development,
-        national_sha256=settings.national_ops_token_sha256,
-        session_secret=secret.get_secret_value() if secret else None,
-        session_ttl_s=settings.ops_session_hours * 3600,
+    )
+    audit_view = AuditView(gateway.redis, settings.topic_prefix)
+    transcripts = TranscriptView(
+        gateway.redis,
+        settings.topic_prefix,
+        settings.inbox_key,
+        settings.conversation_retention_days,
     )
     letters = DeadLetterStore(gateway.redis, settings.topic_prefix)
     async with httpx.AsyncClient(timeout=10) as http:
         state = OpsState(
-            tokens=tokens,
+            staff=staff,
+            sessions=OpsSessions(
+                gateway.redis, settings.topic_prefix, staff, settings.ops_session_hours * 3600
+            ),
+            throttle=SignInThrottle(gateway.redis, settings.topic_prefix),
+            audit=AuditLog(gateway.producer, audit_view),
+            inbox=Inbox(
+                gateway.registry,
+                HandoffStore(gateway.redis, settings.topic_prefix, settings.session_ttl_s),
+                Sessions(gateway.redis, settings.topic_prefix, settings.session_ttl_s),
+                transcripts,
+                gateway.producer,
+            ),
             stats=OpsStats(gateway.redis, settings.topic_prefix),
             letters=letters,
             feedback=FeedbackClient(http, settings.feedback_api_url, settings.feedback_key),
         )
         app.state.ops = state
-        indexer = None
+        tasks = []
         if settings.ops_dlq_indexer:
-            indexer = asyncio.create_task(
-                index_dead_letters(settings, letters, [o.code for o in gateway.registry]),
-                name="ops-dlq-indexer",
+            tasks.append(
+                asyncio.create_task(
+                    index_dead_letters(settings, letters, [o.code for o in gateway.registry]),
+                    name="ops-dlq-indexer",
+                )
             )
+            follower = LogFollower(
+                settings,
+                gateway.redis,
+                name="ops-audit",
+                topics=[Topic.OPS_AUDIT],
+                apply=audit_view.apply_record,
+            )
+            tasks.append(asyncio.create_task(follower.run(), name="ops-audit-view"))
+            transcript_follower = LogFollower(
+                settings,
+                gateway.redis,
+                name="ops-transcripts",
+                topics=[Topic.INBOUND, Topic.OUTBOUND, Topic.INBOX_MESSAGES],
+                apply=transcripts.apply_record,
+            )
+            tasks.append(asyncio.create_task(transcript_follower.run(), name="ops-transcripts"))
         try:
             yield state
         finally:
-            if indexer is not None:
-                indexer.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await indexer
+                    await task
