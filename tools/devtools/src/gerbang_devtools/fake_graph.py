@@ -49,8 +49,6 @@ import asyncio
 import collections
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import ipaddress
 import itertools
 import json
@@ -69,6 +67,8 @@ import aiohttp
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+
+from gerbang_devtools.webhooks import encode_signed, webhook_envelope
 
 DEFAULT_MAX_RECORDS = 500_000
 DEV_APP_SECRET = "gerbang-dev-secret"  # noqa: S105 - the documented development secret
@@ -431,12 +431,10 @@ class FakeGraphState:
         config = self.webhooks
         if config.url is None:
             return
-        body = json.dumps(
-            status_webhook(phone_number_id, [status for *_, status in items])
-        ).encode()
         secret = config.app_secrets.get(phone_number_id, self.app_secret)
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
+        body, headers = encode_signed(
+            status_webhook(phone_number_id, [status for *_, status in items]), secret
+        )
         status_code = 0
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             async with http.post(config.url, data=body, headers=headers) as response:
@@ -492,24 +490,13 @@ class FakeGraphState:
 
 def status_webhook(phone_number_id: str, statuses: list[dict[str, Any]]) -> dict[str, Any]:
     """Meta's webhook envelope carrying statuses of messages sent from one number."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "100000000000999",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"phone_number_id": phone_number_id},
-                            "statuses": statuses,
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return webhook_envelope(
+        {
+            "messaging_product": "whatsapp",
+            "metadata": {"phone_number_id": phone_number_id},
+            "statuses": statuses,
+        }
+    )
 
 
 def _now() -> tuple[str, float]:

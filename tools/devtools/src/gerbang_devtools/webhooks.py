@@ -28,6 +28,14 @@ def new_message_id() -> str:
     return "wamid.GBG" + uuid.uuid4().hex.upper()
 
 
+def webhook_envelope(value: dict[str, Any]) -> dict[str, Any]:
+    """Meta's documented webhook envelope around one `messages` change value."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "100000000000999", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
 def message_webhook(
     office: Office,
     wa_id: str,
@@ -36,28 +44,17 @@ def message_webhook(
     profile_name: str = "Warga",
 ) -> dict[str, Any]:
     """A webhook body carrying one citizen message (Meta's documented envelope)."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "100000000000999",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": office.display_number,
-                                "phone_number_id": office.whatsapp.phone_number_id,
-                            },
-                            "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
-                            "messages": [{"from": wa_id, **message}],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return webhook_envelope(
+        {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": office.display_number,
+                "phone_number_id": office.whatsapp.phone_number_id,
+            },
+            "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, **message}],
+        }
+    )
 
 
 def text_message(text: str, message_id: str | None = None, ts: int | None = None) -> dict[str, Any]:
