@@ -64,7 +64,7 @@ __all__ = [
     "prepare",
 ]
 
-ABSTAIN_THRESHOLD = 0.40
+ABSTAIN_THRESHOLD = 0.25
 """Below this probability the classifier's best intent is not trusted: FALLBACK with the
 two likeliest topics. Chosen on dev (`make eval` prints the sweep)."""
 
@@ -104,6 +104,7 @@ _TOPIC_INTENTS: dict[str, tuple[Intent, str | None]] = {
 classify_file = __file__
 """The model's input depends on `prepare` and the normaliser: their source is in its key."""
 
+_DIGIT = re.compile(r"\d")
 _MENU_ROW_BY_ID: dict[str, Intent] = dict(MENU_ROWS)
 _BARE_CHOICE = re.compile(
     r"^\s*(?:(?:pilih|menu|nomor|no|opsi|option)\.?\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE
@@ -293,15 +294,18 @@ class IntentMatcher:
                 normalized=canonical,
                 language_requested=True,
             )
+        numbers = _DIGIT.search(text) is not None  # most messages have none: skip the readers
         signals = {
             "phone_numbers": phone_numbers,
-            "application_numbers": application_numbers(rest, today),
+            "application_numbers": application_numbers(rest, today) if numbers else (),
             "dates": tuple(
                 found.date
                 for found in find_dates(text[:1000], today or dt.date.today(), past_only=False)
                 if found.date is not None
-            ),
-            "amounts": amounts(rest),
+            )
+            if numbers
+            else (),
+            "amounts": amounts(rest) if numbers else (),
             "scam_signals": scam_signals(canonical),
             "cancel": is_cancel(canonical),
             "urgent": is_urgent(canonical),
@@ -321,15 +325,17 @@ class IntentMatcher:
         intent, confidence = self._rules(intent, confidence, analysis, signals)
         if confidence < self.threshold:
             alternatives = tuple(
-                (other, round(p, 4)) for other, p in ranked if other not in _NOT_TOPICS
+                (other, round(p, 4)) for other, p in ranked[:6] if other not in _NOT_TOPICS
             )[:2]
             intent = Intent.FALLBACK
         else:
             alternatives = tuple(
-                (other, round(p, 4)) for other, p in ranked if other is not intent
+                (other, round(p, 4)) for other, p in ranked[:3] if other is not intent
             )[:2]
         found = details.read(analysis, intent)
-        return Understanding(
+        # Every field is built here with its declared type and range: skipping pydantic's
+        # validation saves a quarter of the time of a message on the router's hot path.
+        return Understanding.model_construct(
             intent=intent,
             confidence=round(confidence, 4),
             alternatives=alternatives,

@@ -24,7 +24,8 @@ import pickle
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from collections import Counter
+from itertools import chain, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ REGULARISATION = 10.0
 SEED = 13
 
 _WHITESPACE = re.compile(r"\s\s+")
+_WORD_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,29 +123,54 @@ class LinearModel:
     """Shape (n_features, n_intents): one row per feature, so a message's rows are gathered."""
     intercepts: np.ndarray
 
+    def __post_init__(self) -> None:
+        # A per-word cache (a chat service's vocabulary is small and repetitive): the columns
+        # of a word's character n-grams.
+        object.__setattr__(self, "_word_columns", {})
+
+    def __getstate__(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
+    def _char_columns(self, word: str) -> tuple[int, ...]:
+        cache: dict[str, tuple[int, ...]] = self._word_columns  # type: ignore[attr-defined]
+        columns = cache.get(word)
+        if columns is None:
+            vocabulary = self.char_vocabulary
+            columns = tuple(
+                column
+                for column in (vocabulary.get(gram) for gram in char_wb_ngrams(word))
+                if column is not None
+            )
+            if len(cache) > _WORD_CACHE_SIZE:
+                cache.clear()
+            cache[word] = columns
+        return columns
+
     def probabilities(self, text: str) -> np.ndarray:
         """P(intent | text) for every intent, in `intents` order."""
-        columns: list[int] = []
-        weights: list[float] = []
-        for vocabulary, grams in (
-            (self.char_vocabulary, char_wb_ngrams(text)),
-            (self.word_vocabulary, word_ngrams(text)),
-        ):
-            counts: dict[int, int] = {}
-            for gram in grams:
-                column = vocabulary.get(gram)
-                if column is not None:
-                    counts[column] = counts.get(column, 0) + 1
+        vocabulary = self.word_vocabulary
+        blocks = (
+            Counter(chain.from_iterable(self._char_columns(word) for word in text.split())),
+            Counter(
+                column
+                for column in (vocabulary.get(gram) for gram in word_ngrams(text))
+                if column is not None
+            ),
+        )
+        scores = self.intercepts.copy()
+        for counts in blocks:
             if not counts:
                 continue
-            block = list(counts)
-            values = [(1.0 + math.log(counts[c])) * self.idf[c] for c in block]
-            norm = math.sqrt(sum(v * v for v in values))
-            columns.extend(block)
-            weights.extend(v / norm for v in values)
-        scores = self.intercepts.copy()
-        if columns:
-            scores += np.asarray(weights) @ self.coefficients[columns]
+            columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            values = (1.0 + np.log(values)) * self.idf[columns]
+            values /= math.sqrt(values @ values)
+            scores += values @ self.coefficients[columns]
         scores -= scores.max()
         exp = np.exp(scores)
         result: np.ndarray = exp / exp.sum()
