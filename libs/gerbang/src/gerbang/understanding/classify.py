@@ -128,7 +128,8 @@ def language_request(raw_tokens: tuple[str, ...]) -> Lang | None:
         return None
     if not all(t in words.language_names or t in words.language_filler for t in raw_tokens):
         return None
-    return next(iter(named))  # type: ignore[return-value]
+    language = next(iter(named))
+    return "en" if language == "en" else "id"
 
 
 # --- offices named in the text -------------------------------------------------------------
@@ -318,7 +319,7 @@ class IntentMatcher:
                 confidence=1.0,
                 language=language,
                 normalized=canonical,
-                **signals,  # type: ignore[arg-type]
+                **signals,
             )
         ranked = self.model.ranked(prepare(analysis))
         intent, confidence = ranked[0]

@@ -35,7 +35,7 @@ OFFICE = "jakpus"
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
-def test_file() -> Path:
+def held_out_path() -> Path:
     """The held-out test split (written by someone who never saw the model)."""
     return fixture_dir() / "test.tsv"
 
@@ -118,7 +118,7 @@ def dev_section() -> dict[str, object]:
 
 def test_section() -> dict[str, object] | None:
     """The test split's report, alone (None when the split is not in the checkout)."""
-    path = test_file()
+    path = held_out_path()
     if not path.is_file():
         return None
     return intent_report(read_examples(path))
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(report, dict):
                 print(_table(name, report), end="\n\n")
             elif name == "test":
-                print(f"== test: {test_file()} not found (not in this checkout)\n")
+                print(f"== test: {held_out_path()} not found (not in this checkout)\n")
         dev = results["dev"]
         assert isinstance(dev, dict)
         print("dev accuracy by abstain threshold:", dev["threshold_sweep"], end="\n\n")

@@ -22,9 +22,9 @@ import math
 import os
 import pickle
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from collections import Counter
 from itertools import chain, pairwise
 from pathlib import Path
 
