@@ -64,7 +64,7 @@ __all__ = [
     "prepare",
 ]
 
-ABSTAIN_THRESHOLD = 0.25
+ABSTAIN_THRESHOLD = 0.15
 """Below this probability the classifier's best intent is not trusted: FALLBACK with the
 two likeliest topics. Chosen on dev (`make eval` prints the sweep)."""
 

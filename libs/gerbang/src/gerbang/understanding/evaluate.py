@@ -32,7 +32,7 @@ from gerbang.understanding.model import DEV_FILE, Example, read_examples
 
 OFFICE = "jakpus"
 """The office the messages are written to (another office named is a detail, not an error)."""
-THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
 def held_out_path() -> Path:
