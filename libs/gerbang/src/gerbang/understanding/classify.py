@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from gerbang.messages import MENU_ROWS, Intent, Understanding
 from gerbang.understanding import details
 from gerbang.understanding import normalize as normalize_module
-from gerbang.understanding.lexicon import lexicon
+from gerbang.understanding.lexicon import LEXICON_FILE, lexicon
 from gerbang.understanding.model import (
     TRAIN_FILE,
     LinearModel,
@@ -39,7 +39,7 @@ from gerbang.understanding.model import (
     load_or_train,
     read_examples,
 )
-from gerbang.understanding.normalize import Analysis, analyze, clean
+from gerbang.understanding.normalize import DOMAIN_VOCAB, Analysis, analyze, clean
 from gerbang.understanding.signals import (
     amounts,
     application_numbers,
@@ -64,7 +64,7 @@ __all__ = [
     "prepare",
 ]
 
-ABSTAIN_THRESHOLD = 0.15
+ABSTAIN_THRESHOLD = 0.25
 """Below this probability the classifier's best intent is not trusted: FALLBACK with the
 two likeliest topics. Chosen on dev (`make eval` prints the sweep)."""
 
@@ -102,7 +102,7 @@ _TOPIC_INTENTS: dict[str, tuple[Intent, str | None]] = {
 """FAQ answer topics (keys in the offices' FAQ files) and the intent/subtopic they answer."""
 
 classify_file = __file__
-"""The model's input depends on `prepare` and the normaliser: their source is in its key."""
+"""The model's input depends on `prepare`, the normaliser and the lexicon: all are in its key."""
 
 _DIGIT = re.compile(r"\d")
 _MENU_ROW_BY_ID: dict[str, Intent] = dict(MENU_ROWS)
@@ -112,9 +112,18 @@ _BARE_CHOICE = re.compile(
 
 
 def prepare(analysis: Analysis) -> str:
-    """The classifier's input: the cleaned words as typed, then their canonical forms
-    (the characters of both: typos and slang are seen raw and repaired)."""
-    return " ".join(analysis.raw_tokens) + " | " + " ".join(analysis.tokens)
+    """The classifier's input: the cleaned words as typed, then their canonical forms (the
+    characters of both: typos and slang are seen raw and repaired), then marker words: the
+    speech acts found (praise, complaint, suggestion, report, …: `speech_acts` in the
+    lexicon) and whether any word of the domain occurs (out-of-domain messages have none)."""
+    words = lexicon()
+    padded = f" {analysis.text} "
+    marks = [f"zact{name}z" for name, pattern in words.speech_acts if pattern.search(padded)]
+    in_domain = any(
+        token in words.domain_words or token in DOMAIN_VOCAB for token in analysis.tokens
+    ) or any(root in words.domain_words for root in analysis.stems)
+    marks.append("zdomz" if in_domain else "znodomz")
+    return f"{' '.join(analysis.raw_tokens)} | {' '.join(analysis.tokens)} {' '.join(marks)}"
 
 
 def language_request(raw_tokens: tuple[str, ...]) -> Lang | None:
@@ -214,6 +223,7 @@ class IntentMatcher:
             key = data_hash(
                 Path(normalize_module.__file__),
                 Path(classify_file),
+                LEXICON_FILE,
                 extra=sorted(f"{text}\t{intent.value}" for text, intent in pairs),
             )
             model = load_or_train(key, lambda: _prepared_rows(pairs))

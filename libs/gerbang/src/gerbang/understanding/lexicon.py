@@ -42,6 +42,8 @@ class Lexicon:
     language_filler: frozenset[str]
     months: dict[str, int]
     amount_multipliers: dict[str, int]
+    speech_acts: tuple[tuple[str, re.Pattern[str]], ...]
+    domain_words: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -73,4 +75,6 @@ def lexicon(path: Path = LEXICON_FILE) -> Lexicon:
         language_filler=frozenset(raw["language_filler"].split()),
         months={str(name): int(month) for name, month in raw["months"].items()},
         amount_multipliers={str(k): int(v) for k, v in raw["amount_multipliers"].items()},
+        speech_acts=named(raw["speech_acts"]),
+        domain_words=frozenset(raw["domain_words"].split()) | frozenset(raw["topic_words"].split()),
     )
