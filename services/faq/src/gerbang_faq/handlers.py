@@ -75,7 +75,7 @@ class FaqHandler:
             or Understanding(intent=request.intent, confidence=request.confidence)
         ).model_copy(update={"intent": request.intent, "language": request.language})
         contents = compose(self.registry, office, understanding)
-        if request.intent is Intent.FALLBACK and text.strip():
+        if request.intent in (Intent.FALLBACK, Intent.OUT_OF_DOMAIN) and text.strip():
             FAQ_MISSES.labels(office.code).inc()
             await self.misses.record(office.code, text, request.inbound.message_id, time.time())
         FAQ_ANSWERS.labels(office.code, request.intent.value).inc()

@@ -39,7 +39,7 @@ from gerbang.understanding.model import (
     load_or_train,
     read_examples,
 )
-from gerbang.understanding.normalize import DOMAIN_VOCAB, Analysis, analyze, clean
+from gerbang.understanding.normalize import DOMAIN_VOCAB, Analysis, analyze, clean, known_word
 from gerbang.understanding.signals import (
     amounts,
     application_numbers,
@@ -331,6 +331,19 @@ class IntentMatcher:
                 normalized=canonical,
                 **signals,
             )
+        vocabulary = self.model.word_vocabulary
+        if not phone_numbers and not any(
+            known_word(token) or token in vocabulary for token in analysis.raw_tokens
+        ):
+            # Nothing but words neither the lexicon nor the training data know ("qwrty
+            # zxcvb"): not understood, ask again.
+            return Understanding.model_construct(
+                intent=Intent.FALLBACK,
+                confidence=0.9,
+                language=language,
+                normalized=canonical,
+                **signals,  # type: ignore[arg-type]
+            )
         ranked = self.model.ranked(prepare(analysis))
         intent, confidence = ranked[0]
         intent, confidence = self._rules(intent, confidence, analysis, signals)
@@ -369,6 +382,10 @@ class IntentMatcher:
             and not mentions_own_number(analysis.text)
         ):
             return Intent.FAQ_OFFICIAL_CHANNELS, max(confidence, 0.9)
+        if signals["scam_signals"] and intent in _NOT_TOPICS:
+            # A calo, a "jalur belakang", a personal account we cannot otherwise place: the
+            # official channels (with the warning) is the answer that protects the citizen.
+            return Intent.FAQ_OFFICIAL_CHANNELS, max(confidence, 0.6)
         if signals["application_numbers"] and not signals["phone_numbers"]:
             if intent in _NOT_TOPICS or confidence < 0.6:
                 return Intent.STATUS, max(confidence, 0.9)

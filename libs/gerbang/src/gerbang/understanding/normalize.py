@@ -130,6 +130,12 @@ def _is_root_word(token: str) -> bool:
     return _contains_root(token) or _contains_root(stem(token))
 
 
+def known_word(token: str) -> bool:
+    """Whether the token is a word we know (lexicon, vocabularies, Indonesian roots, slang),
+    or a number: a message of none of them is gibberish."""
+    return token.isdigit() or token in SLANG or _known(token)
+
+
 def _known(token: str) -> bool:
     return token in _KNOWN or token in ADDRESS_WORDS or _is_root_word(token)
 
