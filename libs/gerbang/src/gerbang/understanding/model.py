@@ -169,8 +169,10 @@ class LinearModel:
             columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
             values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
             values = (1.0 + np.log(values)) * self.idf[columns]
-            values /= math.sqrt(values @ values)
-            scores += values @ self.coefficients[columns]
+            values /= math.sqrt(float(np.square(values).sum()))
+            # Element-wise and a sum, not `@`: a BLAS call may start threads, which costs far
+            # more than this small product on a busy machine.
+            scores += (self.coefficients[columns] * values[:, None]).sum(axis=0)
         scores -= scores.max()
         exp = np.exp(scores)
         result: np.ndarray = exp / exp.sum()
