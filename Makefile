@@ -21,7 +21,7 @@ else ifdef GERBANG_KAFKA_PORT
 export GERBANG_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(GERBANG_KAFKA_PORT)
 endif
 
-.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench chaos profile lint format up down clean
+.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench eval chaos profile lint format up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ test-unit: bootstrap ## only the tests that need no Kafka or Redis
 
 bench: bootstrap infra-up ## load benchmark (JSON on the last line; saved in bench/results/)
 	@uv run --quiet python bench/run.py
+
+eval: bootstrap ## understanding: dev (and held-out test) accuracy, per-intent table, confusions; JSON last
+	@uv run --quiet python -m gerbang.understanding.evaluate
 
 chaos: bootstrap infra-up ## fault runs (kills, outages, a broker of three): exactly once? one JSON line each
 	@uv run --quiet python bench/chaos.py $(CHAOS_ARGS)

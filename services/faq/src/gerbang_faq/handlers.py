@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from gerbang.bus import Publish
 from gerbang.faq.answers import compose
-from gerbang.messages import Intent, ServiceRequest, Topic
+from gerbang.messages import Intent, ServiceRequest, Topic, Understanding
 from gerbang.offices import OfficeRegistry
 from gerbang.phone import mask_numbers_in_text
-from gerbang.understanding.classify import IntentMatcher
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +60,22 @@ def _json_str(text: str) -> str:
 class FaqHandler:
     """Answers faq.requests from the office's knowledge base."""
 
-    def __init__(
-        self, registry: OfficeRegistry, matchers: Mapping[str, IntentMatcher], misses: MissLog
-    ) -> None:
+    def __init__(self, registry: OfficeRegistry, misses: MissLog) -> None:
         self.registry = registry
-        self.matchers = matchers
         self.misses = misses
 
     async def handle(self, request: ServiceRequest) -> Sequence[Publish]:
         """Compose the answer; remember questions we could not answer."""
         office = self.registry.get(request.office)
         text = request.inbound.text or ""
+        # The router read the text once; its reading travels on the request. A tap or a
+        # routed-without-text request has none: the intent alone answers it.
         understanding = (
-            self.matchers[office.code]
-            .understand(text, office_code=office.code)
-            .model_copy(update={"intent": request.intent, "language": request.language})
-        )
+            request.understanding
+            or Understanding(intent=request.intent, confidence=request.confidence)
+        ).model_copy(update={"intent": request.intent, "language": request.language})
         contents = compose(self.registry, office, understanding)
-        if request.intent is Intent.FALLBACK and text.strip():
+        if request.intent in (Intent.FALLBACK, Intent.OUT_OF_DOMAIN) and text.strip():
             FAQ_MISSES.labels(office.code).inc()
             await self.misses.record(office.code, text, request.inbound.message_id, time.time())
         FAQ_ANSWERS.labels(office.code, request.intent.value).inc()

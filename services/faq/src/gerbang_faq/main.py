@@ -12,7 +12,6 @@ from gerbang.profiling import maybe_profile
 from gerbang.redisconn import connect_redis
 from gerbang.service import run_main, run_worker
 from gerbang.settings import ServiceSettings
-from gerbang.understanding.classify import IntentMatcher
 from gerbang_faq.handlers import FaqHandler, MissLog
 
 
@@ -26,9 +25,7 @@ async def run(settings: FaqSettings) -> None:
     """Consume faq.requests until stopped."""
     registry = load_registry(settings.offices_dir)
     redis = connect_redis(settings, socket_timeout=2.0)
-    handler = FaqHandler(
-        registry, IntentMatcher.from_registry(registry), MissLog(redis, settings.topic_prefix)
-    )
+    handler = FaqHandler(registry, MissLog(redis, settings.topic_prefix))
     producer = Producer(settings, "faq")
     consumer = Consumer(
         settings,

@@ -21,10 +21,11 @@ No Kafka, no Redis: `classify("...")` is all there is.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from gerbang.messages import FeedbackKind
+from gerbang.understanding.normalize import normalize
+from gerbang.understanding.signals import is_cancel as _shared_cancel
 
 # Flags (stable strings: stored on records and shown to offices).
 PUNGLI = "pungli"
@@ -34,67 +35,9 @@ CALO = "calo"
 CONTACT_REQUESTED = "contact_requested"
 URGENT_FLAGS = (PUNGLI, EXTORTION, IMPERSONATION, CALO)
 
-# --- normalisation ------------------------------------------------------------------------
-
-# Informal spellings and abbreviations → the word the patterns use. Only whole tokens.
-_SLANG = {
-    "gak": "tidak", "ga": "tidak", "gk": "tidak", "nggak": "tidak", "ngga": "tidak",
-    "enggak": "tidak", "engga": "tidak", "tdk": "tidak", "tak": "tidak",
-    "kagak": "tidak", "ndak": "tidak", "gaada": "tidak ada", "gada": "tidak ada",
-    "udh": "sudah", "sdh": "sudah", "udah": "sudah", "dah": "sudah",
-    "blm": "belum", "blom": "belum", "yg": "yang", "dgn": "dengan", "dg": "dengan",
-    "krn": "karena", "krna": "karena", "karna": "karena", "org": "orang", "orng": "orang",
-    "bgt": "banget", "bngt": "banget", "sy": "saya", "aq": "aku", "gw": "saya", "gue": "saya",
-    "sm": "sama", "utk": "untuk", "tp": "tapi", "tpi": "tapi", "jg": "juga", "lg": "lagi",
-    "bs": "bisa", "bsa": "bisa", "mnta": "minta", "mnt": "minta", "dimintain": "dimintai",
-    "ptgs": "petugas", "ptugas": "petugas", "pegawai": "petugas", "staf": "petugas",
-    "staff": "petugas", "imigrsi": "imigrasi", "imgrasi": "imigrasi", "imigrasih": "imigrasi",
-    "imigarsi": "imigrasi", "kanim": "imigrasi",
-    "duit": "uang", "doku": "uang", "fulus": "uang", "duwit": "uang", "uamg": "uang",
-    "ngaku": "mengaku", "ngakunya": "mengaku", "ngakuin": "mengaku", "mengakunya": "mengaku",
-    "ngaku2": "mengaku", "pungutan": "pungutan", "punglinya": "pungli", "pungly": "pungli",
-    "calonya": "calo", "percaloan": "calo", "calo2": "calo", "makelar": "calo",
-    "makasih": "terima kasih", "makasi": "terima kasih", "mksh": "terima kasih",
-    "mksih": "terima kasih", "trimakasih": "terima kasih", "terimakasih": "terima kasih",
-    "trims": "terima kasih", "tks": "terima kasih", "thx": "thanks", "tq": "thanks",
-    "ty": "thanks", "tengkyu": "thanks", "mantul": "mantap", "mantab": "mantap",
-    "kmrn": "kemarin", "bnyk": "banyak", "lbh": "lebih", "sgt": "sangat", "bener": "benar",
-    "pelayananya": "pelayanan", "pelayanannya": "pelayanan", "layanannya": "layanan",
-    "petugasnya": "petugas", "komplen": "komplain", "komplin": "komplain",
-    "complain": "complain", "kritikan": "kritik", "sarannya": "saran", "masukkan": "masukan",
-    "hubungin": "hubungi", "hub": "hubungi", "tlp": "telepon", "telp": "telepon",
-    "tlpn": "telepon", "nelpon": "telepon", "wa": "whatsapp", "cepet": "cepat",
-}  # fmt: skip
-
-_REPEAT = re.compile(r"(\w)\1{2,}")
-_NON_WORD = re.compile(r"[^\w]+")
-
-
-def normalize(text: str) -> str:
-    """Lower-case, accent- and punctuation-free, slang expanded, letter floods squashed.
-
-    "Mantappp bgt, pelayanannya!!" → "mantap banget pelayanan". `gerbang.understanding` has no
-    shared normaliser on main yet; when it lands this can delegate to it.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    # "minta2" / "uang2an": the Indonesian reduplication digit carries no meaning here.
-    ascii_text = re.sub(r"([a-z])2\b", r"\1", ascii_text)
-    squashed = _REPEAT.sub(r"\1", ascii_text)
-    tokens = _NON_WORD.sub(" ", squashed).replace("_", " ").split()
-    return " ".join(_SLANG.get(token, _undouble(token)) for token in tokens)
-
-
-# Key words people stretch by one letter ("caloo", "punglii"); squashing every doubled last
-# letter would break English ("call", "all"), so only these are restored.
-_STRETCHED = {"calo", "pungli", "suap", "sogok", "peras", "gadungan", "ramah", "lama", "kecewa",
-              "mantap", "keren", "bagus", "lambat", "parah", "jutek", "makasih"}  # fmt: skip
-
-
-def _undouble(token: str) -> str:
-    if len(token) > 3 and token[-1] == token[-2] and token[:-1] in _STRETCHED:
-        return _SLANG.get(token[:-1], token[:-1])
-    return token
+# Text is read with the shared normaliser (`gerbang.understanding.normalize`: one slang
+# lexicon for every service); the cue phrases below are written against its canonical words
+# ("gak" → "tidak", "ngaku" → "mengaku", "duit" → "uang", "makasih" → "terima kasih").
 
 
 # --- cue phrases ----------------------------------------------------------------------------
@@ -149,8 +92,9 @@ _URGENT_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 
 # A negation just before an urgent phrase cancels it: "bebas pungli", "tanpa calo".
-_NEGATORS = {"tidak", "tanpa", "bebas", "anti", "bukan", "no", "without", "free", "never",
-             "not", "zero", "nol", "belum", "jangan"}  # fmt: skip
+# ("no" reads as "nomor" in the shared lexicon, for "no hp": "no bribes" is "nomor bribes".)
+_NEGATORS = {"tidak", "tanpa", "bebas", "anti", "bukan", "no", "nomor", "without", "free",
+             "never", "not", "zero", "nol", "belum", "jangan"}  # fmt: skip
 _KIND_NEGATORS = {"tidak", "kurang", "bukan", "belum", "not", "never", "no", "less"}
 
 _KIND_CUES: dict[FeedbackKind, tuple[tuple[str, float], ...]] = {
@@ -223,7 +167,6 @@ _ANNOUNCE = set(
     "complaint complain suggestion suggest appreciation compliment hello hi about the for "
     "terima kasih thanks thank you sebelumnya".split()
 )
-_CANCEL = {"batal", "cancel", "tidak jadi", "ga jadi", "gak jadi", "enggak jadi", "stop"}
 
 _CONTACT = (
     r"(tolong|mohon|harap|minta|bisa|agar|supaya)( \w+){0,2} (hubungi|dihubungi|telepon|"
@@ -301,8 +244,8 @@ def is_vague(normalized: str) -> bool:
 
 
 def is_cancel(text: str) -> bool:
-    """True if the citizen cancels ("batal", "gak jadi", "cancel")."""
-    return normalize(text) in {normalize(word) for word in _CANCEL}
+    """True if the citizen cancels ("batal", "gak jadi", "cancel"): the shared reading."""
+    return _shared_cancel(normalize(text))
 
 
 def classify(

@@ -54,8 +54,8 @@ def answer_topic(understanding: Understanding) -> str:
     intent = understanding.intent
     if intent is Intent.MENU:
         return "greeting"
-    if intent is Intent.FALLBACK:
-        return "fallback"
+    if intent is Intent.FALLBACK or intent is Intent.OUT_OF_DOMAIN:
+        return "fallback"  # out of domain: the menu, until it has its own text
     if not intent.value.startswith("faq:"):
         raise NotAnFaqIntent(f"intent {intent.value!r} is answered by the {intent.service} service")
     narrower = _SUBTOPICS.get(intent, {})
@@ -190,7 +190,7 @@ def compose(
     other = _other_office(registry, office, understanding.other_office)
 
     replies: list[ReplyContent] = []
-    if intent is Intent.MENU or intent is Intent.FALLBACK:
+    if intent in (Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN):
         replies.append(menu_reply(registry, office, lang, body_topic=topic))
     elif intent is Intent.FAQ_OFFICIAL_CHANNELS and understanding.phone_numbers:
         replies += text_replies(check_numbers(registry, office, understanding.phone_numbers, lang))

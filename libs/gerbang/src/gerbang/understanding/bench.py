@@ -1,4 +1,5 @@
-"""Throughput of `IntentMatcher.understand` on one core, over the NLU test messages.
+"""Throughput of `IntentMatcher.understand` on one core, over the labelled train and dev
+messages (never the test split).
 
 The matcher sits on the router's hot path; the target is ≥ 5,000 messages/s. Run:
 `uv run python -m gerbang.understanding.bench` (add `--profile` for a cProfile summary).
@@ -14,29 +15,21 @@ import time
 from pathlib import Path
 
 from gerbang.understanding.classify import IntentMatcher
-
-_FIXTURES = ("messages.tsv", "heldout.tsv")
+from gerbang.understanding.model import DEV_FILE, TRAIN_FILE, read_examples
 
 
 def fixture_dir() -> Path:
-    """`tests/fixtures/nlu` of the repository this package is in."""
+    """`tests/fixtures/nlu` of the repository this package is in (the held-out test split)."""
     here = Path(__file__).resolve()
     for parent in here.parents:
-        candidate = parent / "tests" / "fixtures" / "nlu"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("tests/fixtures/nlu not found above " + str(here))
+        if (parent / "tests").is_dir() and (parent / "libs").is_dir():
+            return parent / "tests" / "fixtures" / "nlu"
+    raise FileNotFoundError("the repository's tests/ not found above " + str(here))
 
 
-def load_messages(folder: Path | None = None) -> list[str]:
-    """The message texts of the NLU fixtures (first column of each TSV)."""
-    folder = folder or fixture_dir()
-    texts: list[str] = []
-    for name in _FIXTURES:
-        for line in (folder / name).read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#") and not line.startswith("text\t"):
-                texts.append(line.split("\t", 1)[0])
-    return texts
+def load_messages() -> list[str]:
+    """The message texts of the train and dev splits."""
+    return [example.text for path in (TRAIN_FILE, DEV_FILE) for example in read_examples(path)]
 
 
 def bench(seconds: float = 3.0) -> dict[str, float]:

@@ -25,7 +25,10 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
+import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from Sastrawi.Stemmer.Stemmer import Stemmer
@@ -33,199 +36,35 @@ from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from gerbang.offices import Lang
 
-# --- the lexicon ---------------------------------------------------------------------------
+# --- the lexicon (data/normalize.yaml) -----------------------------------------------------
+
+_WORDS_FILE = Path(__file__).resolve().parent / "data" / "normalize.yaml"
+with _WORDS_FILE.open(encoding="utf-8") as _handle:
+    _WORDS: dict[str, Any] = yaml.safe_load(_handle)
 
 # Words that only address the reader ("min", "kak"): they carry no meaning for the intent.
-ADDRESS_WORDS = frozenset(
-    """min mimin admin kak ka kaka kakk gan agan sis sist bro broo bos boss bang mas mba mbak
-    mbk pak bu buk bun om ndan suhu sob""".split()
-)
+ADDRESS_WORDS = frozenset(_WORDS["address_words"].split())
 
 # Informal spelling and abbreviations → the canonical word(s). Values are fixed points: they
 # are never keys mapping elsewhere (a test checks this, so `normalize` stays idempotent).
-SLANG: dict[str, str] = {}
-
-
-def _slang(canonical: str, variants: str) -> None:
-    for variant in variants.split():
-        SLANG[variant] = canonical
-
-
-_slang("bagaimana", "gmn gmna gimana gmana bgmn bgm gemana gimna gmnn bagaimna")
-_slang("berapa", "brp brapa berapaan brpa brpan brapaan")
-_slang("saya", "sy aku gw gue gua ak aq sya saia sayah")
-_slang("sudah", "udh sdh udah dah uda sudh udha udahh sdah")
-_slang("belum", "blm blom belom blum blon lom")
-_slang("bisa", "bs bsa bsia bsi")
-_slang("tidak", "tdk ga gak nggak ngga enggak engga gk g nda ndak gag tak kagak kaga gx")
-_slang("yang", "yg yng")
-_slang("dengan", "dgn dg")
-_slang("untuk", "utk untk buat bwt")
-_slang("karena", "krn krna karna")
-_slang("tanggal", "tgl tggl")
-_slang("jadi", "jd jdi")
-_slang("sekarang", "skrg skrng skr skrang")
-_slang("saja", "aja aj")
-_slang("tanya", "tny tnya nanya nanyain tanyain nnya")
-_slang("mau", "mo mw")
-_slang("ingin", "pengen pgn pingin pen")
-_slang("kenapa", "knp napa ngapa")
-_slang("kapan", "kpn")
-_slang("dimana", "dmn dmna dmana dimn")
-_slang("kemana", "kmn kmna")
-_slang("orang", "org")
-_slang("tolong", "tlg tolonk")
-_slang("mohon", "mhn")
-_slang("terima kasih", "makasih mksh makasi mks trims trimakasih terimakasih makasiih trmksh")
-_slang("thanks", "thx tq ty tks thank thankyou tengkyu")
-_slang("banget", "bgt bngt bangett bangetz")
-_slang("benar", "bener bnr")
-_slang("lagi", "lg")
-_slang("sama", "sm")
-_slang("terus", "trs trus")
-_slang("kalau", "kalo klo kl klw kalu")
-_slang("juga", "jg")
-_slang("dari", "dr")
-_slang("sebelum", "sblm")
-_slang("setelah", "stlh sesudah abis habis")
-_slang("harus", "hrs")
-_slang("lebih", "lbh")
-_slang("tapi", "tp tpi")
-_slang("memang", "emg emang")
-_slang("begitu", "gitu gt")
-_slang("begini", "gini")
-_slang("ini", "ni")
-_slang("itu", "tu")
-_slang("dapat", "dpt dapet")
-_slang("tahu", "tau tw")
-_slang("lihat", "liat")
-_slang("ada", "ad")
-_slang("kemarin", "kmrn kemaren kmarin")
-_slang("hari", "hr")
-_slang("tahun", "thn th taun")
-_slang("bulan", "bln")
-_slang("minggu", "mgg mggu mingu")
-_slang("juta", "jt jtan juta2")
-_slang("ribu", "rb rebu")
-_slang("nomor", "no nmr nomer nmor nomo")
-_slang("whatsapp", "wa whatsap watsap wasap whatapp whatsup wea")
-_slang("instagram", "ig")
-_slang("akta", "akte")
-_slang("orang tua", "ortu")
-_slang("paspor", "passport pasport pspr pasprt passpor pasporr passport2 paspo pasp")
-_slang("hilang", "ilang ilng hilng")
-_slang("ambil", "ngambil ambl")
-_slang("urus", "ngurus urs")
-_slang("bayar", "byr bayr")
-_slang("biaya", "biyaya byaya")
-_slang("syarat", "syrt srt syart")
-_slang("daftar", "dftr")
-_slang("antri", "antre ngantri ngantre antry")
-_slang("antrian", "antrean")
-_slang("cepat", "cepet cpt")
-_slang("lama", "lma lamaa")
-_slang("imigrasi", "imigrsi imgrasi immigrasi imigras")
-_slang("kantor", "ktr kntr")
-_slang("perpanjang", "perpanjng prpnjng")
-_slang("informasi", "info inpo")
-_slang("pelayanan", "pelayananya pelayanany")
-_slang("assalamualaikum", "assalamualaikom asalamualaikum assalamu'alaikum aslm askum asw assalamu")
-_slang("waalaikumsalam", "walaikumsalam waalaikumussalam")
-_slang("halo", "hallo helo hello hai hei hey hi hay alo")
-_slang("selamat", "slmt")
-_slang("sore", "sor")
-_slang("malam", "malem mlm")
-_slang("pagi", "pgi")
-_slang("siang", "siank")
-_slang("permisi", "punten misi")
-_slang("anak", "anakku")
-_slang("umrah", "umroh umrohh")
-_slang("dokumen", "dokumn")
-_slang("persyaratan", "persyratan persaratan")
-_slang("pembayaran", "pembyaran")
-_slang("pengambilan", "pengambilanya")
-_slang("calo", "calonya")
-_slang("mpaspor", "mpasport")
-_slang("epaspor", "epasport epassport")
-_slang("online", "onlen onlin")
-_slang("pakai", "pake pke")
-_slang("benar", "beneran bnran")
-_slang("rekening", "rek norek rekeningnya")
-_slang("tipu", "nipu")
-_slang("balas", "bales bls")
-_slang("dibalas", "dibales")
-_slang("mantap", "mantul mantab mantep mantaap")
-_slang("sampai", "sampe nyampe smpe")
-
-# Two-token spellings that mean one word: "di mana" → "dimana", "m paspor" → "mpaspor".
-JOINS: dict[tuple[str, str], str] = {
-    ("di", "mana"): "dimana",
-    ("m", "paspor"): "mpaspor",
-    ("e", "paspor"): "epaspor",
-    ("terima", "kasih"): "terima kasih",
-    ("assalamu", "alaikum"): "assalamualaikum",
-    ("wa", "alaikumsalam"): "waalaikumsalam",
+SLANG: dict[str, str] = {
+    variant: str(canonical)
+    for canonical, variants in _WORDS["slang"].items()
+    for variant in str(variants).split()
 }
 
+# Two-token spellings that mean one word: "di mana" → "dimana", "m paspor" → "mpaspor".
+JOINS: dict[tuple[str, str], str] = {(a, b): joined for a, b, joined in _WORDS["joins"]}
+
 # Words of the domain that typos are repaired towards (Indonesian and English surface forms).
-DOMAIN_VOCAB = frozenset(
-    """paspor epaspor mpaspor imigrasi kantor syarat persyaratan dokumen berkas biaya harga
-    tarif bayar pembayaran billing kode ambil pengambilan daftar pendaftaran antrian jadwal
-    kuota hilang rusak sobek robek basah perpanjang perpanjangan status permohonan selesai
-    progres alamat lokasi buka tutup jam operasional pelayanan petugas terima kasih mantap
-    ramah kecewa komplain keluhan pungli saran masukan sebaiknya seharusnya resmi palsu
-    penipuan calo rekening transfer wawancara kedatangan percepatan berapa bagaimana
-    anak kelahiran keluarga nikah ijazah wakil kuasa kirim umrah haji kerja luar negeri
-    minggu sabtu libur istirahat nomor whatsapp instagram website aplikasi online kadaluarsa
-    expired indomaret tokopedia bukalapak lambat lelet ribet kasar jutek pungutan denda
-    passport requirement document fee cost price payment pickup collect register
-    registration appointment schedule office address hours open closed lost stolen
-    damaged renew renewal status official scam fake complaint suggestion thanks kanim
-    kanwil""".split()
-)
+DOMAIN_VOCAB = frozenset(_WORDS["domain_vocab"].split())
 
 # Common words that must never be "repaired" into a domain word (dari ≠ hari, bayi ≠ bayar).
-_COMMON_ID = frozenset(
-    """yang di ke dari dan atau ini itu ada apa siapa mana sini situ sana kalau jika tapi
-    karena untuk dengan pada oleh sudah belum bisa tidak mau ingin perlu harus boleh dapat
-    saya kamu anda kami kita dia mereka nya ya iya dong sih kok deh nih kah lah pun loh lho
-    kan tuh aja saja juga lagi masih baru lama banget sekali sangat agak cuma hanya semua
-    kapan berapa bagaimana gimana kenapa mengapa dimana kemana darimana tolong mohon
-    terima kasih selamat pagi siang sore malam halo permisi maaf oke ok sip baik bagus
-    hari minggu bulan tahun jam menit detik tanggal sekarang besok kemarin nanti tadi
-    orang bapak ibu ayah suami istri kakak adik anak bayi balita keluarga teman
-    wkwk wkwkwk haha hehe hihi""".split()
-)
-_COMMON_EN = frozenset(
-    """a an the is are was were be been being am i me my mine you your we our us they them
-    their he she his her it its this that these those what which who whom whose when where
-    why how much many long do does did done doing have has had can could will would shall
-    should may might must need needs to of in on at by for from with without about into
-    over after before and or but if so not no yes please thank thanks hello hi hey good
-    morning afternoon evening night there here get got make made apply applying new old
-    renew renewal child children kid baby minor adult work abroad migrant worker
-    passport passports requirement requirements document documents fee fees cost costs
-    price pay paid paying payment billing code office address hours open close closed
-    lost stolen damaged torn wet status ready printed done finished application number
-    official real fake scam legit broker agent whatsapp complaint complain rude slow
-    disappointed suggestion suggest better nice great excellent service staff queue
-    appointment schedule register registration online app pickup pick up collect
-    delivered delivery post send weekend saturday sunday today tomorrow days weeks
-    located location far near officer officers staff employee counter ask asked money
-    bribe extra help helped helpful wait waited waiting line hour minute people someone
-    said told give gave send sent call called message chat reply replied answer""".split()
-)
+_COMMON_ID = frozenset(_WORDS["common_id"].split())
+_COMMON_EN = frozenset(_WORDS["common_en"].split())
 
 # Indonesian places people name (offices, cities): protected from typo repair.
-PLACES = frozenset(
-    """jakarta pusat utara selatan barat timur jakpus jaksel jakut jakbar jaktim bogor batam
-    depok tangerang bekasi bandung surabaya semarang medan makassar palembang yogyakarta
-    jogja yogya solo malang denpasar bali ngurah rai soekarno hatta cengkareng kemayoran
-    karawang pati blitar bekasi cirebon tasikmalaya cilacap kediri jember padang pekanbaru
-    jambi bengkulu lampung pontianak balikpapan samarinda banjarmasin manado kupang mataram
-    ambon jayapura sorong tanjung pinang tanjungpinang belitung serang sukabumi garut
-    purwakarta madiun mojokerto sidoarjo gresik""".split()
-)
+PLACES = frozenset(_WORDS["places"].split())
 
 _ENGLISH_SUFFIXES = ("ing", "ed", "es", "s")
 
@@ -289,6 +128,12 @@ def _contains_root(word: str) -> bool:
 
 def _is_root_word(token: str) -> bool:
     return _contains_root(token) or _contains_root(stem(token))
+
+
+def known_word(token: str) -> bool:
+    """Whether the token is a word we know (lexicon, vocabularies, Indonesian roots, slang),
+    or a number: a message of none of them is gibberish."""
+    return token.isdigit() or token in SLANG or _known(token)
 
 
 def _known(token: str) -> bool:
@@ -393,46 +238,9 @@ def normalize(text: str) -> str:
 # Greeting phrases, longest first; stripped from the start of a message (and thanks from the
 # end when something else was said), because they carry no intent.
 GREETINGS: tuple[tuple[str, ...], ...] = tuple(
-    sorted(
-        (
-            tuple(phrase.split())
-            for phrase in (
-                "assalamualaikum warahmatullahi wabarakatuh",
-                "assalamualaikum wr wb",
-                "assalamualaikum",
-                "waalaikumsalam",
-                "wr wb",
-                "wrwb",
-                "selamat pagi",
-                "selamat siang",
-                "selamat sore",
-                "selamat malam",
-                "good morning",
-                "good afternoon",
-                "good evening",
-                "halo",
-                "pagi",
-                "siang",
-                "sore",
-                "malam",
-                "permisi",
-                "salam",
-                "shalom",
-                "om swastiastu",
-                "dear",
-            )
-        ),
-        key=len,
-        reverse=True,
-    )
+    sorted((tuple(phrase.split()) for phrase in _WORDS["greetings"]), key=len, reverse=True)
 )
-_CLOSINGS: tuple[tuple[str, ...], ...] = (
-    ("terima", "kasih", "banyak"),
-    ("terima", "kasih"),
-    ("thanks",),
-    ("thank", "you"),
-    ("sebelumnya",),
-)
+_CLOSINGS: tuple[tuple[str, ...], ...] = tuple(tuple(c.split()) for c in _WORDS["closings"])
 
 
 def strip_greetings(tokens: list[str]) -> tuple[list[str], bool]:
@@ -462,17 +270,7 @@ def strip_greetings(tokens: list[str]) -> tuple[list[str], bool]:
     return rest, greeted
 
 
-_EN_MARKERS = frozenset(
-    """a an the is are was were be been am i me my you your we our they their it its this that
-    what which who when where why how much many long do does did have has had can could will
-    would should need to of in on at for from with about and or but if not yes please thank
-    thanks hello morning afternoon evening get make new old renew renewal child kid baby work
-    passport requirements requirement documents document fee fees cost price pay payment
-    paid office address hours open closed lost stolen damaged ready printed official real
-    fake scam complaint rude slow disappointed suggestion suggest better nice great excellent
-    service staff queue appointment schedule register pickup collect delivered post weekend
-    saturday sunday today days weeks located there here just still already my""".split()
-)
+_EN_MARKERS = frozenset(_WORDS["english_markers"].split())
 _ID_MARKERS = (
     frozenset(
         set(SLANG)

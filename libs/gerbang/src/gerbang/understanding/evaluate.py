@@ -1,0 +1,205 @@
+"""`make eval`: how well Gerbang understands messages it was not trained on.
+
+Reports, for the dev split (`data/dev.tsv`, used for choosing the threshold and the model)
+and, when it exists, the held-out test split (`tests/fixtures/nlu/test.tsv`, never used for
+tuning) — each ALONE, never mixed with the other or with train:
+
+- accuracy of the intent, out-of-domain recall (out-of-domain messages answered as such);
+- per-intent precision, recall, F1 and the confusion matrix (dev and test);
+- the abstain-threshold sweep on dev (how ABSTAIN_THRESHOLD was chosen).
+
+Other evaluations add a section: `SECTIONS` maps a name to a function returning a dict
+(e.g. the multi-turn pass rate of `gerbang.dialogue.evaluate`, when that module exists).
+The last line printed is one JSON object with every section.
+
+Run: `uv run python -m gerbang.understanding.evaluate` (`--quiet` prints only the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from gerbang.messages import Intent
+from gerbang.understanding.bench import fixture_dir
+from gerbang.understanding.classify import IntentMatcher
+from gerbang.understanding.model import DEV_FILE, Example, read_examples
+
+OFFICE = "jakpus"
+"""The office the messages are written to (another office named is a detail, not an error)."""
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+
+
+def held_out_path() -> Path:
+    """The held-out test split (written by someone who never saw the model)."""
+    return fixture_dir() / "test.tsv"
+
+
+@lru_cache(maxsize=1)
+def matcher() -> IntentMatcher:
+    """The matcher the router runs (trained with the offices' FAQ examples)."""
+    from gerbang.offices import default_offices_dir, load_registry
+
+    return IntentMatcher.from_registry(load_registry(default_offices_dir()))[OFFICE]
+
+
+def predictions(examples: Sequence[Example], threshold: float | None = None) -> list[Intent]:
+    """The intent the pipeline gives each example (optionally at another threshold)."""
+    chosen = matcher()
+    if threshold is None:
+        return [chosen.understand(e.text, office_code=OFFICE).intent for e in examples]
+    saved = chosen.threshold
+    try:
+        chosen.threshold = threshold
+        return [chosen.understand(e.text, office_code=OFFICE).intent for e in examples]
+    finally:
+        chosen.threshold = saved
+
+
+def intent_report(examples: Sequence[Example]) -> dict[str, object]:
+    """Accuracy, out-of-domain recall, per-intent precision/recall/F1, confusion matrix."""
+    predicted = predictions(examples)
+    gold = [e.intent for e in examples]
+    pairs = Counter(zip(gold, predicted, strict=True))
+    per_intent: dict[str, dict[str, float]] = {}
+    for intent in Intent:
+        true_positive = pairs[(intent, intent)]
+        support = sum(count for (g, _), count in pairs.items() if g is intent)
+        said = sum(count for (_, p), count in pairs.items() if p is intent)
+        if not support and not said:
+            continue
+        precision = true_positive / said if said else 0.0
+        recall = true_positive / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_intent[intent.value] = {
+            "precision": round(precision, 3),
+            "recall": round(recall, 3),
+            "f1": round(f1, 3),
+            "support": support,
+        }
+    right = sum(count for (g, p), count in pairs.items() if g is p)
+    ood = per_intent.get(Intent.OUT_OF_DOMAIN.value, {})
+    return {
+        "messages": len(examples),
+        "accuracy": round(right / len(examples), 4) if examples else 0.0,
+        "out_of_domain_recall": ood.get("recall", 0.0),
+        "per_intent": per_intent,
+        "confusion": {
+            f"{g.value} -> {p.value}": count for (g, p), count in sorted(pairs.items()) if g != p
+        },
+        "errors": [
+            {"text": e.text, "gold": e.intent.value, "predicted": p.value}
+            for e, p in zip(examples, predicted, strict=True)
+            if e.intent is not p
+        ],
+    }
+
+
+def threshold_sweep(examples: Sequence[Example]) -> dict[str, float]:
+    """Dev accuracy at each abstain threshold (ABSTAIN_THRESHOLD is chosen from this)."""
+    sweep = {}
+    for threshold in THRESHOLDS:
+        predicted = predictions(examples, threshold)
+        right = sum(p is e.intent for e, p in zip(examples, predicted, strict=True))
+        sweep[f"{threshold:.2f}"] = round(right / len(examples), 4)
+    return sweep
+
+
+def dev_section() -> dict[str, object]:
+    """The dev split's report and the threshold sweep."""
+    examples = read_examples(DEV_FILE)
+    return {**intent_report(examples), "threshold_sweep": threshold_sweep(examples)}
+
+
+def test_section() -> dict[str, object] | None:
+    """The test split's report, alone (None when the split is not in the checkout)."""
+    path = held_out_path()
+    if not path.is_file():
+        return None
+    return intent_report(read_examples(path))
+
+
+def _optional(module: str) -> Callable[[], dict[str, object] | None]:
+    def run() -> dict[str, object] | None:
+        try:
+            evaluator = importlib.import_module(module)
+        except ModuleNotFoundError:
+            return None
+        result: dict[str, object] | None = evaluator.evaluate()
+        return result
+
+    return run
+
+
+SECTIONS: dict[str, Callable[[], dict[str, object] | None]] = {
+    "dev": dev_section,
+    "test": test_section,
+    "multi_turn": _optional("gerbang.dialogue.evaluate"),
+}
+"""Name → a function returning that section's dict (None: not available here)."""
+
+
+def evaluate() -> dict[str, object]:
+    """Every section, by name."""
+    return {name: section() for name, section in SECTIONS.items()}
+
+
+def _table(name: str, report: dict[str, object]) -> str:
+    lines = [
+        f"== {name}: {report['messages']} messages, accuracy {report['accuracy']:.1%}, "
+        f"out-of-domain recall {report['out_of_domain_recall']:.1%}",
+        f"{'intent':<24} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>4}",
+    ]
+    per_intent: dict[str, dict[str, float]] = report["per_intent"]  # type: ignore[assignment]
+    for intent, row in per_intent.items():
+        lines.append(
+            f"{intent:<24} {row['precision']:>6.2f} {row['recall']:>6.2f} {row['f1']:>6.2f} "
+            f"{int(row['support']):>4}"
+        )
+    confusion: dict[str, int] = report["confusion"]  # type: ignore[assignment]
+    if confusion:
+        lines.append("confusions (gold -> predicted: count):")
+        for pair, count in sorted(confusion.items(), key=lambda item: -item[1]):
+            lines.append(f"  {pair}: {count}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the tables, then one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quiet", action="store_true", help="only the JSON line")
+    parser.add_argument("--errors", action="store_true", help="list the dev split's errors")
+    args = parser.parse_args(argv)
+    results = evaluate()
+    if not args.quiet:
+        for name in ("dev", "test"):
+            report = results.get(name)
+            if isinstance(report, dict):
+                print(_table(name, report), end="\n\n")
+            elif name == "test":
+                print(f"== test: {held_out_path()} not found (not in this checkout)\n")
+        dev = results["dev"]
+        assert isinstance(dev, dict)
+        print("dev accuracy by abstain threshold:", dev["threshold_sweep"], end="\n\n")
+        if args.errors:
+            for error in dev["errors"]:
+                print(f"  {error['gold']:<24} {error['predicted']:<24} {error['text']}")
+    summary: dict[str, object] = {}
+    for name, report in results.items():
+        if isinstance(report, dict):
+            summary[name] = {
+                key: value for key, value in report.items() if key not in {"errors", "confusion"}
+            }
+        else:
+            summary[name] = report
+    print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,290 @@
+"""The intent classifier: TF-IDF (character n-grams 2–5 within words, and words 1–2) and a
+multinomial logistic regression, trained with scikit-learn from the labelled data in
+`data/train.tsv`, then exported to plain dictionaries and one numpy matrix.
+
+Why export: sklearn's `predict_proba` on one message builds sparse matrices and validates
+its input on every call (≈1 ms), far from the router's budget (≥ 5,000 messages/s on one
+core). The exported model does the same arithmetic — the same n-grams, sublinear tf × idf,
+L2 norm per block, one dot product with the coefficients, softmax — with dict lookups and a
+17×k numpy product (tens of µs). `tests/understanding/test_model.py` checks that it equals
+sklearn's `predict_proba`.
+
+Training is deterministic (sorted data, lbfgs, fixed seed) and takes a few seconds, so it
+runs at start-up once: the fitted model is cached (per process and in ~/.cache/gerbang),
+keyed by the data's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import math
+import os
+import pickle
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain, pairwise
+from pathlib import Path
+
+import numpy as np
+
+from gerbang.messages import Intent
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+TRAIN_FILE = DATA_DIR / "train.tsv"
+DEV_FILE = DATA_DIR / "dev.tsv"
+
+CHAR_NGRAMS = (2, 5)
+WORD_NGRAMS = (1, 2)
+REGULARISATION = 10.0
+"""LogisticRegression's C, chosen on dev (see `gerbang.understanding.evaluate`)."""
+SEED = 13
+
+_WHITESPACE = re.compile(r"\s\s+")
+_WORD_CACHE_SIZE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled message."""
+
+    text: str
+    intent: Intent
+
+
+def read_examples(path: Path) -> list[Example]:
+    """The rows of a `text<TAB>intent` file (header first)."""
+    rows = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0] != "text\tintent":
+        raise ValueError(f"{path}: the first line must be 'text<TAB>intent'")
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        text, separator, intent = line.rpartition("\t")
+        if not separator or "\t" in text:
+            raise ValueError(f"{path}:{number}: expected 'text<TAB>intent'")
+        rows.append(Example(text, Intent(intent.strip())))
+    return rows
+
+
+# --- features (the same as sklearn's analyzers, written out for speed) ---------------------
+
+
+def char_wb_ngrams(text: str) -> list[str]:
+    """sklearn's `analyzer="char_wb"`: n-grams inside each word padded with one space."""
+    low, high = CHAR_NGRAMS
+    grams: list[str] = []
+    for word in _WHITESPACE.sub(" ", text).split():
+        padded = f" {word} "
+        length = len(padded)
+        for size in range(low, high + 1):
+            offset = 0
+            grams.append(padded[offset : offset + size])
+            while offset + size < length:
+                offset += 1
+                grams.append(padded[offset : offset + size])
+            if offset == 0:  # the word is shorter than this size: longer sizes add nothing
+                break
+    return grams
+
+
+def word_ngrams(text: str) -> list[str]:
+    """sklearn's `analyzer="word"` with `token_pattern=r"\\S+"` and ngram_range (1, 2)."""
+    tokens = text.split()
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+
+
+def data_hash(*paths: Path, extra: Iterable[str] = ()) -> str:
+    """Hash of the training data (files and extra lines): the model's cache key."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    for line in extra:
+        digest.update(line.encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
+
+
+# --- the exported model --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A fitted classifier as plain data: feature → column, idf per column, coefficients."""
+
+    intents: tuple[Intent, ...]
+    char_vocabulary: dict[str, int]
+    word_vocabulary: dict[str, int]
+    """Columns of the word block start after the character block (as in the FeatureUnion)."""
+    idf: np.ndarray
+    coefficients: np.ndarray
+    """Shape (n_features, n_intents): one row per feature, so a message's rows are gathered."""
+    intercepts: np.ndarray
+
+    def __post_init__(self) -> None:
+        # A per-word cache (a chat service's vocabulary is small and repetitive): the columns
+        # of a word's character n-grams.
+        object.__setattr__(self, "_word_columns", {})
+
+    def __getstate__(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
+    def _char_columns(self, word: str) -> tuple[int, ...]:
+        cache: dict[str, tuple[int, ...]] = self._word_columns  # type: ignore[attr-defined]
+        columns = cache.get(word)
+        if columns is None:
+            vocabulary = self.char_vocabulary
+            columns = tuple(
+                column
+                for column in (vocabulary.get(gram) for gram in char_wb_ngrams(word))
+                if column is not None
+            )
+            if len(cache) > _WORD_CACHE_SIZE:
+                cache.clear()
+            cache[word] = columns
+        return columns
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """P(intent | text) for every intent, in `intents` order."""
+        vocabulary = self.word_vocabulary
+        blocks = (
+            Counter(chain.from_iterable(self._char_columns(word) for word in text.split())),
+            Counter(
+                column
+                for column in (vocabulary.get(gram) for gram in word_ngrams(text))
+                if column is not None
+            ),
+        )
+        scores = self.intercepts.copy()
+        for counts in blocks:
+            if not counts:
+                continue
+            columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            values = (1.0 + np.log(values)) * self.idf[columns]
+            values /= math.sqrt(float(np.square(values).sum()))
+            # Element-wise and a sum, not `@`: a BLAS call may start threads, which costs far
+            # more than this small product on a busy machine.
+            scores += (self.coefficients[columns] * values[:, None]).sum(axis=0)
+        scores -= scores.max()
+        exp = np.exp(scores)
+        result: np.ndarray = exp / exp.sum()
+        return result
+
+    def ranked(self, text: str) -> list[tuple[Intent, float]]:
+        """Every intent with its probability, likeliest first (ties by intent order)."""
+        probabilities = self.probabilities(text)
+        order = sorted(range(len(self.intents)), key=lambda i: (-probabilities[i], i))
+        return [(self.intents[i], float(probabilities[i])) for i in order]
+
+
+def fit_pipeline(texts: Sequence[str], labels: Sequence[str], c: float = REGULARISATION):  # type: ignore[no-untyped-def]
+    """The sklearn pipeline, fitted (the reference the exported model must equal)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=CHAR_NGRAMS,
+                    sublinear_tf=True,
+                    lowercase=False,
+                    dtype=np.float64,
+                ),
+            ),
+            (
+                "word",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=WORD_NGRAMS,
+                    token_pattern=r"\S+",  # noqa: S106 - a regex, not a password
+                    sublinear_tf=True,
+                    lowercase=False,
+                    dtype=np.float64,
+                ),
+            ),
+        ]
+    )
+    classifier = LogisticRegression(C=c, max_iter=5000, random_state=SEED, tol=1e-4)
+    pipeline = Pipeline([("features", features), ("classifier", classifier)])
+    pipeline.fit(list(texts), list(labels))
+    return pipeline
+
+
+def export(pipeline) -> LinearModel:  # type: ignore[no-untyped-def]
+    """The fitted pipeline as a `LinearModel`."""
+    char, word = (vectorizer for _, vectorizer in pipeline.named_steps["features"].transformer_list)
+    classifier = pipeline.named_steps["classifier"]
+    offset = len(char.vocabulary_)
+    return LinearModel(
+        intents=tuple(Intent(label) for label in classifier.classes_),
+        char_vocabulary={gram: int(column) for gram, column in char.vocabulary_.items()},
+        word_vocabulary={gram: int(column) + offset for gram, column in word.vocabulary_.items()},
+        idf=np.concatenate([char.idf_, word.idf_]),
+        coefficients=np.ascontiguousarray(classifier.coef_.T),
+        intercepts=classifier.intercept_.astype(np.float64).copy(),
+    )
+
+
+def train(
+    examples: Iterable[tuple[str, Intent]], c: float = REGULARISATION
+) -> tuple[LinearModel, object]:
+    """Fit on (prepared text, intent) pairs: the exported model and the sklearn pipeline.
+
+    The pairs are deduplicated and sorted first, so the same data gives the same model
+    whatever order it came in.
+    """
+    rows = sorted({(text, intent.value) for text, intent in examples if text})
+    pipeline = fit_pipeline([text for text, _ in rows], [label for _, label in rows], c)
+    return export(pipeline), pipeline
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "gerbang"
+
+
+def load_or_train(key: str, rows: Callable[[], Iterable[tuple[str, Intent]]]) -> LinearModel:
+    """The model for this data hash: from this process, else the on-disk cache
+    (~/.cache/gerbang, keyed by the hash and scikit-learn's version), else trained now."""
+    full_key = f"{key}-{importlib.metadata.version('scikit-learn')}"
+    if full_key in _MODELS:
+        return _MODELS[full_key]
+    directory = _cache_dir()
+    path: Path | None = directory / f"intent-model-{full_key}.pickle"
+    model: LinearModel | None = None
+    if path is not None and path.is_file():
+        try:
+            with path.open("rb") as handle:
+                loaded = pickle.load(handle)  # noqa: S301 - our own cache file
+            if isinstance(loaded, LinearModel):
+                model = loaded
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            model = None
+    if model is None:
+        model = train(rows())[0]
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_suffix(f".{os.getpid()}.tmp")
+                with temporary.open("wb") as handle:
+                    pickle.dump(model, handle)
+                temporary.replace(path)
+            except OSError:
+                pass  # a read-only home: train again next start
+    _MODELS[full_key] = model
+    return model
+
+
+_MODELS: dict[str, LinearModel] = {}
