@@ -848,7 +848,7 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
                 gateway.redis,
                 name="ops-audit",
                 topics=[Topic.OPS_AUDIT],
-                apply=audit_view.apply_record,
+                apply=audit_view.apply_records,
             )
             tasks.append(asyncio.create_task(follower.run(), name="ops-audit-view"))
             transcript_follower = LogFollower(
@@ -856,7 +856,7 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
                 gateway.redis,
                 name="ops-transcripts",
                 topics=[Topic.INBOUND, Topic.OUTBOUND, Topic.INBOX_MESSAGES],
-                apply=transcripts.apply_record,
+                apply=transcripts.apply_records,
             )
             tasks.append(asyncio.create_task(transcript_follower.run(), name="ops-transcripts"))
         try:
