@@ -28,8 +28,9 @@ from gerbang.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Apply = Callable[[str, "ConsumerRecord[bytes, bytes]"], Awaitable[None]]
-"""Called with the logical topic name (no prefix) and the record."""
+Apply = Callable[[list[tuple[str, "ConsumerRecord[bytes, bytes]"]]], Awaitable[None]]
+"""Called with a fetched batch: (logical topic name without prefix, record), each partition's
+records in order."""
 
 
 class LogFollower:
@@ -113,8 +114,10 @@ class LogFollower:
                     await self._seek(consumer, tps)
                 continue
             advanced: dict[FieldT, EncodableT] = {}
+            fetched: list[tuple[str, ConsumerRecord[bytes, bytes]]] = []
             for tp, records in batch.items():
-                for record in records:
-                    await self.apply(self.topics[tp.topic], record)
+                topic = self.topics[tp.topic]
+                fetched.extend((topic, record) for record in records)
                 advanced[f"{tp.topic}:{tp.partition}"] = records[-1].offset + 1
+            await self.apply(fetched)
             await self.redis.hset(self.positions_key, mapping=advanced)

@@ -1,7 +1,9 @@
 """Opt-in CPU profiling of a whole service process (`GERBANG_PROFILE_DIR`).
 
 `make bench` sets it to see where the time goes; the profile is written when the process
-stops cleanly (SIGTERM), as `<dir>/<service>.pstats`.
+stops cleanly (SIGTERM), as `<dir>/<service>.pstats`. Times are the process's CPU time, not
+the wall clock: on a shared two-core machine a wall-clock profile charges whatever ran while
+the process waited for a core (or for I/O) to the function it was in.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
+import signal
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,14 +26,31 @@ def maybe_profile(service: str) -> Iterator[None]:
     if not folder:
         yield
         return
-    profiler = cProfile.Profile()
+    # uvicorn re-raises the SIGTERM it caught once it has shut down, which would end the
+    # process before the profile is written: end it with SystemExit instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = cProfile.Profile(time.process_time)
+    _active[service] = (profiler, Path(folder) / f"{service}.pstats")
     profiler.enable()
     try:
         yield
     finally:
+        write_profile()
+
+
+_active: dict[str, tuple[cProfile.Profile, Path]] = {}
+
+
+def write_profile() -> None:
+    """Stop the process's profile and write it now (idempotent; nothing if not profiling).
+
+    The API calls it at the end of its lifespan: under load its process did not always get
+    back to `maybe_profile`'s exit."""
+    for service in list(_active):
+        profiler, path = _active.pop(service)
         profiler.disable()
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        profiler.dump_stats(Path(folder) / f"{service}.pstats")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(path)
 
 
 def top_functions(path: Path, limit: int = 12) -> list[tuple[str, float, float]]:

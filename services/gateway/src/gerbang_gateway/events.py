@@ -1,7 +1,9 @@
-"""Delivery events (`whatsapp.events`): Meta's status webhooks for the replies we sent.
+"""Delivery events (`whatsapp.events`): Meta's status webhooks that need a reader.
 
-Counted per office and status; failures are counted by Graph error code, because errors may
-arrive only asynchronously (reference: whatsapp-cloud-api.md §1.6, "watch both").
+The webhook API counts every status (`gerbang_delivery_events_total`) and puts only those
+that are more than routine on the topic: failures, statuses with errors, statuses Meta adds
+later. Failures are counted here by Graph error code, because errors may arrive only
+asynchronously (reference: whatsapp-cloud-api.md §1.6, "watch both").
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ log = logging.getLogger(__name__)
 
 
 async def record_event(event: DeliveryEvent) -> Sequence[Publish]:
-    """Count a delivery status; log failures with their error codes."""
-    metrics.DELIVERY_EVENTS.labels(event.office, str(event.status)).inc()
+    """Count a failure by its error codes and log it (the webhook API counted the status)."""
     if event.status == DeliveryStatus.FAILED:
         for error in event.errors or []:
             metrics.SEND_FAILURES.labels(event.office, str(error.code), "webhook").inc()

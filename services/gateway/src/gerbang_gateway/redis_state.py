@@ -376,6 +376,10 @@ class StatusLog:
         """Statuses arrived for these (callback data, wamid): Meta has those messages."""
         if not seen:
             return
+        if len(seen) == 1:  # the usual status webhook: one command, no pipeline object
+            callback_data, wamid = seen[0]
+            await self.redis.set(self._key(callback_data), wamid, ex=self.ttl_s)
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
             for callback_data, wamid in seen:
                 pipe.set(self._key(callback_data), wamid, ex=self.ttl_s)

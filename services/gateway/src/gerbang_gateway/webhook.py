@@ -6,7 +6,9 @@ message and status is read. The split follows nyaruka/courier's Meta handler:
 - A body that is not a WhatsApp webhook at all (not JSON, not an object, `object` is not
   `whatsapp_business_account`, `entry` not a list) *fails*: `MalformedWebhook` (→ 400).
 - Anything else is accepted (→ 200 once stored) and sorted into `ParsedWebhook`:
-  citizens' `messages` (→ whatsapp.inbound), delivery `events` (→ whatsapp.events),
+  citizens' `messages` (→ whatsapp.inbound), delivery `events` (statuses: every one marks
+  the status log, and those with more than routine news go to whatsapp.events: see
+  `gerbang_gateway.api._needs_record`),
   `unrouted` payloads kept for ops (→ whatsapp.unrouted: an unknown phone_number_id, a part
   shaped wrongly, out-of-band `errors`), and `ignored` reasons to log (other webhook fields
   such as message_template_status_update). Answering 4xx/5xx to a well-formed envelope would
@@ -90,7 +92,8 @@ class ParsedWebhook:
     """Everything one webhook POST carried, sorted by where it goes.
 
     - `messages`: citizens' messages, in payload order (→ whatsapp.inbound).
-    - `events`: statuses of our messages, in payload order (→ whatsapp.events).
+    - `events`: statuses of our messages, in payload order (→ the status log; failures and
+      the like also → whatsapp.events).
     - `unrouted`: what was accepted but belongs to no office or could not be read, with the
       received JSON and a reason (→ whatsapp.unrouted).
     - `ignored`: reasons to log for what needs no processing (other webhook fields, an empty

@@ -74,12 +74,13 @@ class AuditView:
                 pipe.zremrangebyrank(self._key(office), 0, -KEEP_PER_OFFICE - 1)
             await pipe.execute()
 
-    async def apply_record(self, topic: str, record: ConsumerRecord[bytes, bytes]) -> None:
-        """`LogFollower` callback."""
-        try:
-            await self.apply_json(record.value.decode("utf-8"))
-        except (ValidationError, UnicodeDecodeError) as exc:
-            log.error("unreadable audit record skipped", extra={"error": str(exc)[:300]})
+    async def apply_records(self, batch: list[tuple[str, ConsumerRecord[bytes, bytes]]]) -> None:
+        """`LogFollower` callback (staff actions are few: one write each)."""
+        for _topic, record in batch:
+            try:
+                await self.apply_json(record.value.decode("utf-8"))
+            except (ValidationError, UnicodeDecodeError) as exc:
+                log.error("unreadable audit record skipped", extra={"error": str(exc)[:300]})
 
     async def recent(self, offices: list[str], limit: int = 200) -> list[dict[str, Any]]:
         """The newest actions of these offices, newest first."""

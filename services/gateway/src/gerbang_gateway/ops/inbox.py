@@ -34,6 +34,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from gerbang import metrics
 from gerbang.bus import Producer, Publish
@@ -76,6 +77,34 @@ RECENT_DAYS = 7
 KEEP_ENTRIES = 300
 """Newest transcript entries kept per conversation."""
 WINDOW_S = 24 * 3600
+
+
+# Store a conversation's new transcript entries, drop those past retention or beyond the cap
+# (from the order and the entries alike), and keep it `ttl` seconds (an expiry is set once,
+# then only ever lengthened). KEYS: the order (sorted set), the entries
+# (hash); ARGV: ttl, the oldest score kept, how many entries are kept, then id, at, JSON for
+# each entry.
+_ADD_SCRIPT = """
+local ttl = tonumber(ARGV[1])
+for i = 4, #ARGV, 3 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+end
+local keep = tonumber(ARGV[3])
+for _, stale in ipairs({
+  redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2]),
+  redis.call('ZRANGE', KEYS[1], 0, -keep - 1),
+}) do
+  for _, id in ipairs(stale) do
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+end
+return 0
+"""
 
 
 def conversation_id(key: bytes, office: str, wa_id: str) -> str:
@@ -149,6 +178,7 @@ class TranscriptView:
         self.base = f"{prefix}gerbang:inbox:"
         self.id_key = id_key
         self.retention_s = retention_days * 86400
+        self._add = redis.register_script(_ADD_SCRIPT)
 
     def _keys(self, office: str, wa_id: str) -> tuple[str, str]:
         return f"{self.base}tx:{office}:{wa_id}", f"{self.base}txe:{office}:{wa_id}"
@@ -173,47 +203,65 @@ class TranscriptView:
         office, _, wa_id = str(value).partition(":")
         return office, wa_id
 
-    async def add(
-        self, office: str, wa_id: str, entry: dict[str, Any], now: float, *, held: bool
+    async def _queue_add(
+        self,
+        pipe: Pipeline,
+        office: str,
+        wa_id: str,
+        entries: list[dict[str, Any]],
+        now: float,
+        *,
+        held: bool,
     ) -> None:
-        """Store one entry (idempotent), drop what is past retention or beyond the cap.
+        """Queue one script call storing a conversation's entries (see `_ADD_SCRIPT`).
 
         Every conversation's transcript lives `RECENT_DAYS` after its last message (staff
         see what the bot said before a handoff); one that was held for staff is kept for the
-        full retention (`held`: an inbox event). EXPIRE NX then GT: set a first expiry,
-        and only ever lengthen it.
+        full retention (`held`: an inbox event). The expiry is set once, then only lengthened.
         """
-        order, entries = self._keys(office, wa_id)
         ttl = self.retention_s if held else min(RECENT_DAYS * 86400, self.retention_s)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(entries, entry["id"], json.dumps(entry, ensure_ascii=False))
-            pipe.zadd(order, {entry["id"]: entry["at"]})
-            pipe.zremrangebyscore(order, "-inf", now - self.retention_s)
-            pipe.zremrangebyrank(order, 0, -KEEP_ENTRIES - 1)
-            for key in (order, entries):
-                pipe.expire(key, ttl, nx=True)
-                pipe.expire(key, ttl, gt=True)
-            await pipe.execute()
+        args: list[str | int | float] = [ttl, now - self.retention_s, KEEP_ENTRIES]
+        for entry in entries:
+            args += [entry["id"], entry["at"], json.dumps(entry, ensure_ascii=False)]
+        # With a pipeline as the client, the call only queues (redis-py loads the script).
+        await self._add(keys=list(self._keys(office, wa_id)), args=args, client=pipe)
 
-    async def apply_record(self, topic: str, record: ConsumerRecord[bytes, bytes]) -> None:
-        """`LogFollower` callback: one record of whatsapp.inbound/outbound or inbox.messages."""
-        try:
-            found = entry_of(topic, record.value)
-        except (ValidationError, ValueError) as exc:
-            log.error(
-                "unreadable record skipped by the transcript view",
-                extra={"topic": topic, "error": str(exc)[:300]},
-            )
-            return
-        if found is None:
-            return
-        office, wa_id, entry = found
+    async def apply_records(self, batch: list[tuple[str, ConsumerRecord[bytes, bytes]]]) -> None:
+        """`LogFollower` callback: a fetched batch of whatsapp.inbound/outbound and
+        inbox.messages, written in one round trip (one script call per conversation).
+
+        The follower sees every message and reply of every office: one pipeline per batch
+        instead of eight commands per record was ≈15% of the webhook API's CPU under load.
+        """
         now = time.time()
-        if entry["at"] < now - self.retention_s:
-            return  # past retention: not brought back by a rebuild
-        await self.add(office, wa_id, entry, now, held=topic == Topic.INBOX_MESSAGES)
-        if topic == Topic.INBOX_MESSAGES:
-            await self.remember(office, wa_id)
+        conversations: dict[tuple[str, str], tuple[list[dict[str, Any]], bool]] = {}
+        for topic, record in batch:
+            try:
+                found = entry_of(topic, record.value)
+            except (ValidationError, ValueError) as exc:
+                log.error(
+                    "unreadable record skipped by the transcript view",
+                    extra={"topic": topic, "error": str(exc)[:300]},
+                )
+                continue
+            if found is None:
+                continue
+            office, wa_id, entry = found
+            if entry["at"] < now - self.retention_s:
+                continue  # past retention: not brought back by a rebuild
+            entries, held = conversations.setdefault((office, wa_id), ([], False))
+            entries.append(entry)
+            if topic == Topic.INBOX_MESSAGES and not held:
+                conversations[(office, wa_id)] = (entries, True)
+        if not conversations:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (office, wa_id), (entries, held) in conversations.items():
+                await self._queue_add(pipe, office, wa_id, entries, now, held=held)
+                if held:
+                    conv = self.id_of(office, wa_id)
+                    pipe.set(f"{self.base}id:{conv}", f"{office}:{wa_id}", ex=self.retention_s)
+            await pipe.execute()
 
     async def transcript(
         self, office: str, wa_id: str, *, after: float = 0.0, limit: int = KEEP_ENTRIES
