@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
 
 from gerbang_gateway.ops.access import (
@@ -12,6 +13,8 @@ from gerbang_gateway.ops.access import (
 )
 from gerbang_gateway.ops.staff import StaffDirectory, load_staff
 from tests.support.whatsapp import REGISTRY
+
+pytestmark = pytest.mark.integration
 
 STAFF = load_staff(None, {o.code for o in REGISTRY}, development=True)
 
