@@ -11,7 +11,8 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from gerbang.bus import Publish
-from gerbang.faq.answers import compose
+from gerbang.dialogue import carried_details
+from gerbang.faq.answers import respond
 from gerbang.messages import Intent, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry
 from gerbang.phone import mask_numbers_in_text
@@ -77,10 +78,12 @@ class FaqHandler:
             .understand(text, office_code=office.code)
             .model_copy(update={"intent": request.intent, "language": request.language})
         )
-        contents = compose(self.registry, office, understanding)
+        # The router read the message against the conversation (a follow-up's topic and
+        # details): those win over a reading of the text alone.
+        understanding = carried_details(understanding, request.understanding)
         if request.intent is Intent.FALLBACK and text.strip():
             FAQ_MISSES.labels(office.code).inc()
             await self.misses.record(office.code, text, request.inbound.message_id, time.time())
         FAQ_ANSWERS.labels(office.code, request.intent.value).inc()
-        replies = [request.reply(content, part=i) for i, content in enumerate(contents)]
+        replies = respond(self.registry, office, request, understanding)
         return [Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies]

@@ -1,0 +1,397 @@
+"""The conversation around a message, as pure functions (no Kafka, no Redis).
+
+Citizens write in conversations: "berapa biaya paspor?" then "kalo yg 10 taun?"; "mau
+komplain" then the complaint typed instead of tapped; a complaint then "kejadiannya td jam 10
+di loket 2". The router (and `gerbang ask`, offline) keeps a little context per conversation
+and reads each new message's `Understanding` against it:
+
+- **the last topic** (an FAQ intent and its details, for `context_s`): an elliptical
+  follow-up (`understanding.followup`, or a low-confidence message that carries details and
+  no topic of its own) is answered as that topic, details merged ("kalo yg 10 taun?" after
+  the fees → fees, 10 years);
+- **the ticket just recorded** (number, kind, time, for `ticket_s`): a message that adds
+  detail to it (no question, no thanks, no new topic) is appended to it;
+- **what a prompt expects** (the service's directive, stored by the sender): a typed answer
+  that fits goes to the prompt; a message that clearly asks something else leaves it, and a
+  second message that does not fit never stays trapped (`fits_expectation`);
+- **the clarify question** ("Maksud Anda: Biaya paspor / Cara bayar?"): "yg pertama", "2"
+  or the topic typed picks an option (`clarify_choice`).
+
+Nothing here re-reads what a message means: intent, confidence, details and signals come
+from `gerbang.understanding`. The only reading of the text itself is the conversational one
+(does it ask something, is it only thanks, which option does it point at), with its words
+in `dialogue_words.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from gerbang.messages import Intent, Service, Understanding
+
+DETAIL_FIELDS: tuple[str, ...] = ("subtopic", "passport_kind", "validity_years", "age_group")
+"""The fields of `Understanding` that narrow a topic; a follow-up carries them over."""
+
+CLARIFY_KEY = "clarify"
+"""Expectation context key of the clarify question: the offered intents, in order."""
+OFFER_KEY = "offer"
+"""Expectation context key of the feedback kinds offered as buttons (value: the hinted kind)."""
+APPEND_KEY = "append_to"
+"""Request context key: this message adds detail to that ticket."""
+
+_TOPICLESS = frozenset({Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN, Intent.HANDOFF})
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    """How long context lives (the router's settings fill it; defaults for offline use)."""
+
+    context_s: float = 900.0
+    """The last topic and its details are used for follow-ups this long."""
+    ticket_s: float = 300.0
+    """A message adding detail within this long after a ticket is appended to it."""
+    followup_confidence: float = 0.6
+    """Below this, a message with details and no confident topic of its own is a follow-up."""
+    switch_confidence: float = 0.8
+    """How sure the understanding must be before a message leaves a waiting prompt that it
+    does not obviously answer."""
+
+
+@dataclass(frozen=True)
+class LastTopic:
+    """The conversation's last answered topic and its details."""
+
+    intent: Intent
+    details: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """For the session store."""
+        return {"intent": self.intent.value, "details": self.details, "at": self.at}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> LastTopic | None:
+        """From the session store (None if absent or unreadable)."""
+        if not raw:
+            return None
+        try:
+            return cls(Intent(raw["intent"]), dict(raw.get("details") or {}), float(raw["at"]))
+        except (KeyError, ValueError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    """The ticket just recorded in this conversation."""
+
+    ticket: str
+    kind: str
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """For the session store."""
+        return {"ticket": self.ticket, "kind": self.kind, "at": self.at}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> OpenTicket | None:
+        """From the session store (None if absent or unreadable)."""
+        if not raw:
+            return None
+        try:
+            return cls(str(raw["ticket"]), str(raw["kind"]), float(raw["at"]))
+        except (KeyError, ValueError, TypeError):
+            return None
+
+
+# --- words ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Words:
+    question_words: frozenset[str]
+    question_phrases: tuple[tuple[str, ...], ...]
+    thanks: frozenset[str]
+    filler: frozenset[str]
+    ordinals: tuple[frozenset[str], ...]
+
+
+@cache
+def _words() -> _Words:
+    raw = yaml.safe_load(
+        resources.files("gerbang").joinpath("dialogue_words.yaml").read_text(encoding="utf-8")
+    )
+    return _Words(
+        question_words=frozenset(raw["question_words"]),
+        question_phrases=tuple(tuple(p.split()) for p in raw["question_phrases"]),
+        thanks=frozenset(raw["thanks"]),
+        filler=frozenset(raw["filler"]),
+        ordinals=tuple(frozenset(str(w) for w in words) for words in raw["ordinals"]),
+    )
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _tokens(text: str, understanding: Understanding | None) -> list[str]:
+    source = understanding.normalized if understanding and understanding.normalized else text
+    return _WORD.findall(source.lower())
+
+
+def asks_question(text: str, understanding: Understanding | None) -> bool:
+    """Whether the message asks something ("berapa…", "bisa ga…", "…?"), as opposed to a
+    statement that adds detail or answers a prompt."""
+    if "?" in text:
+        return True
+    tokens = _tokens(text, understanding)
+    words = _words()
+    if any(token in words.question_words for token in tokens):
+        return True
+    return any(
+        tokens[i : i + len(phrase)] == list(phrase)
+        for phrase in words.question_phrases
+        for i in range(len(tokens) - len(phrase) + 1)
+    )
+
+
+def only_thanks(text: str, understanding: Understanding | None) -> bool:
+    """ "makasih ya", "ok thanks": a thank-you and nothing else."""
+    words = _words()
+    tokens = _tokens(text, understanding)
+    thanked = any(t in words.thanks for t in tokens)
+    return thanked and all(t in words.thanks or t in words.filler for t in tokens)
+
+
+def details_of(understanding: Understanding) -> dict[str, Any]:
+    """The details a message names (only those set)."""
+    return {
+        name: getattr(understanding, name)
+        for name in DETAIL_FIELDS
+        if getattr(understanding, name) is not None
+    }
+
+
+def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[str, Any]:
+    """Details of a follow-up: the new ones win; a subtopic stays with its own topic."""
+    merged = {**base, **new}
+    # "kalau buat anak?" is read as the child subtopic of requirements; against another
+    # topic (fees) it is the age group.
+    if merged.get("subtopic") == "minor" and intent is not Intent.FAQ_REQUIREMENTS:
+        merged.pop("subtopic")
+        merged["age_group"] = "minor"
+    if merged.get("age_group") == "minor" and intent is Intent.FAQ_REQUIREMENTS:
+        merged.setdefault("subtopic", "minor")
+    if intent is not Intent.FAQ_REQUIREMENTS and merged.get("subtopic") in _REQUIREMENT_SUBS:
+        merged.pop("subtopic")
+    if intent is not Intent.FAQ_LOST_DAMAGED and merged.get("subtopic") in ("lost", "damaged"):
+        merged.pop("subtopic")
+    return merged
+
+
+_REQUIREMENT_SUBS = frozenset({"minor", "renewal", "work_abroad", "umrah", "name_mismatch"})
+
+
+def live_topic(topic: LastTopic | None, now: float, settings: DialogueSettings) -> LastTopic | None:
+    """The last topic if it is still fresh."""
+    if topic is None or now - topic.at > settings.context_s:
+        return None
+    return topic
+
+
+def live_ticket(
+    ticket: OpenTicket | None, now: float, settings: DialogueSettings
+) -> OpenTicket | None:
+    """The ticket just recorded, if still within the window for details."""
+    if ticket is None or now - ticket.at > settings.ticket_s:
+        return None
+    return ticket
+
+
+def resolve_followup(
+    understanding: Understanding, topic: LastTopic | None, settings: DialogueSettings
+) -> Understanding:
+    """The message read against the last topic.
+
+    - `followup` (elliptical: details, no topic), or a low-confidence reading that carries
+      details → the last topic, details merged ("kalo yg 10 taun?" after the fees);
+    - the same topic again → the details it does not name are carried over;
+    - anything else (a new topic: "trus bayarnya?") is left as it is.
+    """
+    if topic is None or topic.intent in _TOPICLESS:
+        return understanding
+    details = details_of(understanding)
+    elliptical = understanding.followup or (
+        bool(details)
+        and understanding.confidence < settings.followup_confidence
+        and understanding.intent not in (Intent.MENU, Intent.HANDOFF)
+        and understanding.intent.service is not Service.FEEDBACK
+        and not understanding.cancel
+    )
+    if elliptical:
+        merged = _merged(topic.details, details, topic.intent)
+        return _with(understanding, topic.intent, merged, confidence=understanding.confidence)
+    if understanding.intent is topic.intent:
+        carried = {k: v for k, v in topic.details.items() if k != "subtopic" or not details}
+        return _with(understanding, topic.intent, _merged(carried, details, topic.intent))
+    return understanding
+
+
+def _with(
+    understanding: Understanding,
+    intent: Intent,
+    details: dict[str, Any],
+    *,
+    confidence: float | None = None,
+) -> Understanding:
+    update: dict[str, Any] = {name: details.get(name) for name in DETAIL_FIELDS}
+    update["intent"] = intent
+    if confidence is not None:
+        update["confidence"] = max(confidence, 0.0)
+    return understanding.model_copy(update=update)
+
+
+def topic_after(
+    route_intent: Intent, understanding: Understanding | None, now: float
+) -> LastTopic | None:
+    """The topic to remember after answering `route_intent` (None: keep the previous one)."""
+    if not route_intent.value.startswith("faq:") or understanding is None:
+        return None
+    return LastTopic(route_intent, details_of(understanding), now)
+
+
+# --- tickets ----------------------------------------------------------------------------
+
+
+def adds_to_ticket(
+    text: str, understanding: Understanding | None, ticket: OpenTicket | None
+) -> bool:
+    """Whether a message right after a ticket adds detail to it: not a question, not a
+    thank-you, not a cancel or a request for the menu or a person, not another feedback of
+    a different kind said with confidence, not a scam report or a status query."""
+    if ticket is None or understanding is None or not text.strip():
+        return False
+    if understanding.cancel or understanding.intent in (
+        Intent.MENU,
+        Intent.HANDOFF,
+        Intent.STATUS,
+        Intent.FEEDBACK_SCAM_REPORT,
+    ):
+        return False
+    if asks_question(text, understanding) or only_thanks(text, understanding):
+        return False
+    if (
+        understanding.intent.service is Service.FEEDBACK
+        and understanding.intent.topic != ticket.kind
+        and understanding.confidence >= 0.8
+    ):
+        return False
+    return True
+
+
+# --- prompts ----------------------------------------------------------------------------
+
+
+def clarify_options(context: dict[str, Any] | None) -> list[Intent]:
+    """The intents a clarify question offered (from its expectation context)."""
+    options: list[Intent] = []
+    for value in (context or {}).get(CLARIFY_KEY) or ():
+        try:
+            options.append(Intent(value))
+        except ValueError:
+            continue
+    return options
+
+
+def clarify_choice(
+    text: str, understanding: Understanding | None, options: list[Intent]
+) -> Intent | None:
+    """Which offered option a typed answer picks: an ordinal ("yg pertama", "2", "the
+    second one"), or one of the options understood as the message's own intent."""
+    if not options:
+        return None
+    tokens = _tokens(text, understanding)
+    words = _words()
+    content = [t for t in tokens if t not in words.filler]
+    if content and len(content) <= 3:
+        for position, ordinal in enumerate(words.ordinals):
+            if position < len(options) and any(t in ordinal for t in content):
+                return options[position]
+    if understanding is not None and understanding.intent in options:
+        return understanding.intent
+    for alternative, _ in understanding.alternatives if understanding else ():
+        if (
+            alternative in options
+            and understanding is not None
+            and (understanding.intent in (Intent.FALLBACK, Intent.OUT_OF_DOMAIN))
+        ):
+            return alternative
+    return None
+
+
+def fits_expectation(
+    expecting: Service,
+    context: dict[str, Any] | None,
+    text: str,
+    understanding: Understanding | None,
+    settings: DialogueSettings,
+) -> bool:
+    """Whether a typed message answers the prompt that waits for it.
+
+    It leaves the prompt when it asks for the menu or a person, or clearly asks something
+    else: another topic's question, or another topic said with confidence. A status prompt
+    keeps what looks like its answer (numbers, dates, cancel) and lets a second message that
+    is not one go (its context counts the asks already made).
+    """
+    if understanding is None:
+        return True  # media, taps: the service answers them ("text only", …)
+    intent = understanding.intent
+    if intent in (Intent.MENU, Intent.HANDOFF) and not understanding.cancel:
+        return False
+    if understanding.cancel:
+        return True
+    same = intent.service is expecting
+    other_topic = not same and intent not in (Intent.FALLBACK,)
+    if expecting is Service.STATUS:
+        if understanding.application_numbers or understanding.dates or _has_digits(text):
+            return True
+        if same:
+            return True
+        if other_topic:
+            return False
+        asks = int((context or {}).get("asks") or 0)
+        return asks < 1  # the second message that is no answer is not trapped
+    if expecting is Service.FEEDBACK:
+        if same or intent is Intent.FALLBACK:
+            return True
+        # A complaint is a statement; a question about another topic leaves the prompt.
+        if asks_question(text, understanding):
+            return False
+        return understanding.confidence < 0.95 or intent is Intent.OUT_OF_DOMAIN
+    return not (other_topic and understanding.confidence >= settings.switch_confidence)
+
+
+_DIGITS = re.compile(r"\d{4,}")
+
+
+def _has_digits(text: str) -> bool:
+    return bool(_DIGITS.search(text))
+
+
+def carried_details(understanding: Understanding, routed: Understanding | None) -> Understanding:
+    """`understanding` with the details and alternatives of the router's reading (`routed`,
+    the one carried on the request: a follow-up's merged details) where it has them."""
+    if routed is None:
+        return understanding
+    update: dict[str, Any] = {
+        name: getattr(routed, name) for name in DETAIL_FIELDS if getattr(routed, name) is not None
+    }
+    if routed.alternatives:
+        update["alternatives"] = routed.alternatives
+    if routed.phone_numbers:
+        update["phone_numbers"] = routed.phone_numbers
+    return understanding.model_copy(update=update) if update else understanding
