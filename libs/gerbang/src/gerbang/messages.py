@@ -315,6 +315,7 @@ class ServiceRequest(_Message):
         intent: Intent | None = None,
         service: Service | None = None,
         template: TemplateContent | None = None,
+        ticket: TicketRef | None = None,
     ) -> OutboundReply:
         """The answer to this request, keeping the routing fields.
 
@@ -332,6 +333,7 @@ class ServiceRequest(_Message):
             template_fallback=template,
             expect=expect,
             inbound_received_at=self.inbound.received_at,
+            ticket=ticket,
         )
 
 
@@ -429,6 +431,15 @@ class TemplateContent(BaseModel):
 ReplyContent = Annotated[
     TextContent | ListContent | ButtonsContent | TemplateContent, Field(discriminator="type")
 ]
+
+
+class TicketRef(BaseModel):
+    """A feedback ticket named in a reply (number and kind)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket: str
+    kind: str
 
 
 class OutboundReply(_Message):
