@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from gerbang.messages import Intent, Service, Understanding
+from gerbang.offices import Lang
 
 DETAIL_FIELDS: tuple[str, ...] = ("subtopic", "passport_kind", "validity_years", "age_group")
 """The fields of `Understanding` that narrow a topic; a follow-up carries them over."""
@@ -395,3 +396,13 @@ def carried_details(understanding: Understanding, routed: Understanding | None) 
     if routed.phone_numbers:
         update["phone_numbers"] = routed.phone_numbers
     return understanding.model_copy(update=update) if update else understanding
+
+
+def conversation_language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
+    """The citizen's language: what they asked for or write now if it is clear, else what
+    we knew."""
+    if understanding is not None and understanding.language_requested:
+        return understanding.language
+    if understanding is not None and len(understanding.normalized.split()) >= 2:
+        return understanding.language
+    return remembered or (understanding.language if understanding else "id")

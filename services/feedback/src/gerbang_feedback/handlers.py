@@ -80,12 +80,15 @@ class FeedbackHandler:
                     expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
                     intent=Intent(f"feedback:{kind.value}"),
                 )
-            case flow.OfferChoices(_, hint):
+            case flow.OfferChoices(thanked, hint):
                 # The kinds as buttons, and the typed answer expected too (issue 9: a
                 # complaint typed instead of tapped is recorded, not lost to the matcher).
+                # After a mere "makasih" the buttons are only an offer: nothing is expected.
                 reply = request.reply(
                     flow.for_step(step, office, national, lang),
-                    expect=replies.offer_expectation(hint, self.prompt_ttl_seconds),
+                    expect=None
+                    if thanked
+                    else replies.offer_expectation(hint, self.prompt_ttl_seconds),
                 )
             case flow.Append(ticket, text):
                 inbound = request.inbound

@@ -23,7 +23,7 @@ from gerbang.messages import (
     ServiceRequest,
     Topic,
 )
-from gerbang.offices import Lang, OfficeRegistry
+from gerbang.offices import OfficeRegistry
 from gerbang.opsstats import OpsStats
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
@@ -70,7 +70,7 @@ class Router:
             understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        language = _language(understanding, session.language)
+        language = dialogue.conversation_language(understanding, session.language)
         # --- Handoff to office staff (gerbang_gateway.handoff), before the bot decides: a
         # held conversation goes to the office inbox and bypasses the bot entirely. ---
         notices: list[Publish] = []
@@ -163,12 +163,3 @@ class Router:
             return [*notices, *(Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies)]
         return [*notices, Publish(REQUEST_TOPICS[route.service], request.key, request)]
 
-
-def _language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
-    """The citizen's language: what they asked for or write now if it is clear, else what
-    we knew."""
-    if understanding is not None and understanding.language_requested:
-        return understanding.language
-    if understanding is not None and len(understanding.normalized.split()) >= 2:
-        return understanding.language
-    return remembered or (understanding.language if understanding else "id")
