@@ -20,24 +20,6 @@ from typing import Any
 from gerbang.offices import OfficeConfigError, OfficeRegistry, load_registry
 
 
-def _reply_text(content: object) -> str:
-    """A reply as text, the way a citizen reads it (lists and buttons flattened)."""
-    kind = getattr(content, "type", "")
-    if kind == "text":
-        return str(content.body)  # type: ignore[attr-defined]
-    if kind == "list":
-        rows = [
-            f"- {row.title}" + (f": {row.description}" if row.description else "")
-            for section in content.sections  # type: ignore[attr-defined]
-            for row in section.rows
-        ]
-        return "\n".join([content.body, *rows])  # type: ignore[attr-defined]
-    if kind == "buttons":
-        buttons = " | ".join(f"[{b.title}]" for b in content.buttons)  # type: ignore[attr-defined]
-        return f"{content.body}\n{buttons}"  # type: ignore[attr-defined]
-    return str(content)
-
-
 def offline_services() -> dict[str, Callable[..., list[Any]]]:  # one message, no context
     """The services' own offline answers (`gerbang.offline_replies` entry points): the status
     and feedback services answer here exactly as their workers would, minus Kafka and Redis."""
@@ -52,7 +34,7 @@ def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_jso
     Kafka or Redis: the router's rules (`gerbang.routing.decide`, `gerbang.dialogue`) over
     in-memory state, the FAQ composer and the services' offline steps."""
     from gerbang.faq.answers import NotAnFaqIntent, answer_topic
-    from gerbang.offline import OfflineLine
+    from gerbang.offline import OfflineLine, reply_text
 
     line = OfflineLine(registry, office_code)
     for text in texts:
@@ -60,7 +42,7 @@ def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_jso
         intent = result.intent
         service = intent.service.value
         understanding = result.understanding
-        reply = "\n\n".join(_reply_text(r.content) for r in result.replies)
+        reply = "\n\n".join(reply_text(r.content) for r in result.replies)
         topic = ""
         if understanding is not None and service in ("faq", "router"):
             try:

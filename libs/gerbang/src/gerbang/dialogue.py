@@ -365,7 +365,7 @@ def fits_expectation(
         if other_topic:
             return False
         asks = int((context or {}).get("asks") or 0)
-        return asks < 1  # the second message that is no answer is not trapped
+        return asks <= 1  # the prompt counts itself: a second non-answer is not trapped
     if expecting is Service.FEEDBACK:
         if same or intent is Intent.FALLBACK:
             return True
@@ -406,3 +406,131 @@ def conversation_language(understanding: Understanding | None, remembered: Lang 
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")
+
+
+# --- scenarios: multi-turn conversations as data ------------------------------------------
+
+SCENARIO_CLASSES: tuple[str, ...] = (
+    "typed_answer",
+    "followup",
+    "expectation_yields",
+    "ticket_detail",
+    "out_of_domain",
+    "scam_report",
+)
+"""The six failure classes of issue 9, each scenario tagged with one."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one turn got, as a scenario checks it (offline or through the pipeline)."""
+
+    intent: str | None
+    records: tuple[str, ...] = ()
+    appends: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+    reply: str = ""
+
+
+def load_scenarios(path: str) -> list[dict[str, Any]]:
+    """The scenarios of a YAML file (`scenarios:` list of {name, class, lang, office, turns})."""
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    scenarios = raw["scenarios"] if isinstance(raw, dict) else raw
+    for scenario in scenarios:
+        if scenario.get("class") not in SCENARIO_CLASSES:
+            raise ValueError(f"scenario {scenario.get('name')!r}: unknown class")
+        for turn in scenario["turns"]:
+            if ("say" in turn) == ("tap" in turn):
+                raise ValueError(f"scenario {scenario['name']!r}: a turn says or taps")
+    return list(scenarios)
+
+
+def check_turn(expect: dict[str, Any] | None, observed: Observed) -> list[str]:
+    """What differs between a turn's `expect` and what it got ([] when it passed).
+
+    `intent`: the intent answered; `records`: the ticket kind recorded by this turn (none
+    when absent); `appends: true`: added to the previous ticket (not, when absent);
+    `details`: a subset of the details answered; `reply_contains`: lowercase substrings.
+    """
+    expect = expect or {}
+    problems: list[str] = []
+    if "intent" in expect and observed.intent != expect["intent"]:
+        problems.append(f"intent {observed.intent} != {expect['intent']}")
+    wanted = expect.get("records")
+    wanted_records = () if wanted is None else (wanted,) if isinstance(wanted, str) else wanted
+    if tuple(observed.records) != tuple(wanted_records):
+        problems.append(f"records {list(observed.records)} != {list(wanted_records)}")
+    if bool(expect.get("appends", False)) != observed.appends:
+        problems.append(f"appends {observed.appends} != {bool(expect.get('appends', False))}")
+    for name, value in (expect.get("details") or {}).items():
+        if observed.details.get(name) != value:
+            problems.append(f"details.{name} {observed.details.get(name)!r} != {value!r}")
+    reply = observed.reply.lower()
+    for piece in expect.get("reply_contains") or ():
+        if piece.lower() not in reply:
+            problems.append(f"reply lacks {piece!r}")
+    return problems
+
+
+def evaluate(path: str, *, offices_dir: str | None = None) -> dict[str, Any]:
+    """Run a scenarios file OFFLINE through the router's rules and the services' steps
+    (`gerbang.offline.OfflineLine`): {"scenarios": n, "passed": k, "failures": [...]}."""
+    from gerbang.offices import default_offices_dir, load_registry
+    from gerbang.offline import OfflineLine, reply_text
+    from gerbang.understanding.classify import IntentMatcher
+
+    registry = load_registry(offices_dir or default_offices_dir())
+    matchers = IntentMatcher.from_registry(registry)
+    scenarios = load_scenarios(path)
+    failures: list[dict[str, Any]] = []
+    by_class: dict[str, list[int]] = {}
+    for scenario in scenarios:
+        office = scenario.get("office", "jakpus")
+        line = OfflineLine(registry, office, matcher=matchers[office])
+        problems: list[str] = []
+        for number, turn in enumerate(scenario["turns"], 1):
+            if "tap" in turn:
+                result = line.send(turn.get("title"), reply_id=turn["tap"])
+            else:
+                result = line.send(turn["say"])
+            understanding = result.understanding
+            observed = Observed(
+                intent=result.intent.value,
+                records=tuple(record.kind.value for record in result.records),
+                appends=bool(result.addenda),
+                details=details_of(understanding) if understanding is not None else {},
+                reply="\n".join(reply_text(reply.content) for reply in result.replies),
+            )
+            problems += [f"turn {number}: {p}" for p in check_turn(turn.get("expect"), observed)]
+        tally = by_class.setdefault(scenario["class"], [0, 0])
+        tally[1] += 1
+        if problems:
+            failures.append({"name": scenario["name"], "class": scenario["class"],
+                             "problems": problems})  # fmt: skip
+        else:
+            tally[0] += 1
+    return {
+        "scenarios": len(scenarios),
+        "passed": len(scenarios) - len(failures),
+        "by_class": {name: {"passed": p, "total": t} for name, (p, t) in by_class.items()},
+        "failures": failures,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gerbang.dialogue SCENARIOS.yaml`: the offline pass count as one JSON line."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m gerbang.dialogue SCENARIOS.yaml", file=sys.stderr)
+        return 2
+    report = evaluate(args[0])
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if report["passed"] == report["scenarios"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -223,11 +223,31 @@ class OfflineLine:
             state.expect_service = reply.expect.service
             state.expect_context = dict(reply.expect.context)
             state.expect_until = now + reply.expect.ttl_seconds
-        elif reply.service is not None and reply.in_reply_to and state.expect_service is (
-            reply.service
+        elif (
+            reply.service is not None
+            and reply.in_reply_to
+            and state.expect_service is (reply.service)
         ):
             state.expect_service, state.expect_context = None, None
         if reply.language:
             state.language = reply.language
         if reply.ticket is not None:
             state.ticket = OpenTicket(reply.ticket.ticket, reply.ticket.kind, now)
+
+
+def reply_text(content: Any) -> str:
+    """A reply as the citizen reads it (lists and buttons flattened)."""
+    kind = getattr(content, "type", "")
+    if kind == "text":
+        return str(content.body)
+    if kind == "list":
+        rows = [
+            f"- {row.title}" + (f": {row.description}" if row.description else "")
+            for section in content.sections
+            for row in section.rows
+        ]
+        return "\n".join([content.body, *rows])
+    if kind == "buttons":
+        buttons = " | ".join(f"[{b.title}]" for b in content.buttons)
+        return f"{content.body}\n{buttons}"
+    return str(content)

@@ -162,4 +162,3 @@ class Router:
             ]
             return [*notices, *(Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies)]
         return [*notices, Publish(REQUEST_TOPICS[route.service], request.key, request)]
-
