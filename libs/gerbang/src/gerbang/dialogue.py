@@ -161,11 +161,14 @@ def asks_question(text: str, understanding: Understanding | None) -> bool:
 
 
 def only_thanks(text: str, understanding: Understanding | None) -> bool:
-    """ "makasih ya", "ok thanks": a thank-you and nothing else."""
+    """"makasih ya", "ok thanks": a thank-you and nothing else (read on the text as written
+    and on the normalised text, which may have dropped or expanded the thanks)."""
     words = _words()
-    tokens = _tokens(text, understanding)
-    thanked = any(t in words.thanks for t in tokens)
-    return thanked and all(t in words.thanks or t in words.filler for t in tokens)
+    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
+    thanked = any(t in words.thanks for tokens in readings for t in tokens)
+    return thanked and any(
+        all(t in words.thanks or t in words.filler for t in tokens) for tokens in readings
+    )
 
 
 def details_of(understanding: Understanding) -> dict[str, Any]:
