@@ -161,8 +161,8 @@ def asks_question(text: str, understanding: Understanding | None) -> bool:
 
 
 def only_thanks(text: str, understanding: Understanding | None) -> bool:
-    """"makasih ya", "ok thanks": a thank-you and nothing else (read on the text as written
-    and on the normalised text, which may have dropped or expanded the thanks)."""
+    """A thank-you and nothing else ("makasih ya", "ok thanks"), read on the text as
+    written and on the normalised text (which may have dropped or expanded the thanks)."""
     words = _words()
     readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
     thanked = any(t in words.thanks for tokens in readings for t in tokens)
