@@ -190,6 +190,8 @@ def test_the_ticket_window_closes() -> None:
          u(Intent.FAQ_FEES, 0.87), False),
         (Service.FEEDBACK, {"kind": "complaint"}, "menu", u(Intent.MENU, 1.0), False),
         (Service.FAQ, {}, "berapa biaya paspor", u(Intent.FAQ_FEES, 0.85), True),
+        (Service.ROUTER, {"handoff_offer": "fallbacks"}, "syarat paspor",
+         u(Intent.FAQ_REQUIREMENTS, 0.6), False),
         (Service.STATUS, {"asks": 1}, "biaya paspor berapa", u(Intent.FAQ_FEES, 0.85), False),
     ],
 )  # fmt: skip

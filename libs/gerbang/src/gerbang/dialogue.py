@@ -353,6 +353,10 @@ def fits_expectation(
     """
     if understanding is None:
         return True  # media, taps: the service answers them ("text only", …)
+    if expecting is Service.ROUTER:
+        # The handoff offer: its answers ("ya", "tidak", the button) are taken by the
+        # handoff step before routing; anything else is a message of its own.
+        return False
     intent = understanding.intent
     if intent in (Intent.MENU, Intent.HANDOFF) and not understanding.cancel:
         return False
