@@ -11,22 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from gerbang.offices import OfficeConfigError, OfficeRegistry, load_registry
-
-
-def offline_services() -> dict[str, Callable[..., list[Any]]]:  # one message, no context
-    """The services' own offline answers (`gerbang.offline_replies` entry points): the status
-    and feedback services answer here exactly as their workers would, minus Kafka and Redis."""
-    found = {}
-    for entry in importlib.metadata.entry_points(group="gerbang.offline_replies"):
-        found[entry.name] = entry.load()
-    return found
 
 
 def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_json: bool) -> int:
