@@ -136,7 +136,10 @@ def test_menu_row_offers_the_three_kinds() -> None:
 
 
 def test_a_vague_message_offers_the_three_kinds() -> None:
-    assert flow.decide(request("mau kasih masukan")) == flow.OfferChoices()
+    # The words' kind travels with the offer: a message typed instead of a tap is that kind.
+    assert flow.decide(request("mau kasih masukan")) == flow.OfferChoices(
+        hint=FeedbackKind.SUGGESTION
+    )
 
 
 @pytest.mark.parametrize("text", ["ok makasih", "terima kasih min", "thanks", "makasih kak"])

@@ -158,8 +158,8 @@ def test_media_nobody_waits_for_is_flagged() -> None:
 
 
 def test_a_requested_language_wins_over_what_was_remembered() -> None:
+    from gerbang.dialogue import conversation_language as _language
     from gerbang.understanding import Understanding
-    from gerbang_gateway.router import _language
 
     asked = Understanding(
         intent=Intent.MENU, confidence=1.0, language="en", normalized="english",

@@ -1,6 +1,8 @@
 """`gerbang`: offline tools for office staff and operators.
 
-gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline)
+gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline);
+    several messages (-m TEXT -m TEXT, --file, or one per stdin line) are one citizen's
+    conversation: follow-ups, prompts and tickets as the router handles them
 gerbang offices check                         validate every office folder and its content
 gerbang topics create                         create Kafka topics (re-runnable)
 """
@@ -9,82 +11,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from gerbang.offices import OfficeConfigError, OfficeRegistry, load_registry
 
 
-def _reply_text(content: object) -> str:
-    """A reply as text, the way a citizen reads it (lists and buttons flattened)."""
-    kind = getattr(content, "type", "")
-    if kind == "text":
-        return str(content.body)  # type: ignore[attr-defined]
-    if kind == "list":
-        rows = [
-            f"- {row.title}" + (f": {row.description}" if row.description else "")
-            for section in content.sections  # type: ignore[attr-defined]
-            for row in section.rows
-        ]
-        return "\n".join([content.body, *rows])  # type: ignore[attr-defined]
-    if kind == "buttons":
-        buttons = " | ".join(f"[{b.title}]" for b in content.buttons)  # type: ignore[attr-defined]
-        return f"{content.body}\n{buttons}"  # type: ignore[attr-defined]
-    return str(content)
-
-
-def offline_services() -> dict[str, Callable[..., list[Any]]]:
-    """The services' own offline answers (`gerbang.offline_replies` entry points): the status
-    and feedback services answer here exactly as their workers would, minus Kafka and Redis."""
-    found = {}
-    for entry in importlib.metadata.entry_points(group="gerbang.offline_replies"):
-        found[entry.name] = entry.load()
-    return found
-
-
 def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_json: bool) -> int:
-    """Answer each text as the office's WhatsApp line would, without Kafka or Redis."""
-    from gerbang.faq.answers import answer_topic, compose
-    from gerbang.understanding.classify import IntentMatcher
+    """Answer the texts as one citizen's conversation with the office's WhatsApp line, without
+    Kafka or Redis: the router's rules (`gerbang.routing.decide`, `gerbang.dialogue`) over
+    in-memory state, the FAQ composer and the services' offline steps."""
+    from gerbang.faq.answers import NotAnFaqIntent, answer_topic
+    from gerbang.offline import OfflineLine, reply_text
 
-    services = offline_services()
-
-    office = registry.get(office_code)
-    matcher = IntentMatcher.from_registry(registry)[office.code]
+    line = OfflineLine(registry, office_code)
     for text in texts:
-        understanding = matcher.understand(text, office_code=office.code)
-        intent = understanding.intent
+        result = line.send(text)
+        intent = result.intent
         service = intent.service.value
-        if service in ("faq", "router"):
-            contents = compose(registry, office, understanding)
-        elif service in services:
-            contents = services[service](registry, office, text, understanding)
-        else:
-            contents = []
-        reply = "\n\n".join(_reply_text(c) for c in contents) or (
-            f"({service} service is not installed here: no offline answer)"
-        )
+        understanding = result.understanding
+        reply = "\n\n".join(reply_text(r.content) for r in result.replies)
+        topic = ""
+        if understanding is not None and service in ("faq", "router"):
+            try:
+                topic = answer_topic(understanding.model_copy(update={"intent": intent}))
+            except NotAnFaqIntent:
+                topic = ""
+        confidence = understanding.confidence if understanding is not None else 1.0
         if as_json:
             print(
                 json.dumps(
                     {
                         "service": service,
                         "intent": intent.value,
-                        "topic": answer_topic(understanding)
-                        if service in ("faq", "router")
-                        else "",
+                        "topic": topic,
                         "reply": reply,
-                        "confidence": round(understanding.confidence, 3),
+                        "confidence": round(confidence, 3),
+                        "records": [r.kind.value for r in result.records],
+                        "appends_to": [a.ticket for a in result.addenda],
                     },
                     ensure_ascii=False,
                 ),
                 flush=True,
             )
         else:
-            print(f"[{intent.value} {understanding.confidence:.2f}] {reply}\n", flush=True)
+            print(f"> {text}\n[{intent.value} {confidence:.2f}] {reply}\n", flush=True)
     return 0
 
 
@@ -109,7 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     p_ask.add_argument("--office", required=True, help="office code, e.g. jakpus")
     p_ask.add_argument("--json", action="store_true", help="one JSON object per answer")
     p_ask.add_argument(
-        "text", nargs="*", help="the message; without it, one message per stdin line"
+        "text", nargs="*", help="one message; without it (and -m, --file), one per stdin line"
+    )
+    p_ask.add_argument(
+        "-m",
+        "--message",
+        action="append",
+        default=[],
+        help="a message of the conversation (repeat for the next ones)",
+    )
+    p_ask.add_argument(
+        "--file", type=argparse.FileType("r", encoding="utf-8"), help="one message per line"
     )
     p_off = sub.add_parser("offices", help="office data")
     p_off.add_argument("action", choices=["check"])
@@ -132,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        texts = [" ".join(args.text)] if args.text else (line.rstrip("\n") for line in sys.stdin)
+        texts: list[str] = [" ".join(args.text)] if args.text else []
+        texts += args.message
+        if args.file is not None:
+            texts += [line.rstrip("\n") for line in args.file]
+        if not texts:
+            texts = [line.rstrip("\n") for line in sys.stdin]
         return ask(registry, args.office, (t for t in texts if t.strip()), args.json)
     if args.command == "offices":
         return check_offices(registry)

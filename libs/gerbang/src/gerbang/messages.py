@@ -315,6 +315,7 @@ class ServiceRequest(_Message):
         intent: Intent | None = None,
         service: Service | None = None,
         template: TemplateContent | None = None,
+        ticket: TicketRef | None = None,
     ) -> OutboundReply:
         """The answer to this request, keeping the routing fields.
 
@@ -332,6 +333,7 @@ class ServiceRequest(_Message):
             template_fallback=template,
             expect=expect,
             inbound_received_at=self.inbound.received_at,
+            ticket=ticket,
         )
 
 
@@ -431,6 +433,15 @@ ReplyContent = Annotated[
 ]
 
 
+class TicketRef(BaseModel):
+    """A feedback ticket named in a reply (number and kind)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket: str
+    kind: str
+
+
 class OutboundReply(_Message):
     """A message to send to a citizen (topic whatsapp.outbound)."""
 
@@ -458,6 +469,11 @@ class OutboundReply(_Message):
         default=None, description="The staff account that wrote it (office inbox replies)"
     )
     created_at: dt.datetime = Field(default_factory=utcnow)
+    ticket: TicketRef | None = Field(
+        default=None,
+        description="The ticket this reply confirms (recorded or added to): the router keeps "
+        "it for a few minutes so that a detail the citizen adds goes to it",
+    )
 
     @property
     def key(self) -> str:
@@ -647,6 +663,8 @@ class FeedbackKind(StrEnum):
     APPRECIATION = "appreciation"
     COMPLAINT = "complaint"
     SUGGESTION = "suggestion"
+    SCAM_REPORT = "scam_report"
+    """A fraudster reported (a number posing as the office, a broker): always urgent."""
 
 
 class FeedbackRecord(_Message):
@@ -663,10 +681,32 @@ class FeedbackRecord(_Message):
     profile_name: str | None = None
     received_at: dt.datetime
     recorded_at: dt.datetime = Field(default_factory=utcnow)
+    reported_numbers: list[str] = Field(
+        default_factory=list, description="Scam reports: the numbers reported (wa_id digits)"
+    )
 
     @property
     def key(self) -> str:
         """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)
+
+
+class FeedbackAddendum(_Message):
+    """The citizen added detail to a ticket right after it was recorded (topic
+    feedback.recorded, keyed like the record so it follows it). One per inbound message."""
+
+    event: Literal["addendum"] = "addendum"
+    ticket: str
+    office: str
+    wa_id: str
+    message_id: str = Field(description="Inbound wamid of the added message")
+    text: str
+    received_at: dt.datetime
+    recorded_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation of the record."""
         return conversation_key(self.office, self.wa_id)
 
 
@@ -729,14 +769,15 @@ def _feedback_event_tag(value: Any) -> str:
 _FeedbackEventUnion = Annotated[
     Annotated[FeedbackRecord, Tag("recorded")]
     | Annotated[FeedbackHandled, Tag("handled")]
-    | Annotated[FeedbackProgress, Tag("progress")],
+    | Annotated[FeedbackProgress, Tag("progress")]
+    | Annotated[FeedbackAddendum, Tag("addendum")],
     Discriminator(_feedback_event_tag),
 ]
 
 
 class FeedbackEvent(RootModel[_FeedbackEventUnion]):
-    """Anything on feedback.recorded: a `FeedbackRecord`, `FeedbackHandled` or
-    `FeedbackProgress` (decode only)."""
+    """Anything on feedback.recorded: a `FeedbackRecord`, `FeedbackHandled`,
+    `FeedbackProgress` or `FeedbackAddendum` (decode only)."""
 
 
 # --- inbox.messages (key office:wa_id): conversations held for office staff ----------------

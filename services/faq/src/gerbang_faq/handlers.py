@@ -11,7 +11,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from gerbang.bus import Publish
-from gerbang.faq.answers import compose
+from gerbang.faq.answers import respond
 from gerbang.messages import Intent, ServiceRequest, Topic, Understanding
 from gerbang.offices import OfficeRegistry
 from gerbang.phone import mask_numbers_in_text
@@ -68,16 +68,16 @@ class FaqHandler:
         """Compose the answer; remember questions we could not answer."""
         office = self.registry.get(request.office)
         text = request.inbound.text or ""
-        # The router read the text once; its reading travels on the request. A tap or a
-        # routed-without-text request has none: the intent alone answers it.
+        # The router read the text once, against the conversation (a follow-up's topic and
+        # details merged); that reading travels on the request. A tap or a request routed
+        # without text has none: the intent alone answers it.
         understanding = (
             request.understanding
             or Understanding(intent=request.intent, confidence=request.confidence)
         ).model_copy(update={"intent": request.intent, "language": request.language})
-        contents = compose(self.registry, office, understanding)
         if request.intent in (Intent.FALLBACK, Intent.OUT_OF_DOMAIN) and text.strip():
             FAQ_MISSES.labels(office.code).inc()
             await self.misses.record(office.code, text, request.inbound.message_id, time.time())
         FAQ_ANSWERS.labels(office.code, request.intent.value).inc()
-        replies = [request.reply(content, part=i) for i, content in enumerate(contents)]
+        replies = respond(self.registry, office, request, understanding)
         return [Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies]

@@ -6,7 +6,11 @@ Steps:
 - a kind button (`feedback:<kind>|choose`) → ask for the message, expecting the answer;
 - the expected answer, or a message the router sent us that already says something
   → record it (kind, urgency and flags from `classify`);
-- "batal" while we wait → cancelled; a photo without text while we wait → ask for text.
+- "batal" while we wait → cancelled; a photo without text while we wait → ask for text;
+- the kinds offered as buttons and a message typed instead of a tap → recorded, of the kind
+  the first message hinted at unless the text says otherwise;
+- a scam report (`feedback:scam_report`) → recorded, urgent and flagged, with the numbers;
+- a detail the router found to belong to the ticket just recorded (`append_to`) → appended.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gerbang import messages
+from gerbang.dialogue import APPEND_KEY, OFFER_KEY
 from gerbang.messages import MENU_FEEDBACK_ROW, FeedbackKind, Intent, ServiceRequest
 from gerbang.offices import Lang, NationalConfig, Office
 from gerbang_feedback import replies
@@ -27,6 +32,9 @@ class OfferChoices:
 
     thanked: bool = False
     """The citizen only said thanks ("ok makasih"): answer it before offering the kinds."""
+    hint: FeedbackKind | None = None
+    """The kind the citizen's words announced ("mau komplain"): a typed answer is that kind
+    unless its text says otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +64,18 @@ class Record:
     classification: Classification
 
 
-Step = OfferChoices | AskForMessage | AskForText | Cancel | Record
+@dataclass(frozen=True, slots=True)
+class Append:
+    """Add this text to the ticket just recorded."""
+
+    ticket: str
+    text: str
+
+
+SCAM_REPORT_FLAG = "scam_report"
+
+
+Step = OfferChoices | AskForMessage | AskForText | Cancel | Record | Append
 
 _INTENT_KIND = {
     Intent.FEEDBACK_APPRECIATION: FeedbackKind.APPRECIATION,
@@ -87,6 +106,18 @@ def decide(request: ServiceRequest) -> Step:
         return OfferChoices()  # a button of ours we no longer know: start again
 
     text = (inbound.text or "").strip()
+    context = request.conversation.context if request.conversation.expected else {}
+    if context.get(APPEND_KEY) and text:
+        return Append(str(context[APPEND_KEY]), text)
+    if request.intent is Intent.FEEDBACK_SCAM_REPORT and text:
+        return Record(text, scam_report(text))
+    if OFFER_KEY in context and text:
+        if is_cancel(text):
+            return Cancel()
+        hint = _kind_or_none(context.get(OFFER_KEY))
+        classification = classify(text, hint=hint)
+        if not classification.vague:
+            return Record(text, classification)
     chosen = expected_kind(request)
     if chosen is not None:
         if not text:
@@ -97,10 +128,33 @@ def decide(request: ServiceRequest) -> Step:
 
     if not text:
         return OfferChoices()
-    classification = classify(text, hint=_INTENT_KIND.get(request.intent))
+    hint = _INTENT_KIND.get(request.intent)
+    classification = classify(text, hint=hint)
     if classification.vague:
-        return OfferChoices(thanked=classification.kind is FeedbackKind.APPRECIATION)
+        thanked = classification.kind is FeedbackKind.APPRECIATION
+        return OfferChoices(thanked=thanked, hint=None if thanked else hint)
     return Record(text, classification)
+
+
+def _kind_or_none(value: object) -> FeedbackKind | None:
+    try:
+        return FeedbackKind(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def scam_report(text: str) -> Classification:
+    """A scam report: always urgent, flagged (with the text's own flags, e.g. impersonation)."""
+    found = classify(text)
+    flags = (SCAM_REPORT_FLAG, *(flag for flag in found.flags if flag != SCAM_REPORT_FLAG))
+    return Classification(
+        kind=FeedbackKind.SCAM_REPORT,
+        urgent=True,
+        flags=flags,
+        confident=True,
+        vague=False,
+        normalized=found.normalized,
+    )
 
 
 def for_step(
@@ -108,7 +162,9 @@ def for_step(
 ) -> messages.ButtonsContent | messages.TextContent:
     """What the citizen reads for a conversation step. A `Record` needs its `ticket`."""
     match step:
-        case OfferChoices(thanked):
+        case Append(ticket_no, _):
+            return replies.appended(ticket_no, lang)
+        case OfferChoices(thanked, _):
             return replies.choice_buttons(office, lang, thanked=thanked)
         case AskForMessage(kind):
             return replies.prompt(kind, office, lang)

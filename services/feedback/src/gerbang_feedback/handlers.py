@@ -22,7 +22,10 @@ from collections.abc import Callable, Sequence
 
 from gerbang import handoff
 from gerbang.bus import Publish, Reject
+from gerbang.faq.answers import check_numbers
+from gerbang.faq.content import render
 from gerbang.messages import (
+    FeedbackAddendum,
     FeedbackEvent,
     FeedbackHandled,
     FeedbackKind,
@@ -32,11 +35,15 @@ from gerbang.messages import (
     Intent,
     Service,
     ServiceRequest,
+    TextContent,
+    TicketRef,
     Topic,
     utcnow,
 )
-from gerbang.offices import OfficeRegistry, UnknownOffice
+from gerbang.offices import Office, OfficeRegistry, UnknownOffice
+from gerbang.phone import mask
 from gerbang_feedback import flow, replies
+from gerbang_feedback.classify import Classification
 from gerbang_feedback.metrics import FEEDBACK_RECORDED
 from gerbang_feedback.tickets import ticket_year
 from gerbang_feedback.view import FeedbackView
@@ -73,54 +80,111 @@ class FeedbackHandler:
                     expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
                     intent=Intent(f"feedback:{kind.value}"),
                 )
-            case flow.Record(text, classification):
-                inbound = request.inbound
-                ticket, new = await self.view.assign_ticket(
-                    office, ticket_year(inbound.received_at), inbound.message_id
+            case flow.OfferChoices(thanked, hint):
+                # The kinds as buttons, and the typed answer expected too (issue 9: a
+                # complaint typed instead of tapped is recorded, not lost to the matcher).
+                # After a mere "makasih" the buttons are only an offer: nothing is expected.
+                reply = request.reply(
+                    flow.for_step(step, office, national, lang),
+                    expect=None
+                    if thanked
+                    else replies.offer_expectation(hint, self.prompt_ttl_seconds),
                 )
-                record = FeedbackRecord(
+            case flow.Append(ticket, text):
+                inbound = request.inbound
+                addendum = FeedbackAddendum(
                     ticket=ticket,
                     office=office.code,
                     wa_id=inbound.wa_id,
                     message_id=inbound.message_id,
-                    kind=classification.kind,
-                    urgent=classification.urgent,
-                    flags=list(classification.flags),
                     text=text[:MAX_TEXT],
-                    profile_name=inbound.profile_name,
                     received_at=inbound.received_at,
                 )
-                if new:
-                    FEEDBACK_RECORDED.labels(
-                        office.code, record.kind.value, str(record.urgent).lower()
-                    ).inc()
-                log.info(
-                    "feedback recorded",
-                    extra={"ticket": ticket, "kind": record.kind.value, "urgent": record.urgent,
-                           "flags": record.flags, "new_ticket": new},
-                )  # fmt: skip
+                kind = str(request.conversation.context.get("kind") or "complaint")
+                log.info("feedback detail added", extra={"ticket": ticket})
                 reply = request.reply(
-                    flow.for_step(step, office, national, lang, ticket=ticket),
-                    intent=Intent(f"feedback:{record.kind.value}"),
+                    flow.for_step(step, office, national, lang),
+                    ticket=TicketRef(ticket=ticket, kind=kind),
                 )
-                publishes = [
-                    Publish(Topic.FEEDBACK_RECORDED, record.key, record),
+                return [
+                    Publish(Topic.FEEDBACK_RECORDED, addendum.key, addendum),
                     Publish(Topic.OUTBOUND, reply.key, reply),
                 ]
-                if record.urgent and record.kind is FeedbackKind.COMPLAINT:
-                    # An urgent complaint: offer a person (the router expects the "ya").
-                    offer = request.reply(
-                        handoff.offer(office, lang, HandoffReason.URGENT_COMPLAINT),
-                        part=1,
-                        intent=Intent.HANDOFF,
-                        service=Service.ROUTER,
-                        expect=handoff.offer_expectation(HandoffReason.URGENT_COMPLAINT),
-                    )
-                    publishes.append(Publish(Topic.OUTBOUND, offer.key, offer))
-                return publishes
+            case flow.Record(text, classification):
+                return await self._record(request, office, text, classification)
             case _:
                 reply = request.reply(flow.for_step(step, office, national, lang))
         return [Publish(Topic.OUTBOUND, reply.key, reply)]
+
+    async def _record(
+        self,
+        request: ServiceRequest,
+        office: Office,
+        text: str,
+        classification: Classification,
+    ) -> list[Publish]:
+        """A record with its ticket, and the citizen's confirmation (and what follows it)."""
+        lang = request.language
+        national = self.registry.national
+        inbound = request.inbound
+        ticket, new = await self.view.assign_ticket(
+            office, ticket_year(inbound.received_at), inbound.message_id
+        )
+        scam = classification.kind is FeedbackKind.SCAM_REPORT
+        reported = list(request.understanding.phone_numbers) if request.understanding else []
+        record = FeedbackRecord(
+            ticket=ticket,
+            office=office.code,
+            wa_id=inbound.wa_id,
+            message_id=inbound.message_id,
+            kind=classification.kind,
+            urgent=classification.urgent,
+            flags=list(classification.flags),
+            text=text[:MAX_TEXT],
+            profile_name=inbound.profile_name,
+            received_at=inbound.received_at,
+            reported_numbers=reported if scam else [],
+        )
+        if new:
+            FEEDBACK_RECORDED.labels(
+                office.code, record.kind.value, str(record.urgent).lower()
+            ).inc()
+        log.info(
+            "feedback recorded",
+            extra={"ticket": ticket, "kind": record.kind.value, "urgent": record.urgent,
+                   "flags": record.flags, "new_ticket": new,
+                   "reported": [mask(n) for n in record.reported_numbers]},
+        )  # fmt: skip
+        step = flow.Record(text, classification)
+        reply = request.reply(
+            flow.for_step(step, office, national, lang, ticket=ticket),
+            intent=Intent(f"feedback:{record.kind.value}"),
+            ticket=TicketRef(ticket=ticket, kind=record.kind.value),
+        )
+        publishes = [
+            Publish(Topic.FEEDBACK_RECORDED, record.key, record),
+            Publish(Topic.OUTBOUND, reply.key, reply),
+        ]
+        if scam:
+            # The citizen gets the check too: the reported number's verdict, else the warning.
+            check = (
+                check_numbers(self.registry, office, record.reported_numbers, lang)
+                if record.reported_numbers
+                else render(self.registry, office, "scam_warning", lang)
+            )
+            extra = request.reply(TextContent(body=check[:4096]), part=1, intent=request.intent)
+            publishes.append(Publish(Topic.OUTBOUND, extra.key, extra))
+        if record.urgent and record.kind is FeedbackKind.COMPLAINT:
+            # An urgent complaint: offer a person (the router expects the "ya").
+            offer = request.reply(
+                handoff.offer(office, lang, HandoffReason.URGENT_COMPLAINT),
+                part=1,
+                intent=Intent.HANDOFF,
+                service=Service.ROUTER,
+                expect=handoff.offer_expectation(HandoffReason.URGENT_COMPLAINT),
+            )
+            publishes.append(Publish(Topic.OUTBOUND, offer.key, offer))
+        return publishes
 
 
 class ViewUpdater:
@@ -148,6 +212,8 @@ class ViewUpdater:
             return await self.view.apply_record(payload)
         if isinstance(payload, FeedbackProgress):
             return await self.view.apply_progress(payload)
+        if isinstance(payload, FeedbackAddendum):
+            return await self.view.apply_addendum(payload)
         return await self.view.apply_handled(payload)
 
     async def handle(self, event: FeedbackEvent) -> Sequence[Publish]:

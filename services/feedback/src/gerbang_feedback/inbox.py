@@ -90,6 +90,7 @@ def record_fields(record: FeedbackRecord) -> dict[str, str]:
         "urgent": "1" if record.urgent else "0",
         "flags": json.dumps(list(record.flags)),
         "text": record.text,
+        "reported_numbers": json.dumps(list(record.reported_numbers)),
         "profile_name": record.profile_name or "",
         "received_at": record.received_at.isoformat(),
         "recorded_at": record.recorded_at.isoformat(),

@@ -9,6 +9,7 @@ No promise of a response time is made: the reference has none, offices decide.
 
 from __future__ import annotations
 
+from gerbang.dialogue import OFFER_KEY
 from gerbang.messages import (
     Button,
     ButtonsContent,
@@ -28,6 +29,7 @@ _KIND_TITLES: dict[FeedbackKind, dict[Lang, str]] = {
     FeedbackKind.APPRECIATION: {"id": "Apresiasi", "en": "Appreciation"},
     FeedbackKind.COMPLAINT: {"id": "Keluhan", "en": "Complaint"},
     FeedbackKind.SUGGESTION: {"id": "Saran", "en": "Suggestion"},
+    FeedbackKind.SCAM_REPORT: {"id": "Laporan penipuan", "en": "Scam report"},
 }
 KIND_ORDER = (FeedbackKind.APPRECIATION, FeedbackKind.COMPLAINT, FeedbackKind.SUGGESTION)
 
@@ -106,6 +108,10 @@ def prompt(kind: FeedbackKind, office: Office, lang: Lang) -> TextContent:
                 f"Please write your suggestion to improve {office.short_name}'s service in "
                 "one message."
             ),
+            FeedbackKind.SCAM_REPORT: (
+                "Please write in one message the number or account that claimed to be the "
+                "immigration office, and what it asked of you."
+            ),
         }[kind]
         return TextContent(body=f"{ask}\n\nType *cancel* to stop.")
     ask = {
@@ -122,8 +128,37 @@ def prompt(kind: FeedbackKind, office: Office, lang: Lang) -> TextContent:
             f"Silakan tuliskan saran Anda untuk peningkatan layanan {office.short_name} "
             "dalam satu pesan."
         ),
+        FeedbackKind.SCAM_REPORT: (
+            "Silakan tuliskan dalam satu pesan nomor atau akun yang mengaku kantor imigrasi, "
+            "dan apa yang dimintanya dari Anda."
+        ),
     }[kind]
     return TextContent(body=f"{ask}\n\nKetik *batal* untuk membatalkan.")
+
+
+def offer_expectation(
+    hint: FeedbackKind | None, ttl_seconds: int = PROMPT_TTL_SECONDS
+) -> Expectation:
+    """The directive of the kind buttons: a message typed instead of a tap comes back to us
+    (recorded as the `hint`ed kind unless its text says otherwise)."""
+    return Expectation(
+        service=Service.FEEDBACK,
+        context={OFFER_KEY: hint.value if hint else ""},
+        ttl_seconds=ttl_seconds,
+    )
+
+
+def appended(ticket: str, lang: Lang) -> TextContent:
+    """The citizen's detail was added to the ticket just recorded."""
+    if lang == "en":
+        return TextContent(
+            body=f"Thank you, we have added this information to report *{ticket}*. "
+            "Type *menu* for other topics."
+        )
+    return TextContent(
+        body=f"Terima kasih, keterangan ini kami tambahkan ke laporan *{ticket}*. "
+        "Ketik *menu* untuk topik lain."
+    )
 
 
 def prompt_expectation(kind: FeedbackKind, ttl_seconds: int = PROMPT_TTL_SECONDS) -> Expectation:
@@ -166,6 +201,10 @@ def _thanks(kind: FeedbackKind, office: Office, lang: Lang) -> str:
                 f"Thank you for your suggestion. It has been recorded for {office.short_name} "
                 "to help improve the service."
             ),
+            FeedbackKind.SCAM_REPORT: (
+                f"Thank you for reporting it. Your scam report has been recorded for "
+                f"{office.short_name} and marked for follow-up."
+            ),
         }[kind]
     return {
         FeedbackKind.APPRECIATION: (
@@ -179,6 +218,10 @@ def _thanks(kind: FeedbackKind, office: Office, lang: Lang) -> str:
         FeedbackKind.SUGGESTION: (
             f"Terima kasih atas saran Anda. Saran Anda sudah kami catat untuk {office.short_name} "
             "sebagai bahan peningkatan layanan."
+        ),
+        FeedbackKind.SCAM_REPORT: (
+            f"Terima kasih atas laporan Anda. Laporan penipuan ini sudah kami catat untuk "
+            f"{office.short_name} dan ditandai untuk ditindaklanjuti."
         ),
     }[kind]
 

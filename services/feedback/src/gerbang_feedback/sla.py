@@ -62,6 +62,7 @@ def overdue(
 
 DEFAULT_SLA: dict[FeedbackKind, tuple[int, int, int]] = {
     FeedbackKind.COMPLAINT: (3, 5, 10),
+    FeedbackKind.SCAM_REPORT: (3, 5, 10),
     FeedbackKind.SUGGESTION: (5, 10, 14),
     FeedbackKind.APPRECIATION: (5, 10, 14),
 }

@@ -18,13 +18,20 @@ no-op, so the view, the API and the CSV show every ticket exactly once.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
 from gerbang.bus import Unavailable
-from gerbang.messages import FeedbackHandled, FeedbackKind, FeedbackProgress, FeedbackRecord
+from gerbang.messages import (
+    FeedbackAddendum,
+    FeedbackHandled,
+    FeedbackKind,
+    FeedbackProgress,
+    FeedbackRecord,
+)
 from gerbang.offices import Office
 from gerbang_feedback.inbox import (
     FeedbackEntry,
@@ -90,6 +97,17 @@ return 1
 """
 
 
+# KEYS: hash; ARGV: message id of the addition, the line to append. Once per message (a
+# redelivered addendum is a no-op); nothing for a ticket not in the view.
+_APPLY_ADDENDUM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], 'added:' .. ARGV[1], '1') == 0 then return 0 end
+local text = redis.call('HGET', KEYS[1], 'text') or ''
+redis.call('HSET', KEYS[1], 'text', text .. ARGV[2])
+return 1
+"""
+
+
 class FeedbackView:
     """Ticket numbers and the ops view, on one Redis database."""
 
@@ -100,6 +118,7 @@ class FeedbackView:
         self._apply_record = redis.register_script(_APPLY_RECORD)
         self._apply_status = redis.register_script(_APPLY_STATUS)
         self._raise_seq = redis.register_script(_RAISE_SEQ)
+        self._apply_addendum = redis.register_script(_APPLY_ADDENDUM)
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -191,6 +210,12 @@ class FeedbackView:
     async def apply_progress(self, event: FeedbackProgress) -> bool:
         """Move a ticket to in progress or answered. False if the ticket is not in the view."""
         return await self._move(event.office, event.ticket, progress_fields(event))
+
+    async def apply_addendum(self, event: FeedbackAddendum) -> bool:
+        """Append the citizen's added detail to the ticket's text (once per message)."""
+        line = f"\n\n[+ {event.received_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC] {event.text}"
+        keys = [self.ticket_key(event.ticket)]
+        return bool(await self._apply_addendum(keys=keys, args=[event.message_id, line]))
 
     async def mark_ready(self) -> None:
         """The view now holds the whole log: ticket numbers may be handed out."""

@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from gerbang.bus import Consumer, Producer
+from gerbang.dialogue import DialogueSettings
 from gerbang.logs import setup_logging
 from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
@@ -40,6 +41,9 @@ async def run_router(settings: GatewaySettings) -> None:
         IntentMatcher.from_registry(registry),
         stats=stats,
         handoff=Handoff(registry, handoffs, settings.handoff_idle_s),
+        dialogue=DialogueSettings(
+            context_s=settings.dialogue_context_s, ticket_s=settings.ticket_append_s
+        ),
     )
     producer = Producer(settings, "router")
 

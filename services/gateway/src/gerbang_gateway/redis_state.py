@@ -2,7 +2,9 @@
 
 Keys (all prefixed with the deployment's topic prefix):
     gerbang:seen:<wamid>             webhook dedupe ("pending" while producing, then "done")
-    gerbang:conv:<office>:<wa_id>    conversation session (hash)
+    gerbang:conv:<office>:<wa_id>    conversation session (hash): language, expectation,
+                                     last inbound, and the dialogue context (`topic`: the last
+                                     topic and its details; `ticket`: the ticket just recorded)
     gerbang:sent:<idempotency_key>   reply sent ("sending:<deadline>" while calling Meta or
                                      while its outcome is unknown, then the wamid)
     gerbang:status:<callback_data>   a status webhook came for the send with this callback data
@@ -24,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gerbang.batching import Batcher
+from gerbang.dialogue import LastTopic, OpenTicket
 from gerbang.messages import OutboundReply, Service
 from gerbang.offices import Lang
 
@@ -127,6 +130,8 @@ class Session:
     expect_until: float = 0.0
     last_inbound_at: float = 0.0
     messages_seen: int = 0
+    topic: LastTopic | None = None
+    ticket: OpenTicket | None = None
 
     def expecting(self, now: float) -> Service | None:
         """The service waiting for this conversation's next message, if still waiting."""
@@ -164,9 +169,13 @@ class Sessions:
         at: dt.datetime,
         language: Lang | None,
         clear_expectation: bool,
+        topic: LastTopic | None = None,
+        clear_ticket: bool = False,
     ) -> None:
-        """Remember the citizen's latest message (opens the 24-hour window): one script
-        call, the cheapest round trip for redis-py (one command, one reply)."""
+        """Remember the citizen's latest message (opens the 24-hour window), and the topic
+        it was answered as (None: keep the last one); `clear_ticket` once a message went
+        elsewhere than the ticket just recorded. One script call, the cheapest round trip
+        for redis-py (one command, one reply)."""
         await self._record_inbound(
             keys=[self._key(office, wa_id)],
             args=[
@@ -174,6 +183,8 @@ class Sessions:
                 language or "",
                 "1" if clear_expectation else "",
                 self.ttl_s,
+                json.dumps(topic.to_json()) if topic is not None else "",
+                "1" if clear_ticket else "",
             ],
         )
 
@@ -198,13 +209,17 @@ class Sessions:
                 done_service,
                 reply.language or "",
                 self.ttl_s,
+                json.dumps(OpenTicket(reply.ticket.ticket, reply.ticket.kind, now).to_json())
+                if reply.ticket
+                else "",
             ],
         )
         return _session(dict(zip(before[0::2], before[1::2], strict=True)))
 
 
 # The router's write for each citizen message. KEYS[1]: the conversation hash. ARGV: the
-# message's time (unix seconds), language ('' to keep), '1' to clear the expectation, TTL.
+# message's time (unix seconds), language ('' to keep), '1' to clear the expectation, TTL,
+# the topic answered (JSON, '' to keep), '1' to forget the ticket just recorded.
 _RECORD_INBOUND_SCRIPT = """
 redis.call('HSET', KEYS[1], 'last_inbound_at', ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[2]) end
@@ -212,6 +227,8 @@ redis.call('HINCRBY', KEYS[1], 'messages_seen', 1)
 if ARGV[3] ~= '' then
   redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
 end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'topic', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HDEL', KEYS[1], 'ticket') end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
@@ -219,8 +236,9 @@ return 1
 # The sender's write before a reply goes out, and the read it needs, in one atomic call.
 # KEYS[1]: the conversation hash. ARGV: expect service, its context (JSON) and deadline (all
 # '' when the reply expects nothing); the replying service if it is done with the conversation
-# (then its expectation is cleared, only if it was the one expecting); language; TTL.
-# Returns the hash as it was before (HGETALL).
+# (then its expectation is cleared, only if it was the one expecting); language; TTL; the
+# ticket the reply confirms (JSON with the time, '' for none). Returns the hash as it was
+# before (HGETALL).
 _APPLY_REPLY_SCRIPT = """
 local before = redis.call('HGETALL', KEYS[1])
 if ARGV[1] ~= '' then
@@ -230,6 +248,7 @@ elseif ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'expect_service') == ARGV[4
   redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
 end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[5]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ticket', ARGV[7]) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return before
 """
@@ -248,7 +267,18 @@ def _session(raw: dict[str, str]) -> Session:
         expect_until=float(raw.get("expect_until") or 0),
         last_inbound_at=float(raw.get("last_inbound_at") or 0),
         messages_seen=int(raw.get("messages_seen") or 0),
+        topic=LastTopic.from_json(_json_or_none(raw.get("topic"))),
+        ticket=OpenTicket.from_json(_json_or_none(raw.get("ticket"))),
     )
+
+
+def _json_or_none(value: str | None) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 _TAKE_OVER_SCRIPT = """

@@ -1,7 +1,9 @@
 """The router worker: `whatsapp.inbound` → a service's requests topic, or the menu itself.
 
 Owns conversation state (Redis): language, the service expecting the next message and its
-context, the last inbound time (24-hour window). Thin: the decision is `routing.decide`.
+context, the last inbound time (24-hour window), and the dialogue context (the last topic
+and its details, the ticket just recorded: `gerbang.dialogue`). Thin: the decision is
+`gerbang.routing.decide`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
-from gerbang import metrics
+from gerbang import dialogue, metrics
 from gerbang.bus import Publish
+from gerbang.dialogue import DialogueSettings
 from gerbang.faq.answers import menu_reply, non_text_reply
 from gerbang.messages import (
     Conversation,
@@ -20,13 +23,13 @@ from gerbang.messages import (
     ServiceRequest,
     Topic,
 )
-from gerbang.offices import Lang, OfficeRegistry
+from gerbang.offices import OfficeRegistry
 from gerbang.opsstats import OpsStats
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.handoff import Before, Handoff
 from gerbang_gateway.redis_state import Sessions
-from gerbang_gateway.routing import decide
+from gerbang_gateway.routing import DialogueView, decide
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +50,14 @@ class Router:
         matchers: Mapping[str, IntentMatcher],
         stats: OpsStats | None = None,
         handoff: Handoff | None = None,
+        dialogue: DialogueSettings | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
         self.matchers = matchers
         self.stats = stats
         self.handoff = handoff
+        self.dialogue = dialogue or DialogueSettings()
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -65,7 +70,7 @@ class Router:
             understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        language = _language(understanding, session.language)
+        language = dialogue.conversation_language(understanding, session.language)
         # --- Handoff to office staff (gerbang_gateway.handoff), before the bot decides: a
         # held conversation goes to the office inbox and bypasses the bot entirely. ---
         notices: list[Publish] = []
@@ -89,13 +94,24 @@ class Router:
                 )
                 return notices
         # --- end of handoff ---
-        route = decide(message, understanding, expecting=expecting, context=session.expect_context)
+        route = decide(
+            message,
+            understanding,
+            expecting=expecting,
+            context=session.expect_context,
+            conversation=DialogueView(session.topic, session.ticket, now, self.dialogue),
+        )
+        answered = route.understanding if route.understanding is not None else understanding
         await self.sessions.record_inbound(
             message.office,
             message.wa_id,
             at=message.received_at,
             language=language if understanding is not None else None,
             clear_expectation=expecting is not None and not route.expected,
+            topic=None if route.ignore else dialogue.topic_after(route.intent, answered, now),
+            clear_ticket=session.ticket is not None
+            and route.appends_to is None
+            and not route.ignore,
         )
         if route.ignore:
             return notices
@@ -109,6 +125,11 @@ class Router:
                 "service": route.service.value,
                 "confidence": round(route.confidence, 3),
                 "expected": route.expected,
+                "followup": answered is not None
+                and understanding is not None
+                and answered.intent is not understanding.intent,
+                "appends_to": route.appends_to.ticket if route.appends_to else None,
+                "left_expectation": route.left_expectation,
             },
         )
         conversation = Conversation(
@@ -122,7 +143,7 @@ class Router:
             inbound=message,
             intent=route.intent,
             confidence=route.confidence,
-            understanding=understanding,
+            understanding=answered,
             conversation=conversation,
         )
         if self.handoff is not None and before is not None:  # a 2nd fallback: offer a person
@@ -141,13 +162,3 @@ class Router:
             ]
             return [*notices, *(Publish(Topic.OUTBOUND, reply.key, reply) for reply in replies)]
         return [*notices, Publish(REQUEST_TOPICS[route.service], request.key, request)]
-
-
-def _language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
-    """The citizen's language: what they asked for or write now if it is clear, else what
-    we knew."""
-    if understanding is not None and understanding.language_requested:
-        return understanding.language
-    if understanding is not None and len(understanding.normalized.split()) >= 2:
-        return understanding.language
-    return remembered or (understanding.language if understanding else "id")

@@ -95,6 +95,20 @@ class GatewaySettings(ServiceSettings):
     session_ttl_s: int = Field(
         default=30 * 24 * 3600, ge=3600, description="How long conversation state is kept"
     )
+    dialogue_context_s: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="How long the last topic and its details are kept for follow-ups "
+        "('kalo yg 10 taun?' after the fees)",
+    )
+    ticket_append_s: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="For how long after a ticket is recorded a message adding detail is "
+        "appended to it",
+    )
     handoff_idle_s: int = Field(
         default=30 * 60,
         ge=1,

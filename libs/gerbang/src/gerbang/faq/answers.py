@@ -10,8 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gerbang.faq.content import TEXT_LIMIT, render
-from gerbang.faq.menu import build_menu
-from gerbang.messages import Intent, ListContent, ReplyContent, TextContent
+from gerbang.faq.menu import ROW_TEXTS, build_menu
+from gerbang.messages import (
+    Button,
+    ButtonsContent,
+    Expectation,
+    Intent,
+    ListContent,
+    OutboundReply,
+    ReplyContent,
+    Service,
+    ServiceRequest,
+    TextContent,
+)
 from gerbang.offices import Lang, Office, OfficeRegistry, UnknownOffice
 from gerbang.phone import display, normalize_msisdn
 from gerbang.understanding import Understanding
@@ -54,12 +65,86 @@ def answer_topic(understanding: Understanding) -> str:
     intent = understanding.intent
     if intent is Intent.MENU:
         return "greeting"
-    if intent is Intent.FALLBACK or intent is Intent.OUT_OF_DOMAIN:
-        return "fallback"  # out of domain: the menu, until it has its own text
+    if intent is Intent.FALLBACK:
+        return "fallback"
+    if intent is Intent.OUT_OF_DOMAIN:
+        return "out_of_domain"
     if not intent.value.startswith("faq:"):
         raise NotAnFaqIntent(f"intent {intent.value!r} is answered by the {intent.service} service")
     narrower = _SUBTOPICS.get(intent, {})
-    return narrower.get(understanding.subtopic or "", intent.topic)
+    subtopic = understanding.subtopic
+    if (
+        subtopic is None
+        and intent is Intent.FAQ_REQUIREMENTS
+        and understanding.age_group == "minor"
+    ):
+        subtopic = "minor"  # "syarat buat anak": the child's requirements are the answer
+    return narrower.get(subtopic or "", intent.topic)
+
+
+def fee_variant(understanding: Understanding) -> str | None:
+    """The lead line of the fee answer for the variant asked about (`fees.e_paspor_10`, …),
+    or None when the question names no variant."""
+    if understanding.age_group == "minor":
+        return "fees.minor"
+    kind, years = understanding.passport_kind, understanding.validity_years
+    if kind and years:
+        return f"fees.{kind}_{years}"
+    if kind:
+        return f"fees.{kind}"
+    if years:
+        return f"fees.validity_{years}"
+    return None
+
+
+CLARIFY_TTL_SECONDS = 600
+_CLARIFIABLE = frozenset(
+    intent for intent in Intent if intent.value.startswith("faq:") or intent is Intent.STATUS
+)
+BUTTON_TITLE_LIMIT = 20
+
+
+def clarify_options(understanding: Understanding) -> list[Intent]:
+    """The two likeliest topics to offer when the message was not understood well enough
+    (`fallback` with alternatives), or [] when there are not two to offer."""
+    if understanding.intent is not Intent.FALLBACK:
+        return []
+    options: list[Intent] = []
+    for intent, _ in understanding.alternatives:
+        if intent in _CLARIFIABLE and intent not in options:
+            options.append(intent)
+    return options[:2] if len(options) >= 2 else []
+
+
+def _option_title(intent: Intent, lang: Lang) -> str:
+    title = ROW_TEXTS[intent.value][lang][0]
+    return title if len(title) <= BUTTON_TITLE_LIMIT else title[: BUTTON_TITLE_LIMIT - 1] + "…"
+
+
+def clarify_reply(
+    registry: OfficeRegistry, office: Office, options: list[Intent], lang: Lang
+) -> ButtonsContent:
+    """ "Maksud Anda: Biaya paspor / Cara pembayaran?" with one button per option (the
+    button id is the option's intent, so a tap routes straight to it)."""
+    titles = [ROW_TEXTS[option.value][lang][0] for option in options]
+    body = render(
+        registry, office, "clarify", lang, extra={"first": titles[0], "second": titles[1]}
+    )
+    return ButtonsContent(
+        body=body[:1024],
+        buttons=[Button(id=option.value, title=_option_title(option, lang)) for option in options],
+    )
+
+
+def clarify_expectation(options: list[Intent]) -> Expectation:
+    """The directive of the clarify question: a typed "yg pertama" or topic answers it."""
+    from gerbang.dialogue import CLARIFY_KEY
+
+    return Expectation(
+        service=Service.FAQ,
+        context={CLARIFY_KEY: [option.value for option in options]},
+        ttl_seconds=CLARIFY_TTL_SECONDS,
+    )
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -174,7 +259,11 @@ def compose(
     """The replies to send for `understanding` at `office`, in `understanding.language`.
 
     - `menu` → the menu list (body: the `greeting` text);
-    - `fallback` → the menu list whose body is the `fallback` text (one message);
+    - `fallback` → the menu list whose body is the `fallback` text (one message), or, when
+      the understanding has two likely topics, the clarify question with them as buttons;
+    - `out_of_domain` → the menu list whose body says honestly what this line is for;
+    - `faq:fees` with a variant asked (e-paspor, 10 years, a child) → its line first, then
+      the table; `faq:requirements` for a child → the child's requirements;
     - `faq:*` → the topic's answer (narrowed by `subtopic`); `faq:official_channels` with
       phone numbers → a verdict per number instead of the general answer;
     - scam signals → the scam warning is added (unless the answer is already the general
@@ -190,10 +279,16 @@ def compose(
     other = _other_office(registry, office, understanding.other_office)
 
     replies: list[ReplyContent] = []
-    if intent in (Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN):
+    options = clarify_options(understanding)
+    if options:
+        replies.append(clarify_reply(registry, office, options, lang))
+    elif intent in (Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN):
         replies.append(menu_reply(registry, office, lang, body_topic=topic))
     elif intent is Intent.FAQ_OFFICIAL_CHANNELS and understanding.phone_numbers:
         replies += text_replies(check_numbers(registry, office, understanding.phone_numbers, lang))
+    elif intent is Intent.FAQ_FEES and (variant := fee_variant(understanding)) is not None:
+        lead = render(registry, office, variant, lang)
+        replies += text_replies(f"{lead}\n\n{render(registry, office, topic, lang)}")
     else:
         # Hours and address belong to a place: asked about another office, show that one's.
         answering = other if other is not None and topic == "hours_location" else office
@@ -205,3 +300,24 @@ def compose(
     if other is not None:
         replies += text_replies(render(registry, other, "other_office", lang))
     return replies
+
+
+def respond(
+    registry: OfficeRegistry,
+    office: Office,
+    request: ServiceRequest,
+    understanding: Understanding,
+) -> list[OutboundReply]:
+    """The FAQ's replies to a request (the worker and `gerbang ask` both use it): the
+    composed answer; a clarify question carries its directive (the typed answer comes back)."""
+    contents = compose(registry, office, understanding)
+    options = clarify_options(understanding)
+    last = len(contents) - 1
+    return [
+        request.reply(
+            content,
+            part=i,
+            expect=clarify_expectation(options) if options and i == last else None,
+        )
+        for i, content in enumerate(contents)
+    ]

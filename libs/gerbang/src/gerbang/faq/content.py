@@ -44,9 +44,25 @@ SERVICE_TOPICS: tuple[str, ...] = (
     "other_office",
     "non_text",
     "greeting",
+    "out_of_domain",
+    "clarify",
 )
 
-TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS
+# Lead lines of the fee answer, one per variant the citizen may ask about (`fee_variant`):
+# the asked variant first, then the table.
+FEE_VARIANT_TOPICS: tuple[str, ...] = (
+    "fees.e_paspor_10",
+    "fees.e_paspor_5",
+    "fees.biasa_10",
+    "fees.biasa_5",
+    "fees.e_paspor",
+    "fees.biasa",
+    "fees.validity_10",
+    "fees.validity_5",
+    "fees.minor",
+)
+
+TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS + FEE_VARIANT_TOPICS
 
 # Placeholders every text may use, filled from the office and national data.
 PLACEHOLDERS: frozenset[str] = frozenset(
@@ -69,6 +85,7 @@ TOPIC_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "number_fake": frozenset({"number", "fake_source"}),
     "number_hotline": frozenset({"number", "hotline_purpose"}),
     "number_unknown": frozenset({"number"}),
+    "clarify": frozenset({"first", "second"}),
 }
 
 # WhatsApp's limit for a text body; longer texts are refused by the Cloud API.
@@ -268,6 +285,8 @@ def sample_extra(topic: str) -> dict[str, str]:
         "number": display("6281230030440"),
         "fake_source": "x" * 300,  # long enough to catch a text that barely fits
         "hotline_purpose": "x" * 300,
+        "first": "Biaya paspor",
+        "second": "Cara pembayaran",
     }
     return {name: samples[name] for name in TOPIC_PLACEHOLDERS.get(topic, frozenset())}
 

@@ -1,0 +1,528 @@
+"""The conversation around a message, as pure functions (no Kafka, no Redis).
+
+Citizens write in conversations: "berapa biaya paspor?" then "kalo yg 10 taun?"; "mau
+komplain" then the complaint typed instead of tapped; a complaint then "kejadiannya td jam 10
+di loket 2". The router (and `gerbang ask`, offline) keeps a little context per conversation
+and reads each new message's `Understanding` against it:
+
+- **the last topic** (an FAQ intent and its details, for `context_s`): an elliptical
+  follow-up (`understanding.followup`, or a low-confidence message that carries details and
+  no topic of its own) is answered as that topic, details merged ("kalo yg 10 taun?" after
+  the fees → fees, 10 years);
+- **the ticket just recorded** (number, kind, time, for `ticket_s`): a message that adds
+  detail to it (no question, no thanks, no new topic) is appended to it;
+- **what a prompt expects** (the service's directive, stored by the sender): a typed answer
+  that fits goes to the prompt; a message that clearly asks something else leaves it, and a
+  second message that does not fit never stays trapped (`fits_expectation`);
+- **the clarify question** ("Maksud Anda: Biaya paspor / Cara bayar?"): "yg pertama", "2"
+  or the topic typed picks an option (`clarify_choice`).
+
+Nothing here re-reads what a message means: intent, confidence, details and signals come
+from `gerbang.understanding`. The only reading of the text itself is the conversational one
+(does it ask something, is it only thanks, which option does it point at), with its words
+in `dialogue_words.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from gerbang.messages import Intent, Service, Understanding
+from gerbang.offices import Lang
+
+DETAIL_FIELDS: tuple[str, ...] = ("subtopic", "passport_kind", "validity_years", "age_group")
+"""The fields of `Understanding` that narrow a topic; a follow-up carries them over."""
+
+CLARIFY_KEY = "clarify"
+"""Expectation context key of the clarify question: the offered intents, in order."""
+OFFER_KEY = "offer"
+"""Expectation context key of the feedback kinds offered as buttons (value: the hinted kind)."""
+APPEND_KEY = "append_to"
+"""Request context key: this message adds detail to that ticket."""
+
+_TOPICLESS = frozenset({Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN, Intent.HANDOFF})
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    """How long context lives (the router's settings fill it; defaults for offline use)."""
+
+    context_s: float = 900.0
+    """The last topic and its details are used for follow-ups this long."""
+    ticket_s: float = 300.0
+    """A message adding detail within this long after a ticket is appended to it."""
+    followup_confidence: float = 0.6
+    """Below this, a message with details and no confident topic of its own is a follow-up."""
+    switch_confidence: float = 0.8
+    """How sure the understanding must be before a message leaves a waiting prompt that it
+    does not obviously answer."""
+
+
+@dataclass(frozen=True)
+class LastTopic:
+    """The conversation's last answered topic and its details."""
+
+    intent: Intent
+    details: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """For the session store."""
+        return {"intent": self.intent.value, "details": self.details, "at": self.at}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> LastTopic | None:
+        """From the session store (None if absent or unreadable)."""
+        if not raw:
+            return None
+        try:
+            return cls(Intent(raw["intent"]), dict(raw.get("details") or {}), float(raw["at"]))
+        except (KeyError, ValueError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    """The ticket just recorded in this conversation."""
+
+    ticket: str
+    kind: str
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """For the session store."""
+        return {"ticket": self.ticket, "kind": self.kind, "at": self.at}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> OpenTicket | None:
+        """From the session store (None if absent or unreadable)."""
+        if not raw:
+            return None
+        try:
+            return cls(str(raw["ticket"]), str(raw["kind"]), float(raw["at"]))
+        except (KeyError, ValueError, TypeError):
+            return None
+
+
+# --- words ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Words:
+    question_words: frozenset[str]
+    question_phrases: tuple[tuple[str, ...], ...]
+    thanks: frozenset[str]
+    filler: frozenset[str]
+    ordinals: tuple[frozenset[str], ...]
+
+
+@cache
+def _words() -> _Words:
+    raw = yaml.safe_load(
+        resources.files("gerbang").joinpath("dialogue_words.yaml").read_text(encoding="utf-8")
+    )
+    return _Words(
+        question_words=frozenset(raw["question_words"]),
+        question_phrases=tuple(tuple(p.split()) for p in raw["question_phrases"]),
+        thanks=frozenset(raw["thanks"]),
+        filler=frozenset(raw["filler"]),
+        ordinals=tuple(frozenset(str(w) for w in words) for words in raw["ordinals"]),
+    )
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _tokens(text: str, understanding: Understanding | None) -> list[str]:
+    source = understanding.normalized if understanding and understanding.normalized else text
+    return _WORD.findall(source.lower())
+
+
+def asks_question(text: str, understanding: Understanding | None) -> bool:
+    """Whether the message asks something ("berapa…", "bisa ga…", "…?"), as opposed to a
+    statement that adds detail or answers a prompt."""
+    if "?" in text:
+        return True
+    tokens = _tokens(text, understanding)
+    words = _words()
+    if any(token in words.question_words for token in tokens):
+        return True
+    return any(
+        tokens[i : i + len(phrase)] == list(phrase)
+        for phrase in words.question_phrases
+        for i in range(len(tokens) - len(phrase) + 1)
+    )
+
+
+def only_thanks(text: str, understanding: Understanding | None) -> bool:
+    """A thank-you and nothing else ("makasih ya", "ok thanks"), read on the text as
+    written and on the normalised text (which may have dropped or expanded the thanks)."""
+    words = _words()
+    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
+    thanked = any(t in words.thanks for tokens in readings for t in tokens)
+    return thanked and any(
+        all(t in words.thanks or t in words.filler for t in tokens) for tokens in readings
+    )
+
+
+def details_of(understanding: Understanding) -> dict[str, Any]:
+    """The details a message names (only those set)."""
+    return {
+        name: getattr(understanding, name)
+        for name in DETAIL_FIELDS
+        if getattr(understanding, name) is not None
+    }
+
+
+def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[str, Any]:
+    """Details of a follow-up: the new ones win; a subtopic stays with its own topic."""
+    merged = {**base, **new}
+    # "kalau buat anak?" is read as the child subtopic of requirements; against another
+    # topic (fees) it is the age group.
+    if merged.get("subtopic") == "minor" and intent is not Intent.FAQ_REQUIREMENTS:
+        merged.pop("subtopic")
+        merged["age_group"] = "minor"
+    if merged.get("age_group") == "minor" and intent is Intent.FAQ_REQUIREMENTS:
+        merged.setdefault("subtopic", "minor")
+    if intent is not Intent.FAQ_REQUIREMENTS and merged.get("subtopic") in _REQUIREMENT_SUBS:
+        merged.pop("subtopic")
+    if intent is not Intent.FAQ_LOST_DAMAGED and merged.get("subtopic") in ("lost", "damaged"):
+        merged.pop("subtopic")
+    return merged
+
+
+_REQUIREMENT_SUBS = frozenset({"minor", "renewal", "work_abroad", "umrah", "name_mismatch"})
+
+
+def live_topic(topic: LastTopic | None, now: float, settings: DialogueSettings) -> LastTopic | None:
+    """The last topic if it is still fresh."""
+    if topic is None or now - topic.at > settings.context_s:
+        return None
+    return topic
+
+
+def live_ticket(
+    ticket: OpenTicket | None, now: float, settings: DialogueSettings
+) -> OpenTicket | None:
+    """The ticket just recorded, if still within the window for details."""
+    if ticket is None or now - ticket.at > settings.ticket_s:
+        return None
+    return ticket
+
+
+def resolve_followup(
+    understanding: Understanding, topic: LastTopic | None, settings: DialogueSettings
+) -> Understanding:
+    """The message read against the last topic.
+
+    - `followup` (elliptical: details, no topic), or a low-confidence reading that carries
+      details → the last topic, details merged ("kalo yg 10 taun?" after the fees);
+    - the same topic again → the details it does not name are carried over;
+    - anything else (a new topic: "trus bayarnya?") is left as it is.
+    """
+    if topic is None or topic.intent in _TOPICLESS:
+        return understanding
+    details = details_of(understanding)
+    elliptical = understanding.followup or (
+        bool(details)
+        and understanding.confidence < settings.followup_confidence
+        and understanding.intent not in (Intent.MENU, Intent.HANDOFF)
+        and understanding.intent.service is not Service.FEEDBACK
+        and not understanding.cancel
+    )
+    if elliptical:
+        merged = _merged(topic.details, details, topic.intent)
+        return _with(understanding, topic.intent, merged, confidence=understanding.confidence)
+    if understanding.intent is topic.intent:
+        carried = {k: v for k, v in topic.details.items() if k != "subtopic" or not details}
+        return _with(understanding, topic.intent, _merged(carried, details, topic.intent))
+    return understanding
+
+
+def _with(
+    understanding: Understanding,
+    intent: Intent,
+    details: dict[str, Any],
+    *,
+    confidence: float | None = None,
+) -> Understanding:
+    update: dict[str, Any] = {name: details.get(name) for name in DETAIL_FIELDS}
+    update["intent"] = intent
+    if confidence is not None:
+        update["confidence"] = max(confidence, 0.0)
+    return understanding.model_copy(update=update)
+
+
+def topic_after(
+    route_intent: Intent, understanding: Understanding | None, now: float
+) -> LastTopic | None:
+    """The topic to remember after answering `route_intent` (None: keep the previous one)."""
+    if not route_intent.value.startswith("faq:") or understanding is None:
+        return None
+    return LastTopic(route_intent, details_of(understanding), now)
+
+
+# --- tickets ----------------------------------------------------------------------------
+
+
+def adds_to_ticket(
+    text: str, understanding: Understanding | None, ticket: OpenTicket | None
+) -> bool:
+    """Whether a message right after a ticket adds detail to it: not a question, not a
+    thank-you, not a cancel or a request for the menu or a person, not another feedback of
+    a different kind said with confidence, not a scam report or a status query."""
+    if ticket is None or understanding is None or not text.strip():
+        return False
+    if understanding.cancel or understanding.intent in (
+        Intent.MENU,
+        Intent.HANDOFF,
+        Intent.STATUS,
+        Intent.FEEDBACK_SCAM_REPORT,
+    ):
+        return False
+    if asks_question(text, understanding) or only_thanks(text, understanding):
+        return False
+    if (
+        understanding.intent.service is Service.FEEDBACK
+        and understanding.intent.topic != ticket.kind
+        and understanding.confidence >= 0.8
+    ):
+        return False
+    return True
+
+
+# --- prompts ----------------------------------------------------------------------------
+
+
+def clarify_options(context: dict[str, Any] | None) -> list[Intent]:
+    """The intents a clarify question offered (from its expectation context)."""
+    options: list[Intent] = []
+    for value in (context or {}).get(CLARIFY_KEY) or ():
+        try:
+            options.append(Intent(value))
+        except ValueError:
+            continue
+    return options
+
+
+def clarify_choice(
+    text: str, understanding: Understanding | None, options: list[Intent]
+) -> Intent | None:
+    """Which offered option a typed answer picks: an ordinal ("yg pertama", "2", "the
+    second one"), or one of the options understood as the message's own intent."""
+    if not options:
+        return None
+    tokens = _tokens(text, understanding)
+    words = _words()
+    content = [t for t in tokens if t not in words.filler]
+    if content and len(content) <= 3:
+        for position, ordinal in enumerate(words.ordinals):
+            if position < len(options) and any(t in ordinal for t in content):
+                return options[position]
+    if understanding is not None and understanding.intent in options:
+        return understanding.intent
+    for alternative, _ in understanding.alternatives if understanding else ():
+        if (
+            alternative in options
+            and understanding is not None
+            and (understanding.intent in (Intent.FALLBACK, Intent.OUT_OF_DOMAIN))
+        ):
+            return alternative
+    return None
+
+
+def fits_expectation(
+    expecting: Service,
+    context: dict[str, Any] | None,
+    text: str,
+    understanding: Understanding | None,
+    settings: DialogueSettings,
+) -> bool:
+    """Whether a typed message answers the prompt that waits for it.
+
+    It leaves the prompt when it asks for the menu or a person, or clearly asks something
+    else: another topic's question, or another topic said with confidence. A status prompt
+    keeps what looks like its answer (numbers, dates, cancel) and lets a second message that
+    is not one go (its context counts the asks already made).
+    """
+    if understanding is None:
+        return True  # media, taps: the service answers them ("text only", …)
+    if expecting is Service.ROUTER:
+        # The handoff offer: its answers ("ya", "tidak", the button) are taken by the
+        # handoff step before routing; anything else is a message of its own.
+        return False
+    intent = understanding.intent
+    if intent in (Intent.MENU, Intent.HANDOFF) and not understanding.cancel:
+        return False
+    if understanding.cancel:
+        return True
+    same = intent.service is expecting
+    other_topic = not same and intent not in (Intent.FALLBACK,)
+    if expecting is Service.STATUS:
+        if understanding.application_numbers or understanding.dates or _has_digits(text):
+            return True
+        if same:
+            return True
+        if other_topic:
+            return False
+        asks = int((context or {}).get("asks") or 0)
+        return asks <= 1  # the prompt counts itself: a second non-answer is not trapped
+    if expecting is Service.FEEDBACK:
+        if same or intent is Intent.FALLBACK:
+            return True
+        # A complaint is a statement; a question about another topic leaves the prompt.
+        if asks_question(text, understanding):
+            return False
+        return understanding.confidence < 0.95 or intent is Intent.OUT_OF_DOMAIN
+    return not (other_topic and understanding.confidence >= settings.switch_confidence)
+
+
+_DIGITS = re.compile(r"\d{4,}")
+
+
+def _has_digits(text: str) -> bool:
+    return bool(_DIGITS.search(text))
+
+
+def conversation_language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
+    """The citizen's language: what they asked for or write now if it is clear, else what
+    we knew."""
+    if understanding is not None and understanding.language_requested:
+        return understanding.language
+    if understanding is not None and len(understanding.normalized.split()) >= 2:
+        return understanding.language
+    return remembered or (understanding.language if understanding else "id")
+
+
+# --- scenarios: multi-turn conversations as data ------------------------------------------
+
+SCENARIO_CLASSES: tuple[str, ...] = (
+    "typed_answer",
+    "followup",
+    "expectation_yields",
+    "ticket_detail",
+    "out_of_domain",
+    "scam_report",
+)
+"""The six failure classes of issue 9, each scenario tagged with one."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one turn got, as a scenario checks it (offline or through the pipeline)."""
+
+    intent: str | None
+    records: tuple[str, ...] = ()
+    appends: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+    reply: str = ""
+
+
+def load_scenarios(path: str) -> list[dict[str, Any]]:
+    """The scenarios of a YAML file (`scenarios:` list of {name, class, lang, office, turns})."""
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    scenarios = raw["scenarios"] if isinstance(raw, dict) else raw
+    for scenario in scenarios:
+        if scenario.get("class") not in SCENARIO_CLASSES:
+            raise ValueError(f"scenario {scenario.get('name')!r}: unknown class")
+        for turn in scenario["turns"]:
+            if ("say" in turn) == ("tap" in turn):
+                raise ValueError(f"scenario {scenario['name']!r}: a turn says or taps")
+    return list(scenarios)
+
+
+def check_turn(expect: dict[str, Any] | None, observed: Observed) -> list[str]:
+    """What differs between a turn's `expect` and what it got ([] when it passed).
+
+    `intent`: the intent answered; `records`: the ticket kind recorded by this turn (none
+    when absent); `appends: true`: added to the previous ticket (not, when absent);
+    `details`: a subset of the details answered; `reply_contains`: lowercase substrings.
+    """
+    expect = expect or {}
+    problems: list[str] = []
+    if "intent" in expect and observed.intent != expect["intent"]:
+        problems.append(f"intent {observed.intent} != {expect['intent']}")
+    wanted = expect.get("records")
+    wanted_records = () if wanted is None else (wanted,) if isinstance(wanted, str) else wanted
+    if tuple(observed.records) != tuple(wanted_records):
+        problems.append(f"records {list(observed.records)} != {list(wanted_records)}")
+    if bool(expect.get("appends", False)) != observed.appends:
+        problems.append(f"appends {observed.appends} != {bool(expect.get('appends', False))}")
+    for name, value in (expect.get("details") or {}).items():
+        if observed.details.get(name) != value:
+            problems.append(f"details.{name} {observed.details.get(name)!r} != {value!r}")
+    reply = observed.reply.lower()
+    for piece in expect.get("reply_contains") or ():
+        if piece.lower() not in reply:
+            problems.append(f"reply lacks {piece!r}")
+    return problems
+
+
+def evaluate(path: str, *, offices_dir: str | None = None) -> dict[str, Any]:
+    """Run a scenarios file OFFLINE through the router's rules and the services' steps
+    (`gerbang.offline.OfflineLine`): {"scenarios": n, "passed": k, "failures": [...]}."""
+    from gerbang.offices import default_offices_dir, load_registry
+    from gerbang.offline import OfflineLine, reply_text
+    from gerbang.understanding.classify import IntentMatcher
+
+    registry = load_registry(offices_dir or default_offices_dir())
+    matchers = IntentMatcher.from_registry(registry)
+    scenarios = load_scenarios(path)
+    failures: list[dict[str, Any]] = []
+    by_class: dict[str, list[int]] = {}
+    for scenario in scenarios:
+        office = scenario.get("office", "jakpus")
+        line = OfflineLine(registry, office, matcher=matchers[office])
+        problems: list[str] = []
+        for number, turn in enumerate(scenario["turns"], 1):
+            if "tap" in turn:
+                result = line.send(turn.get("title"), reply_id=turn["tap"])
+            else:
+                result = line.send(turn["say"])
+            understanding = result.understanding
+            observed = Observed(
+                intent=result.intent.value,
+                records=tuple(record.kind.value for record in result.records),
+                appends=bool(result.addenda),
+                details=details_of(understanding) if understanding is not None else {},
+                reply="\n".join(reply_text(reply.content) for reply in result.replies),
+            )
+            problems += [f"turn {number}: {p}" for p in check_turn(turn.get("expect"), observed)]
+        tally = by_class.setdefault(scenario["class"], [0, 0])
+        tally[1] += 1
+        if problems:
+            failures.append({"name": scenario["name"], "class": scenario["class"],
+                             "problems": problems})  # fmt: skip
+        else:
+            tally[0] += 1
+    return {
+        "scenarios": len(scenarios),
+        "passed": len(scenarios) - len(failures),
+        "by_class": {name: {"passed": p, "total": t} for name, (p, t) in by_class.items()},
+        "failures": failures,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gerbang.dialogue SCENARIOS.yaml`: the offline pass count as one JSON line."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m gerbang.dialogue SCENARIOS.yaml", file=sys.stderr)
+        return 2
+    report = evaluate(args[0])
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if report["passed"] == report["scenarios"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

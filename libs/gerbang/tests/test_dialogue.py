@@ -1,0 +1,407 @@
+"""The conversation layer (`gerbang.dialogue`, `gerbang.routing.decide`, `gerbang.offline`):
+pure, table-driven, and the scenarios of tests/fixtures/nlu/scenarios.yaml offline.
+
+Where a scenario needs something today's matcher does not report (an out-of-domain intent, a
+scam report, details, the follow-up flag, alternatives), `scripted` hands the conversation
+the understanding a classifier should give for that message: the conversation's half is
+tested on its own, whatever the understanding's state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gerbang import dialogue
+from gerbang.dialogue import (
+    DialogueSettings,
+    LastTopic,
+    Observed,
+    OpenTicket,
+    check_turn,
+    details_of,
+    load_scenarios,
+)
+from gerbang.faq.answers import compose
+from gerbang.messages import InboundKind, InboundMessage, Intent, Service, Understanding
+from gerbang.offices import OfficeRegistry, default_offices_dir, load_registry
+from gerbang.offline import OfflineLine, reply_text
+from gerbang.routing import DialogueView, decide
+from gerbang.understanding import IntentMatcher
+
+SCENARIOS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "nlu" / "scenarios.yaml"
+SETTINGS = DialogueSettings()
+
+
+@pytest.fixture(scope="module")
+def registry() -> OfficeRegistry:
+    return load_registry(default_offices_dir())
+
+
+@pytest.fixture(scope="module")
+def matcher(registry: OfficeRegistry) -> IntentMatcher:
+    return IntentMatcher.from_registry(registry)["jakpus"]
+
+
+def u(intent: Intent, confidence: float = 0.9, **fields: Any) -> Understanding:
+    return Understanding(intent=intent, confidence=confidence, **fields)
+
+
+def message(text: str | None = "x", reply_id: str | None = None) -> InboundMessage:
+    return InboundMessage(
+        office="jakpus",
+        phone_number_id="100000000000001",
+        wa_id="6281234567890",
+        message_id="wamid.1",
+        timestamp=dt.datetime.now(dt.UTC),
+        kind=InboundKind.INTERACTIVE if reply_id else InboundKind.TEXT,
+        text=text,
+        reply_id=reply_id,
+    )
+
+
+FEES = LastTopic(Intent.FAQ_FEES, {}, 1000.0)
+
+
+# --- follow-ups ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("situation", "topic", "understanding", "intent", "details"),
+    [
+        ("flagged follow-up takes the topic", FEES,
+         u(Intent.FALLBACK, 0.2, followup=True, validity_years=10), Intent.FAQ_FEES,
+         {"validity_years": 10}),
+        ("low confidence with details is a follow-up", FEES,
+         u(Intent.FALLBACK, 0.3, passport_kind="e_paspor"), Intent.FAQ_FEES,
+         {"passport_kind": "e_paspor"}),
+        ("a child, asked after fees, is the age group", FEES,
+         u(Intent.FAQ_REQUIREMENTS, 0.48, subtopic="minor"), Intent.FAQ_FEES,
+         {"age_group": "minor"}),
+        ("a child, asked after requirements, is the subtopic",
+         LastTopic(Intent.FAQ_REQUIREMENTS, {}, 1000.0),
+         u(Intent.FALLBACK, 0.2, followup=True, age_group="minor"), Intent.FAQ_REQUIREMENTS,
+         {"subtopic": "minor", "age_group": "minor"}),
+        ("details merge, the new win",
+         LastTopic(Intent.FAQ_FEES, {"passport_kind": "e_paspor", "validity_years": 10}, 1000.0),
+         u(Intent.FALLBACK, 0.2, followup=True, validity_years=5), Intent.FAQ_FEES,
+         {"passport_kind": "e_paspor", "validity_years": 5}),
+        ("a confident new topic is not a follow-up", FEES,
+         u(Intent.FAQ_PAYMENT, 0.72), Intent.FAQ_PAYMENT, {}),
+        ("no details, no follow-up", FEES, u(Intent.FALLBACK, 0.2), Intent.FALLBACK, {}),
+        ("the same topic again keeps the details",
+         LastTopic(Intent.FAQ_FEES, {"passport_kind": "e_paspor"}, 1000.0),
+         u(Intent.FAQ_FEES, 0.9, validity_years=10), Intent.FAQ_FEES,
+         {"passport_kind": "e_paspor", "validity_years": 10}),
+        ("feedback is never a follow-up", FEES,
+         u(Intent.FEEDBACK_COMPLAINT, 0.5, age_group="elderly"), Intent.FEEDBACK_COMPLAINT,
+         {"age_group": "elderly"}),
+        ("no topic, nothing to follow", None,
+         u(Intent.FALLBACK, 0.2, followup=True, validity_years=10), Intent.FALLBACK,
+         {"validity_years": 10}),
+    ],
+)  # fmt: skip
+def test_followups_resolve_against_the_last_topic(
+    situation: str,
+    topic: LastTopic | None,
+    understanding: Understanding,
+    intent: Intent,
+    details: dict[str, Any],
+) -> None:
+    resolved = dialogue.resolve_followup(understanding, topic, SETTINGS)
+    assert (resolved.intent, details_of(resolved)) == (intent, details), situation
+
+
+def test_an_old_topic_is_forgotten() -> None:
+    assert dialogue.live_topic(FEES, FEES.at + SETTINGS.context_s + 1, SETTINGS) is None
+    assert dialogue.live_topic(FEES, FEES.at + 10, SETTINGS) == FEES
+
+
+# --- what a message is in the conversation ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("kalo diwakilin keluarga bisa ga", True),
+        ("kantor buka jam berapa", True),
+        ("syaratnya apa aja?", True),
+        ("can my family pick it up", True),
+        ("what documents do I need", True),
+        ("kejadiannya td jam 10 di loket 2", False),
+        ("antri dari subuh, nomor antrean dilewati terus", False),
+        ("it happened around 10am this morning", False),
+        ("she was wearing a blue uniform", False),
+    ],
+)
+def test_questions_and_statements(text: str, asks: bool, matcher: IntentMatcher) -> None:
+    assert dialogue.asks_question(text, matcher.understand(text)) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "thanks"),
+    [("makasih ya", True), ("ok thanks", True), ("terima kasih banyak kak", True),
+     ("makasih, tapi petugasnya tetap kasar", False), ("loket 2", False)],
+)  # fmt: skip
+def test_only_thanks(text: str, thanks: bool, matcher: IntentMatcher) -> None:
+    assert dialogue.only_thanks(text, matcher.understand(text)) is thanks
+
+
+TICKET = OpenTicket("JKP-2026-000007", "complaint", 1000.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "understanding", "adds"),
+    [
+        ("kejadiannya td jam 10 di loket 2", u(Intent.FAQ_HOURS_LOCATION, 0.45), True),
+        ("petugasnya pakai baju batik", u(Intent.FALLBACK, 0.1), True),
+        ("kantor buka jam berapa?", u(Intent.FAQ_HOURS_LOCATION, 0.9), False),
+        ("makasih ya", u(Intent.FEEDBACK_APPRECIATION, 0.84), False),
+        ("menu", u(Intent.MENU, 1.0), False),
+        ("batal", u(Intent.FALLBACK, 0.1, cancel=True), False),
+        ("saran saya buka hari sabtu", u(Intent.FEEDBACK_SUGGESTION, 0.9), False),
+        ("mau lapor penipu 0812", u(Intent.FEEDBACK_SCAM_REPORT, 0.9), False),
+    ],
+)
+def test_what_adds_to_a_ticket(text: str, understanding: Understanding, adds: bool) -> None:
+    assert dialogue.adds_to_ticket(text, understanding, TICKET) is adds
+    assert dialogue.adds_to_ticket(text, understanding, None) is False
+
+
+def test_the_ticket_window_closes() -> None:
+    assert dialogue.live_ticket(TICKET, TICKET.at + SETTINGS.ticket_s + 1, SETTINGS) is None
+
+
+@pytest.mark.parametrize(
+    ("expecting", "context", "text", "understanding", "fits"),
+    [
+        (Service.STATUS, {"asks": 1}, "2345678901234567", u(Intent.STATUS, 0.9), True),
+        (Service.STATUS, {"asks": 1}, "kalo diwakilin keluarga bisa ga",
+         u(Intent.FAQ_PICKUP, 0.7), False),
+        (Service.STATUS, {"asks": 1}, "hmm", u(Intent.FALLBACK, 0.1), True),
+        (Service.STATUS, {"asks": 2}, "wkwk", u(Intent.FALLBACK, 0.1), False),
+        (Service.STATUS, {"asks": 1}, "batal", u(Intent.FALLBACK, 0.1, cancel=True), True),
+        (Service.FEEDBACK, {"offer": "complaint"}, "antri dari subuh, dilewati terus",
+         u(Intent.FAQ_REGISTRATION, 0.71), True),
+        (Service.FEEDBACK, {"offer": "complaint"}, "berapa biaya paspor?",
+         u(Intent.FAQ_FEES, 0.87), False),
+        (Service.FEEDBACK, {"kind": "complaint"}, "menu", u(Intent.MENU, 1.0), False),
+        (Service.FAQ, {}, "berapa biaya paspor", u(Intent.FAQ_FEES, 0.85), True),
+        (Service.ROUTER, {"handoff_offer": "fallbacks"}, "syarat paspor",
+         u(Intent.FAQ_REQUIREMENTS, 0.6), False),
+        (Service.STATUS, {"asks": 1}, "biaya paspor berapa", u(Intent.FAQ_FEES, 0.85), False),
+    ],
+)  # fmt: skip
+def test_a_prompt_keeps_its_answers_and_lets_questions_go(
+    expecting: Service,
+    context: dict[str, Any],
+    text: str,
+    understanding: Understanding,
+    fits: bool,
+) -> None:
+    assert dialogue.fits_expectation(expecting, context, text, understanding, SETTINGS) is fits
+
+
+@pytest.mark.parametrize(
+    ("text", "understanding", "choice"),
+    [
+        ("yg pertama", u(Intent.FALLBACK, 0.0), Intent.FAQ_FEES),
+        ("yang kedua aja", u(Intent.FALLBACK, 0.0), Intent.FAQ_PAYMENT),
+        ("2", u(Intent.FAQ_FEES, 1.0), Intent.FAQ_PAYMENT),
+        ("the first one", u(Intent.FALLBACK, 0.0), Intent.FAQ_FEES),
+        ("cara bayarnya", u(Intent.FAQ_PAYMENT, 0.8), Intent.FAQ_PAYMENT),
+        ("syarat paspor anak", u(Intent.FAQ_REQUIREMENTS, 0.9), None),
+    ],
+)
+def test_clarify_is_answered_by_ordinal_or_topic(
+    text: str, understanding: Understanding, choice: Intent | None
+) -> None:
+    options = [Intent.FAQ_FEES, Intent.FAQ_PAYMENT]
+    assert dialogue.clarify_choice(text, understanding, options) is choice
+
+
+# --- routing with the conversation ------------------------------------------------------
+
+
+def test_a_detail_after_a_ticket_goes_to_the_ticket() -> None:
+    view = DialogueView(None, TICKET, TICKET.at + 30, SETTINGS)
+    text = "kejadiannya td jam 10 di loket 2"
+    route = decide(
+        message(text), u(Intent.FAQ_HOURS_LOCATION, 0.45), expecting=None, context=None,
+        conversation=view,
+    )  # fmt: skip
+    assert (route.service, route.expected, route.appends_to) == (Service.FEEDBACK, True, TICKET)
+    assert route.context == {dialogue.APPEND_KEY: TICKET.ticket, "kind": "complaint"}
+    later = DialogueView(None, TICKET, TICKET.at + SETTINGS.ticket_s + 1, SETTINGS)
+    route = decide(
+        message(text), u(Intent.FAQ_HOURS_LOCATION, 0.45), expecting=None, context=None,
+        conversation=later,
+    )  # fmt: skip
+    assert route.service is Service.FAQ and route.appends_to is None
+
+
+def test_the_clarify_question_takes_a_typed_choice_or_lets_go() -> None:
+    context = {dialogue.CLARIFY_KEY: ["faq:fees", "faq:payment"]}
+    chosen = decide(message("yg kedua"), u(Intent.FALLBACK, 0.0), expecting=Service.FAQ,
+                    context=context)  # fmt: skip
+    assert (chosen.intent, chosen.expected) == (Intent.FAQ_PAYMENT, False)
+    assert chosen.understanding is not None and chosen.understanding.intent is Intent.FAQ_PAYMENT
+    other = decide(message("jam buka"), u(Intent.FAQ_HOURS_LOCATION, 0.9), expecting=Service.FAQ,
+                   context=context)  # fmt: skip
+    assert (other.intent, other.left_expectation) == (Intent.FAQ_HOURS_LOCATION, True)
+
+
+# --- the FAQ's side: leads, out of domain, clarify --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("understanding", "first_line"),
+    [
+        (
+            u(Intent.FAQ_FEES, passport_kind="e_paspor", validity_years=10),
+            "e-paspor masa berlaku 10",
+        ),
+        (u(Intent.FAQ_FEES, validity_years=10), "masa berlaku 10 tahun"),
+        (u(Intent.FAQ_FEES, age_group="minor"), "paspor anak"),
+        (u(Intent.FAQ_FEES, passport_kind="biasa"), "paspor biasa"),
+        (u(Intent.FAQ_REQUIREMENTS, age_group="minor"), "anak"),
+        (u(Intent.FAQ_LOST_DAMAGED, subtopic="damaged"), "rusak"),
+        (u(Intent.FAQ_LOST_DAMAGED, subtopic="lost"), "hilang"),
+    ],
+)
+def test_the_answer_leads_with_the_variant_asked(
+    registry: OfficeRegistry, understanding: Understanding, first_line: str
+) -> None:
+    [content] = compose(registry, registry.get("jakpus"), understanding)
+    text = reply_text(content)
+    assert first_line in text.split("\n", 1)[0].lower()
+    if understanding.intent is Intent.FAQ_FEES:  # then the whole table
+        assert "Rp350.000" in text and "Rp950.000" in text
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_out_of_domain_is_said_honestly_with_the_menu(registry: OfficeRegistry, lang: str) -> None:
+    [content] = compose(registry, registry.get("jakpus"), u(Intent.OUT_OF_DOMAIN, language=lang))
+    assert content.type == "list"
+    assert ("hanya melayani informasi paspor" if lang == "id" else "only handles passport") in (
+        content.body
+    )
+
+
+def test_clarify_offers_the_two_likeliest_topics_as_buttons(registry: OfficeRegistry) -> None:
+    understanding = u(
+        Intent.FALLBACK, 0.3,
+        alternatives=((Intent.FAQ_FEES, 0.3), (Intent.MENU, 0.2), (Intent.FAQ_PAYMENT, 0.2)),
+    )  # fmt: skip
+    [content] = compose(registry, registry.get("jakpus"), understanding)
+    assert content.type == "buttons"
+    assert [b.id for b in content.buttons] == ["faq:fees", "faq:payment"]
+    assert "Maksud Anda: *Biaya paspor* / *Cara pembayaran*?" in content.body
+
+
+# --- the scenarios, offline ---------------------------------------------------------------
+
+# What a classifier should report for the messages today's matcher reads only roughly.
+SCRIPTED: dict[str, dict[str, Any]] = {
+    "bayar brp ya": {"intent": Intent.FALLBACK, "confidence": 0.3,
+                     "alternatives": ((Intent.FAQ_FEES, 0.3), (Intent.FAQ_PAYMENT, 0.25))},
+    "pay how much": {"intent": Intent.FALLBACK, "confidence": 0.3,
+                     "alternatives": ((Intent.FAQ_FEES, 0.3), (Intent.FAQ_PAYMENT, 0.25))},
+    "kalo yg 10 taun?": {"intent": Intent.FALLBACK, "confidence": 0.3, "followup": True,
+                         "validity_years": 10},
+    "biaya e-paspor berapa": {"passport_kind": "e_paspor"},
+    "yg 5 taun aja": {"intent": Intent.FALLBACK, "confidence": 0.3, "followup": True,
+                      "validity_years": 5},
+    "what about the 10 year one?": {"intent": Intent.FALLBACK, "confidence": 0.3,
+                                    "followup": True, "validity_years": 10},
+    "and for a child?": {"followup": True, "age_group": "minor"},
+}  # fmt: skip
+_OOD = {"intent": Intent.OUT_OF_DOMAIN, "confidence": 0.9}
+_SCAM = {"intent": Intent.FEEDBACK_SCAM_REPORT, "confidence": 0.9}
+
+
+class ScriptedMatcher:
+    """The real matcher, with a scenario's messages read as a classifier should read them."""
+
+    def __init__(self, real: IntentMatcher, overrides: dict[str, dict[str, Any]]) -> None:
+        self.real = real
+        self.overrides = overrides
+
+    def understand(self, text: str, **kwargs: Any) -> Understanding:
+        understanding = self.real.understand(text, **kwargs)
+        override = self.overrides.get(text)
+        return understanding.model_copy(update=override) if override else understanding
+
+
+def _scripted(scenario: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    overrides = dict(SCRIPTED)
+    for turn in scenario["turns"]:
+        expected = (turn.get("expect") or {}).get("intent")
+        if "say" in turn and scenario["class"] == "out_of_domain" and expected == "out_of_domain":
+            overrides[turn["say"]] = _OOD
+        if "say" in turn and "scam_report" in (turn.get("expect") or {}).get("records", ""):
+            overrides[turn["say"]] = _SCAM
+    return overrides
+
+
+ALL = load_scenarios(str(SCENARIOS))
+
+
+def test_there_are_enough_scenarios_of_every_class() -> None:
+    for name in dialogue.SCENARIO_CLASSES:
+        langs = [s["lang"] for s in ALL if s["class"] == name]
+        assert "id" in langs and "en" in langs, name
+    assert len(ALL) >= 40
+
+
+@pytest.mark.parametrize("scenario", ALL, ids=[s["name"] for s in ALL])
+def test_scenario_offline(
+    scenario: dict[str, Any], registry: OfficeRegistry, matcher: IntentMatcher
+) -> None:
+    """Every scenario passes offline once the understanding reports what it needs."""
+    scripted = ScriptedMatcher(matcher, _scripted(scenario) if scenario.get("needs") else {})
+    line = OfflineLine(registry, scenario.get("office", "jakpus"), matcher=scripted)  # type: ignore[arg-type]
+    problems: list[str] = []
+    for number, turn in enumerate(scenario["turns"], 1):
+        if "tap" in turn:
+            result = line.send(turn.get("title"), reply_id=turn["tap"])
+        else:
+            result = line.send(turn["say"])
+        observed = Observed(
+            intent=result.intent.value,
+            records=tuple(r.kind.value for r in result.records),
+            appends=bool(result.addenda),
+            details=details_of(result.understanding) if result.understanding else {},
+            reply="\n".join(reply_text(r.content) for r in result.replies),
+        )
+        problems += [f"turn {number}: {p}" for p in check_turn(turn.get("expect"), observed)]
+    assert not problems, problems
+
+
+def test_evaluate_reports_counts_and_failures(tmp_path: Path) -> None:
+    bad = tmp_path / "one.yaml"
+    bad.write_text(
+        "scenarios:\n- name: wrong\n  class: followup\n  lang: id\n  turns:\n"
+        "  - say: berapa biaya paspor\n    expect: {intent: 'faq:payment'}\n",
+        encoding="utf-8",
+    )
+    report = dialogue.evaluate(str(bad))
+    assert (report["scenarios"], report["passed"]) == (1, 0)
+    assert report["failures"][0]["problems"] == ["turn 1: intent faq:fees != faq:payment"]
+
+
+def test_a_ticket_detail_is_appended_and_told(registry: OfficeRegistry) -> None:
+    clock = [1_000.0]
+    line = OfflineLine(registry, "jakpus", clock=lambda: clock[0])
+    first = line.send("petugas loket kasar banget tadi, bentak-bentak pemohon lansia")
+    [record] = first.records
+    clock[0] += 60
+    second = line.send("kejadiannya td jam 10 di loket 2")
+    assert [a.ticket for a in second.addenda] == [record.ticket]
+    assert f"laporan *{record.ticket}*" in reply_text(second.replies[0].content)
+    clock[0] += SETTINGS.ticket_s + 1  # past the window: a detail is no longer appended
+    third = line.send("oh iya, loket 3 juga sama")
+    assert not third.addenda
