@@ -86,6 +86,7 @@ def test_a_scam_report_is_urgent_and_flagged() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.integration
 async def test_record_then_detail_then_view(registry: OfficeRegistry, redis_db: Redis) -> None:
     """A scam report is recorded with the number and checked; a detail goes to its ticket
     and into the view once, however often it is delivered."""

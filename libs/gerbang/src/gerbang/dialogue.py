@@ -280,11 +280,14 @@ def adds_to_ticket(
     if ticket is None or understanding is None or not text.strip():
         return False
     if understanding.cancel or understanding.intent in (
-        Intent.MENU,
         Intent.HANDOFF,
         Intent.STATUS,
         Intent.FEEDBACK_SCAM_REPORT,
     ):
+        return False
+    # A greeting or "menu" said clearly leaves; a statement the classifier can only guess
+    # at ("it happened around 10am this morning": menu at 0.27) is detail.
+    if understanding.intent is Intent.MENU and understanding.confidence >= 0.5:
         return False
     if asks_question(text, understanding) or only_thanks(text, understanding):
         return False
@@ -348,8 +351,9 @@ def fits_expectation(
 
     It leaves the prompt when it asks for the menu or a person, or clearly asks something
     else: another topic's question, or another topic said with confidence. A status prompt
-    keeps what looks like its answer (numbers, dates, cancel) and lets a second message that
-    is not one go (its context counts the asks already made).
+    keeps what looks like its answer (numbers, dates, cancel), lets a question go ("kalo
+    diwakilin keluarga bisa ga", however unsure its topic), and lets a second message that
+    is not an answer go (its context counts the asks already made).
     """
     if understanding is None:
         return True  # media, taps: the service answers them ("text only", …)
@@ -371,6 +375,8 @@ def fits_expectation(
             return True
         if other_topic:
             return False
+        if asks_question(text, understanding):
+            return False  # a question is never an application number: it leaves the prompt
         asks = int((context or {}).get("asks") or 0)
         return asks <= 1  # the prompt counts itself: a second non-answer is not trapped
     if expecting is Service.FEEDBACK:
