@@ -56,7 +56,7 @@ test-unit: bootstrap ## only the tests that need no Kafka or Redis
 bench: bootstrap infra-up ## load benchmark (JSON on the last line; saved in bench/results/)
 	@uv run --quiet python bench/run.py
 
-eval: bootstrap ## understanding: dev (and held-out test) accuracy, per-intent table, confusions; JSON last
+eval: bootstrap ## understanding: dev and held-out test accuracy, per-intent table, confusions, multi-turn pass rates, targets; JSON last
 	@uv run --quiet python -m gerbang.understanding.evaluate
 
 chaos: bootstrap infra-up ## fault runs (kills, outages, a broker of three): exactly once? one JSON line each
