@@ -265,3 +265,16 @@ def test_messages_about_other_things_are_not_language_requests(
     matcher: IntentMatcher, text: str
 ) -> None:
     assert not matcher.understand(text).language_requested
+
+
+def test_two_topics_nearly_tied_are_asked_not_guessed() -> None:
+    from gerbang.understanding.classify import _ambiguous
+
+    fees, payment, ood = Intent.FAQ_FEES, Intent.FAQ_PAYMENT, Intent.OUT_OF_DOMAIN
+    assert _ambiguous(fees, 0.45, [(fees, 0.45), (payment, 0.36), (ood, 0.1)])
+    assert not _ambiguous(fees, 0.45, [(fees, 0.45), (payment, 0.2), (ood, 0.1)])  # clear lead
+    assert not _ambiguous(fees, 0.62, [(fees, 0.62), (payment, 0.38)])  # sure enough
+    assert not _ambiguous(fees, 0.45, [(fees, 0.45), (ood, 0.44)])  # not two topics to offer
+    assert not _ambiguous(
+        Intent.FEEDBACK_COMPLAINT, 0.4, [(Intent.FEEDBACK_COMPLAINT, 0.4), (payment, 0.39)]
+    )  # feedback is not offered as a clarify button

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gerbang.messages import MENU_ROWS, Intent, Understanding
+from gerbang.messages import MENU_ROWS, Intent, Service, Understanding
 from gerbang.understanding import details
 from gerbang.understanding import normalize as normalize_module
 from gerbang.understanding.lexicon import LEXICON_FILE, lexicon
@@ -67,6 +67,13 @@ __all__ = [
 ABSTAIN_THRESHOLD = 0.25
 """Below this probability the classifier's best intent is not trusted: FALLBACK with the
 two likeliest topics. Chosen on dev (`make eval` prints the sweep)."""
+
+AMBIGUOUS_BELOW = 0.5
+AMBIGUOUS_RATIO = 0.75
+"""Two topics nearly as likely ("pay how much": fees 0.45, payment 0.36): when the best is
+below `AMBIGUOUS_BELOW` and the second has at least `AMBIGUOUS_RATIO` of its probability,
+the citizen is asked which (FALLBACK with both as `alternatives`) rather than answered one
+at a coin's toss. `make eval`'s dev report counts how often (`ambiguous`)."""
 
 # Intents that are answerable topics (offered as alternatives when the classifier abstains).
 _NOT_TOPICS = frozenset({Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN})
@@ -347,7 +354,7 @@ class IntentMatcher:
         ranked = self.model.ranked(prepare(analysis))
         intent, confidence = ranked[0]
         intent, confidence = self._rules(intent, confidence, analysis, signals)
-        if confidence < self.threshold:
+        if confidence < self.threshold or _ambiguous(intent, confidence, ranked):
             alternatives = tuple(
                 (other, round(p, 4)) for other, p in ranked[:6] if other not in _NOT_TOPICS
             )[:2]
@@ -420,3 +427,20 @@ def _intent_or_none(value: str) -> Intent | None:
         return Intent(value)
     except ValueError:
         return None
+
+
+def _ambiguous(intent: Intent, confidence: float, ranked: list[tuple[Intent, float]]) -> bool:
+    """Two answerable topics nearly tied (see `AMBIGUOUS_BELOW`, `AMBIGUOUS_RATIO`)."""
+    if confidence >= AMBIGUOUS_BELOW or len(ranked) < 2 or ranked[0][0] is not intent:
+        return False
+    second, p = ranked[1]
+    return (
+        intent not in _NOT_TOPICS
+        and second not in _NOT_TOPICS
+        and intent.service in _CLARIFIABLE
+        and second.service in _CLARIFIABLE
+        and p >= AMBIGUOUS_RATIO * confidence
+    )
+
+
+_CLARIFIABLE = frozenset({Service.FAQ, Service.STATUS})
