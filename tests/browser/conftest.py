@@ -100,3 +100,17 @@ def require_process(stack: Stack, name: str) -> None:
             f"{name} is not running: its service has no `python -m` entry point on this branch "
             f"yet (started: {sorted(stack.processes)})"
         )
+
+
+def open_chat(browser: object, stack: Stack, code: str, viewport: dict[str, int]) -> object:
+    """The simulator, as a new citizen writing to office `code`'s number."""
+    from tests.support.whatsapp import citizen
+
+    context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{stack.api_url}/simulator")
+    page.select_option("#office", code)
+    page.fill("#citizen", citizen())
+    page.dispatch_event("#citizen", "change")
+    page.wait_for_function("document.querySelector('#chat-title').textContent.length > 0")
+    return page

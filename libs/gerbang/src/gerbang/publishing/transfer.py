@@ -22,7 +22,7 @@ from gerbang.bus import Producer, Publish, replay
 from gerbang.messages import ContentRecord, Topic
 from gerbang.offices import LocalizedText, OfficeRegistry
 from gerbang.publishing.validate import Problem, check, with_candidate
-from gerbang.publishing.versions import ANNOUNCEMENT, Edit, publish_now
+from gerbang.publishing.versions import ANNOUNCEMENT, Edit, edit_of, publish_now
 from gerbang.publishing.view import ContentView
 from gerbang.settings import ServiceSettings
 
@@ -144,7 +144,7 @@ def plan_import(
         registry = with_candidate(registry, entry.scope, entry.topic, edit)
         current = view.record(entry.scope, entry.topic)
         live = current.live if current else None
-        if live is not None and _same(live_edit(live), edit):
+        if live is not None and _same(edit_of(live), edit):
             continue
         records.append(
             publish_now(current, entry.scope, entry.topic, edit, author=IMPORT_AUTHOR, now=now)
@@ -152,17 +152,6 @@ def plan_import(
     if problems:
         raise ImportRefused(problems)
     return records
-
-
-def live_edit(version: Any) -> Edit:
-    """The content fields of a version, as an `Edit`."""
-    return Edit(
-        text=version.text,
-        source=version.source,
-        verified_on=version.verified_on,
-        valid_from=version.valid_from,
-        valid_until=version.valid_until,
-    )
 
 
 def _same(a: Edit, b: Edit) -> bool:

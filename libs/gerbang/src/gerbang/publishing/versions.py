@@ -55,6 +55,18 @@ class Edit:
     valid_until: dt.datetime | None = None
 
 
+def edit_of(version: ContentVersion) -> Edit:
+    """The content fields of a version, as an `Edit` (to check or compare it again)."""
+    return Edit(
+        text=version.text,
+        reason=version.reason,
+        source=version.source,
+        verified_on=version.verified_on,
+        valid_from=version.valid_from,
+        valid_until=version.valid_until,
+    )
+
+
 def record_key(scope: str, topic: str) -> str:
     """The Kafka key of a scope's topic: `jakpus:fees`, `national:fees`."""
     return f"{scope}:{topic}"
