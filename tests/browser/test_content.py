@@ -5,6 +5,7 @@ restores it; the lead is refused on a national fee, with the reason shown."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 import uuid
@@ -14,12 +15,15 @@ import pytest
 from deploy.local.stack import Stack
 from gerbang_gateway.ops.staff import DEV_STAFF_PASSWORD
 from tests.browser.conftest import DESKTOP, PHONE, open_chat, screenshot
+from tests.support.ops import csrf, staff
+from tests.support.whatsapp import citizen, post, signed_text, text_of, wait_replies
 
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_MS = 30_000
 QUESTION = "kapan paspor saya bisa diambil?"
 OLD_PICKUP = "Pengambilan paspor"  # the YAML answer's title (offices/_national/faq.yaml)
+WIB = dt.timezone(dt.timedelta(hours=7))
 
 
 def _sign_in(browser: object, stack: Stack, username: str, viewport: dict[str, int]) -> object:
@@ -135,3 +139,72 @@ def test_office_lead_refused_on_a_national_fee(browser: object, stack: Stack) ->
     # The national page is not theirs either.
     page.goto(f"{stack.api_url}/ops/o/all/content/fees")  # type: ignore[attr-defined]
     assert "Anda tidak berhak" in page.inner_text("body")  # type: ignore[attr-defined]
+
+
+def _answer(stack: Stack, code: str, text: str) -> str:
+    wa_id = citizen()
+    assert post(stack, *signed_text(code, wa_id, text)).status_code == 200
+    return text_of(wait_replies(stack, wa_id, 1, settle=0.2)[0])
+
+
+def _form(http: object, path: str, **fields: str) -> object:
+    """POST a form of the editor page (its CSRF token read from that page)."""
+    page = re.sub(r"/(publish|rollback)$", "", path)
+    return http.post(path, data={"csrf": csrf(http, page), **fields})  # type: ignore[attr-defined]
+
+
+def test_an_agent_drafts_but_does_not_publish(stack: Stack) -> None:
+    """bogor's agent saves a draft; publishing it is refused (403, why) and audited."""
+    path = "/ops/o/bogor/content/registration"
+    agent = staff(stack, "bogor.agent")
+    saved = _form(agent, path, step="draft", text_id="Daftar di M-Paspor", text_en="Use M-Paspor")
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    refused = _form(agent, f"{path}/publish")
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert "Hanya kepala kantor" in refused.text  # type: ignore[attr-defined]
+    assert "Use M-Paspor" not in _answer(stack, "bogor", "cara daftar paspor online gimana")
+    lead = staff(stack, "bogor.lead")
+    assert _form(lead, f"{path}/publish").status_code == 303  # type: ignore[attr-defined]
+    audit = lead.get("/ops/o/bogor/audit").text  # type: ignore[attr-defined]
+    assert 'data-action="content.publish" class="refused"' in audit
+    assert _form(lead, f"{path}/rollback").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_national_fees_need_a_source_and_reach_every_office(stack: Stack) -> None:
+    """National staff: without source and date the fee is refused with the fields named;
+    with them it reaches every office's citizens; an announcement stands above one office's
+    answers while valid."""
+    national = staff(stack, "national")
+    path = "/ops/o/all/content/fees"
+    texts = {"text_id": "*Biaya paspor* (uji nasional)", "text_en": "*Fees* (national test)"}
+    refused = _form(national, path, step="draft", **texts)
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert 'data-field="source"' in refused.text and 'data-field="verified_on"' in refused.text  # type: ignore[attr-defined]
+    day = dt.date.today().isoformat()
+    saved = _form(national, path, step="draft", source="PP 45/2024", verified_on=day, **texts)
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert _form(national, f"{path}/publish").status_code == 303  # type: ignore[attr-defined]
+    until = (dt.datetime.now(WIB) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    since = (dt.datetime.now(WIB) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    notice = _form(
+        staff(stack, "batam.lead"),
+        "/ops/o/batam/content/announcement",
+        step="draft",
+        text_id="Layanan {short_name} tutup Jumat ini.",
+        text_en="{short_name} is closed this Friday.",
+        valid_from=since,
+        valid_until=until,
+    )
+    assert notice.status_code == 303  # type: ignore[attr-defined]
+    lead = staff(stack, "batam.lead")
+    assert _form(lead, "/ops/o/batam/content/announcement/publish").status_code == 303  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while True:
+        batam, bogor = (_answer(stack, code, "biaya paspor berapa") for code in ("batam", "bogor"))
+        if ("(uji nasional)" in bogor and "tutup Jumat" in batam) or time.monotonic() > deadline:
+            break
+    assert bogor.startswith("*Biaya paspor* (uji nasional)"), bogor
+    assert batam.startswith("📢 Layanan Kanim Batam tutup Jumat ini.\n\n*Biaya paspor* (uji"), batam
+    for done in (path, "/ops/o/batam/content/announcement"):
+        who = national if done == path else lead
+        assert _form(who, f"{done}/rollback").status_code == 303  # type: ignore[attr-defined]
