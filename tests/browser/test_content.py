@@ -20,6 +20,9 @@ from tests.support.whatsapp import citizen, post, signed_text, text_of, wait_rep
 
 pytestmark = pytest.mark.e2e
 
+# The stack is shared with test_ops.py, whose national table expects medan busier than bogor:
+# these tests send their traffic to jakpus and batam only.
+
 TIMEOUT_MS = 30_000
 QUESTION = "kapan paspor saya bisa diambil?"
 OLD_PICKUP = "Pengambilan paspor"  # the YAML answer's title (offices/_national/faq.yaml)
@@ -48,11 +51,11 @@ def _ask(page: object, text: str) -> str:
 
 
 def test_edit_preview_publish_rollback(browser: object, stack: Stack) -> None:
-    """jakpus.lead changes jakpus's pickup answer; jakpus citizens read it within 5 s, bogor's
+    """jakpus.lead changes jakpus's pickup answer; jakpus citizens read it within 5 s, batam's
     do not; the rollback gives jakpus the old answer back; every step is in the audit log."""
     marker = f"UJI-{uuid.uuid4().hex[:6]}"
     jakpus_chat = open_chat(browser, stack, "jakpus", PHONE)
-    bogor_chat = open_chat(browser, stack, "bogor", PHONE)
+    batam_chat = open_chat(browser, stack, "batam", PHONE)
     assert OLD_PICKUP in _ask(jakpus_chat, QUESTION)  # warm: the pipeline answers
 
     page = _sign_in(browser, stack, "jakpus.lead", DESKTOP)
@@ -99,10 +102,10 @@ def test_edit_preview_publish_rollback(browser: object, stack: Stack) -> None:
     assert marker in answer, answer
     assert took <= 5.0, f"the simulator showed the new answer {took:.1f} s after publishing"
     assert "Bawa bukti bayar" in answer
-    other = _ask(bogor_chat, QUESTION)
+    other = _ask(batam_chat, QUESTION)
     assert marker not in other and OLD_PICKUP in other
     screenshot(jakpus_chat, "content-simulator-jakpus-new")
-    screenshot(bogor_chat, "content-simulator-bogor-old")
+    screenshot(batam_chat, "content-simulator-batam-old")
 
     # History shows the diff; one click rolls back.
     history = page.locator("#history")  # type: ignore[attr-defined]
@@ -154,18 +157,18 @@ def _form(http: object, path: str, **fields: str) -> object:
 
 
 def test_an_agent_drafts_but_does_not_publish(stack: Stack) -> None:
-    """bogor's agent saves a draft; publishing it is refused (403, why) and audited."""
-    path = "/ops/o/bogor/content/registration"
-    agent = staff(stack, "bogor.agent")
+    """batam's agent saves a draft; publishing it is refused (403, why) and audited."""
+    path = "/ops/o/batam/content/registration"
+    agent = staff(stack, "batam.agent")
     saved = _form(agent, path, step="draft", text_id="Daftar di M-Paspor", text_en="Use M-Paspor")
     assert saved.status_code == 303  # type: ignore[attr-defined]
     refused = _form(agent, f"{path}/publish")
     assert refused.status_code == 403  # type: ignore[attr-defined]
     assert "Hanya kepala kantor" in refused.text  # type: ignore[attr-defined]
-    assert "Use M-Paspor" not in _answer(stack, "bogor", "cara daftar paspor online gimana")
-    lead = staff(stack, "bogor.lead")
+    assert "Use M-Paspor" not in _answer(stack, "batam", "cara daftar paspor online gimana")
+    lead = staff(stack, "batam.lead")
     assert _form(lead, f"{path}/publish").status_code == 303  # type: ignore[attr-defined]
-    audit = lead.get("/ops/o/bogor/audit").text  # type: ignore[attr-defined]
+    audit = lead.get("/ops/o/batam/audit").text  # type: ignore[attr-defined]
     assert 'data-action="content.publish" class="refused"' in audit
     assert _form(lead, f"{path}/rollback").status_code == 303  # type: ignore[attr-defined]
 
@@ -200,11 +203,38 @@ def test_national_fees_need_a_source_and_reach_every_office(stack: Stack) -> Non
     assert _form(lead, "/ops/o/batam/content/announcement/publish").status_code == 303  # type: ignore[attr-defined]
     deadline = time.monotonic() + 10
     while True:
-        batam, bogor = (_answer(stack, code, "biaya paspor berapa") for code in ("batam", "bogor"))
-        if ("(uji nasional)" in bogor and "tutup Jumat" in batam) or time.monotonic() > deadline:
+        batam, jakpus = (
+            _answer(stack, code, "biaya paspor berapa") for code in ("batam", "jakpus")
+        )
+        if ("(uji nasional)" in jakpus and "tutup Jumat" in batam) or time.monotonic() > deadline:
             break
-    assert bogor.startswith("*Biaya paspor* (uji nasional)"), bogor
+    assert jakpus.startswith("*Biaya paspor* (uji nasional)"), jakpus
     assert batam.startswith("📢 Layanan Kanim Batam tutup Jumat ini.\n\n*Biaya paspor* (uji"), batam
     for done in (path, "/ops/o/batam/content/announcement"):
         who = national if done == path else lead
         assert _form(who, f"{done}/rollback").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_announcement_preview_shows_it_above_an_answer(browser: object, stack: Stack) -> None:
+    """batam's lead writes a closure notice: the preview shows it above an answer, dated."""
+    page = _sign_in(browser, stack, "batam.lead", PHONE)
+    page.goto(f"{stack.api_url}/ops/o/batam/content")  # type: ignore[attr-defined]
+    page.click("#announcement a.button")  # type: ignore[attr-defined]
+    page.wait_for_url(re.compile(r"/content/announcement$"))  # type: ignore[attr-defined]
+    now = dt.datetime.now(WIB)
+    page.fill("#text_id", "*Kantor tutup* pada hari Jumat; layanan dibuka lagi Senin.")  # type: ignore[attr-defined]
+    page.fill("#text_en", "*The office is closed* on Friday; open again on Monday.")  # type: ignore[attr-defined]
+    page.fill("#valid_from", now.strftime("%Y-%m-%dT%H:%M"))  # type: ignore[attr-defined]
+    page.fill("#valid_until", (now + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))  # type: ignore[attr-defined]
+    page.click("#preview-button")  # type: ignore[attr-defined]
+    bubble = page.locator("#preview [data-lang=id] .bubble")  # type: ignore[attr-defined]
+    bubble.wait_for(timeout=TIMEOUT_MS)
+    shown = bubble.inner_text()
+    assert shown.startswith("📢 Kantor tutup pada hari Jumat"), shown
+    assert "Pengambilan paspor" in shown  # the answer it stands above
+    screenshot(page, "content-batam-announcement-preview")
+    # An end before the start is refused with the field named; nothing is saved.
+    page.fill("#valid_until", (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))  # type: ignore[attr-defined]
+    page.click("#draft-button")  # type: ignore[attr-defined]
+    page.locator('#problems [data-field="valid_until"]').wait_for(timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+    assert page.locator("#draft").count() == 0  # type: ignore[attr-defined]

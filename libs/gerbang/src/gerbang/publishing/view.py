@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Iterator
 
 from gerbang.bus import Replayed, tail
 from gerbang.messages import ContentKind, ContentRecord, Topic
-from gerbang.offices import Notice, OfficeRegistry
+from gerbang.offices import NATIONAL_SCOPE, Notice, OfficeRegistry
 from gerbang.publishing.validate import candidate_answer
 from gerbang.publishing.versions import Edit
 from gerbang.settings import ServiceSettings
@@ -43,7 +42,7 @@ class ContentView:
 
     def apply(self, record: ContentRecord) -> None:
         """Take a record in: keep it, and make its live version what citizens read."""
-        if record.scope != "national" and record.scope not in self.registry.offices:
+        if record.scope != NATIONAL_SCOPE and record.scope not in self.registry.offices:
             log.warning("content for an unknown office ignored", extra={"key": record.key})
             return
         current = self.records.get(record.key)
@@ -129,8 +128,3 @@ async def live_content(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def now_utc() -> dt.datetime:
-    """Aware UTC now (one place, so tests can reason about it)."""
-    return dt.datetime.now(dt.UTC)
