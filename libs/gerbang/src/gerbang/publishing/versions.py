@@ -196,7 +196,7 @@ def rollback(
             raise ContentStepError(f"version {to} is what is live already")
     edit = Edit(
         text=target.text if target else None,
-        reason=reason or (f"rollback to version {target.number}" if target else "rollback to YAML"),
+        reason=reason or _rollback_reason(record, target),
         source=target.source if target else None,
         verified_on=target.verified_on if target else None,
         valid_from=target.valid_from if target else None,
@@ -215,6 +215,14 @@ def rollback(
         for v in record.versions
     ]
     return _with(record, record.scope, record.topic, [restored, *versions])
+
+
+def _rollback_reason(record: ContentRecord, target: ContentVersion | None) -> str:
+    if target is not None:
+        return f"rollback to version {target.number}"
+    if record.kind is ContentKind.ANNOUNCEMENT:
+        return "announcement withdrawn"
+    return "rollback to YAML"
 
 
 @dataclass(frozen=True)
