@@ -100,3 +100,25 @@ def require_process(stack: Stack, name: str) -> None:
             f"{name} is not running: its service has no `python -m` entry point on this branch "
             f"yet (started: {sorted(stack.processes)})"
         )
+
+
+def open_chat(browser: object, stack: Stack, code: str, viewport: dict[str, int]) -> object:
+    """The simulator, as a new citizen writing to office `code`'s number."""
+    from tests.support.whatsapp import citizen
+
+    context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{stack.api_url}/simulator")
+    page.select_option("#office", code)
+    wa_id = citizen()
+    page.fill("#citizen", wa_id)
+    # The page reads where the citizen's replies start (a fetch) before it polls: a message
+    # typed before that answer lands could have its reply counted as already seen (under load).
+    with page.expect_response(
+        lambda r: (
+            "/simulator/replies" in r.url and f"wa_id={wa_id}" in r.url and "since" not in r.url
+        )
+    ):
+        page.dispatch_event("#citizen", "change")
+    page.wait_for_function("document.querySelector('#chat-title').textContent.length > 0")
+    return page

@@ -7,23 +7,12 @@ import re
 import pytest
 
 from deploy.local.stack import Stack
-from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from tests.support.whatsapp import citizen, office
+from tests.browser.conftest import DESKTOP, PHONE, open_chat, screenshot
+from tests.support.whatsapp import office
 
 pytestmark = pytest.mark.e2e
 
 REPLY_TIMEOUT_MS = 30_000
-
-
-def _open_chat(browser: object, stack: Stack, code: str, viewport: dict[str, int]) -> object:
-    context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
-    page = context.new_page()
-    page.goto(f"{stack.api_url}/simulator")
-    page.select_option("#office", code)
-    page.fill("#citizen", citizen())
-    page.dispatch_event("#citizen", "change")
-    page.wait_for_function("document.querySelector('#chat-title').textContent.length > 0")
-    return page
 
 
 def _office_bubbles(page: object) -> object:
@@ -45,7 +34,7 @@ def test_question_answer_and_menu_row(
 ) -> None:
     """Type a question → the answer shows; open the menu, tap a row → its answer shows."""
     the_office = office(code)
-    page = _open_chat(browser, stack, code, viewport)
+    page = open_chat(browser, stack, code, viewport)
     title = page.locator("#chat-title").inner_text()  # type: ignore[attr-defined]
     assert the_office.service_name in title
 

@@ -532,7 +532,9 @@ def _backoff(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
 # - `replay`: rebuild a view (Redis) from a whole log, from the beginning up to where it ends
 #   now, without a group and without committing (status.updates, feedback.recorded);
 # - `follow`: keep something (the dead-letter index) up to date from topics in a group, with
-#   offsets committed only after each batch is applied, and nowhere further to dead-letter.
+#   offsets committed only after each batch is applied, and nowhere further to dead-letter;
+# - `tail`: keep a whole compacted topic in every process's memory (content.published): read
+#   from the beginning, then follow, without a group.
 
 
 class ReplayTimeout(Unavailable):
@@ -698,6 +700,45 @@ async def follow(
             await asyncio.sleep(pause_s)
         finally:
             await _stop_quietly(consumer)
+
+
+async def tail(
+    settings: ServiceSettings,
+    topic: str,
+    model: type[M],
+    apply: ApplyBatch[M],
+    *,
+    client_id: str,
+    caught_up: asyncio.Event | None = None,
+    pause_s: float = 2.0,
+) -> None:
+    """Hand every record of `topic` to `apply`, from the beginning and then as they arrive,
+    until cancelled; no group, nothing committed: each process keeps the whole topic (an
+    in-memory view of a compacted topic). `caught_up` is set once the records that existed at
+    the start have been applied. After Kafka went away the read starts again from the
+    beginning, so `apply` must be idempotent (a compacted record is the whole state of its
+    key: applying it twice is applying it once)."""
+    names = {settings.topic(topic): topic}
+    while True:
+        consumer: AIOKafkaConsumer | None = None
+        try:
+            consumer = await open_whole_topic(settings, topic, client_id)
+            ends = await consumer.end_offsets(list(consumer.assignment()))
+            while True:
+                fetched = await consumer.getmany(timeout_ms=500, max_records=500)
+                records = [record for batch in fetched.values() for record in batch]
+                if records:
+                    await apply(_decoded(model, names, records))
+                if caught_up is not None and not caught_up.is_set():
+                    positions = [await consumer.position(tp) for tp in ends]
+                    if all(p >= ends[tp] for p, tp in zip(positions, ends, strict=True)):
+                        caught_up.set()
+        except _FOLLOWER_PAUSES as exc:
+            log.warning("tail paused; will read again", extra={"topic": topic, "error": repr(exc)})
+            await asyncio.sleep(pause_s)
+        finally:
+            if consumer is not None:
+                await _stop_quietly(consumer)
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:

@@ -5,6 +5,8 @@ gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line woul
     conversation: follow-ups, prompts and tickets as the router handles them
 gerbang offices check                         validate every office folder and its content
 gerbang topics create                         create Kafka topics (re-runnable)
+gerbang content export [--out FILE]           what staff published (live over the YAML), as YAML
+gerbang content import FILE [--reason WHY]    validate a file and publish it (author "import")
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from gerbang.offices import OfficeConfigError, OfficeRegistry, load_registry
 
@@ -71,6 +75,38 @@ def check_offices(registry: OfficeRegistry) -> int:
     return 1 if problems else 0
 
 
+def content_command(settings: Any, registry: OfficeRegistry, args: argparse.Namespace) -> int:
+    """`gerbang content export|import` against the deployment's Kafka."""
+    from gerbang.publishing.transfer import ImportRefused, export_yaml, import_file, read_view
+
+    if args.action == "export":
+        text = export_yaml(asyncio.run(read_view(settings, registry)))
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+    source = Path(args.file)
+    try:
+        records = asyncio.run(
+            import_file(
+                settings,
+                registry,
+                source.read_text(encoding="utf-8"),
+                reason=args.reason or f"import of {source.name}",
+            )
+        )
+    except ImportRefused as exc:
+        print("import refused, nothing published:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"imported: {len(records)} version(s) published")
+    for record in records:
+        print(f"  {record.key} v{record.versions[0].number}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `gerbang` command."""
     parser = argparse.ArgumentParser(
@@ -97,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     p_off.add_argument("action", choices=["check"])
     p_top = sub.add_parser("topics", help="Kafka topics")
     p_top.add_argument("action", choices=["create", "list"])
+    p_con = sub.add_parser("content", help="published content: export what is live, import")
+    con = p_con.add_subparsers(dest="action", required=True)
+    p_exp = con.add_parser("export", help="what is live over the YAML, as YAML")
+    p_exp.add_argument("--out", help="file to write (default: standard output)")
+    p_imp = con.add_parser("import", help="validate a file and publish it (author 'import')")
+    p_imp.add_argument("file", help="an export file")
+    p_imp.add_argument("--reason", default="", help="why (kept with every version)")
     args = parser.parse_args(argv)
 
     from gerbang.settings import ServiceSettings
@@ -123,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return ask(registry, args.office, (t for t in texts if t.strip()), args.json)
     if args.command == "offices":
         return check_offices(registry)
+    if args.command == "content":
+        return content_command(settings, registry, args)
     from gerbang.topics import ensure_topics, topic_specs
 
     if args.action == "list":

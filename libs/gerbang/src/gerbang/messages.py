@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, model_validator
 
-from gerbang.offices import Lang
+from gerbang.offices import Lang, LocalizedText
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +38,7 @@ class Topic(StrEnum):
     FEEDBACK_RECORDED = "feedback.recorded"
     INBOX_MESSAGES = "inbox.messages"
     OPS_AUDIT = "ops.audit"
+    CONTENT_PUBLISHED = "content.published"
 
     @property
     def dlq(self) -> str:
@@ -896,3 +897,81 @@ class StaffAction(_Message):
     address: str | None = Field(default=None, max_length=64, description="Client address")
     action_id: str = Field(description="Unique id: the view stores each action once")
     at: dt.datetime = Field(default_factory=utcnow)
+
+
+# --- content.published (compacted, key scope:topic): what staff publish in /ops -----------
+
+CONTENT_HISTORY_KEPT = 30
+"""Versions a content record keeps (newest first); older ones stay in `ops.audit`."""
+
+
+class ContentKind(StrEnum):
+    """What a content record holds."""
+
+    ANSWER = "answer"  # an FAQ answer (a topic of `gerbang.faq.content.TOPICS`)
+    ANNOUNCEMENT = "announcement"  # an office notice shown above its answers while valid
+
+
+class ContentState(StrEnum):
+    """Where a version stands."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ROLLED_BACK = "rolled_back"
+
+
+class ContentVersion(BaseModel):
+    """One version of an answer or announcement, as staff wrote it in `/ops` (or imported)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version_id: str = Field(min_length=1, max_length=64, description="Unique id of the version")
+    number: int = Field(ge=1, description="1, 2, 3 … per record")
+    text: LocalizedText | None = Field(
+        default=None, description="Both languages; None: the answer goes back to the YAML baseline"
+    )
+    author: str = Field(min_length=1, max_length=200, description="Staff account, or 'import'")
+    at: dt.datetime = Field(default_factory=utcnow, description="When it was written")
+    reason: str = Field(default="", max_length=500, description="Why it changed")
+    source: str | None = Field(default=None, max_length=1000, description="National facts")
+    verified_on: dt.date | None = Field(default=None, description="National facts: checked on")
+    valid_from: dt.datetime | None = Field(default=None, description="Announcements")
+    valid_until: dt.datetime | None = Field(default=None, description="Announcements")
+    state: ContentState
+    published_by: str | None = Field(default=None, max_length=200)
+    published_at: dt.datetime | None = None
+    restores: int | None = Field(
+        default=None, ge=0, description="A rollback: the version number restored (0: baseline)"
+    )
+
+
+class ContentRecord(_Message):
+    """Everything about one answer or announcement of one scope: the latest record per key is
+    the whole state (the topic is compacted), its `versions` the history, newest first.
+
+    Key `scope:topic`: `jakpus:hours_location`, `national:fees`, `bogor:announcement`."""
+
+    scope: str = Field(min_length=1, max_length=32, description="An office code, or 'national'")
+    topic: str = Field(min_length=1, max_length=64)
+    kind: ContentKind = ContentKind.ANSWER
+    versions: list[ContentVersion] = Field(min_length=1, max_length=CONTENT_HISTORY_KEPT)
+
+    @property
+    def key(self) -> str:
+        """The Kafka key."""
+        return f"{self.scope}:{self.topic}"
+
+    @property
+    def live(self) -> ContentVersion | None:
+        """The version citizens read (None: never published, the YAML baseline answers)."""
+        return next((v for v in self.versions if v.state is ContentState.PUBLISHED), None)
+
+    @property
+    def draft(self) -> ContentVersion | None:
+        """The draft waiting to be published, if it is newer than what is live."""
+        for version in self.versions:
+            if version.state is ContentState.DRAFT:
+                return version
+            if version.state is ContentState.PUBLISHED:
+                return None
+        return None

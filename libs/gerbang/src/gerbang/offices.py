@@ -184,6 +184,61 @@ class NationalConfig(_Strict):
         return normalised
 
 
+NATIONAL_SCOPE = "national"
+"""The scope of published content that every office inherits (beside office codes)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An office announcement, shown above its answers from `valid_from` to `valid_until`."""
+
+    text: LocalizedText
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+
+
+class PublishedContent:
+    """What staff published in `/ops` over the YAML baseline (`gerbang.publishing` keeps it
+    up to date from `content.published`). Empty in a process that does not follow the topic
+    (`gerbang ask`, tests of the core): the YAML answers alone."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[str, str], FaqAnswer] = {}
+        self._notices: dict[str, Notice] = {}
+
+    def answer(self, scope: str, topic: str) -> FaqAnswer | None:
+        """The published answer of `scope` (an office code or `NATIONAL_SCOPE`), if any."""
+        return self._answers.get((scope, topic))
+
+    def notice(self, office: str, at: dt.datetime) -> Notice | None:
+        """The office's announcement if it is valid at `at`."""
+        notice = self._notices.get(office)
+        if notice is None or not notice.valid_from <= at < notice.valid_until:
+            return None
+        return notice
+
+    def copy(self) -> PublishedContent:
+        """An independent copy (to try a candidate without touching what is live)."""
+        other = PublishedContent()
+        other._answers = dict(self._answers)
+        other._notices = dict(self._notices)
+        return other
+
+    def set_answer(self, scope: str, topic: str, answer: FaqAnswer | None) -> None:
+        """Publish (or withdraw, with None) an answer of a scope."""
+        if answer is None:
+            self._answers.pop((scope, topic), None)
+        else:
+            self._answers[(scope, topic)] = answer
+
+    def set_notice(self, office: str, notice: Notice | None) -> None:
+        """Publish (or withdraw, with None) an office's announcement."""
+        if notice is None:
+            self._notices.pop(office, None)
+        else:
+            self._notices[office] = notice
+
+
 @dataclass(frozen=True)
 class OfficeRegistry:
     """Every office, indexed the ways the services look them up."""
@@ -192,6 +247,8 @@ class OfficeRegistry:
     offices: Mapping[str, Office]
     _by_phone_number_id: Mapping[str, Office] = field(repr=False)
     _by_display_number: Mapping[str, Office] = field(repr=False)
+    published: PublishedContent = field(default_factory=PublishedContent, repr=False)
+    """Answers and announcements published from `/ops`, over the YAML (mutable, live)."""
 
     @classmethod
     def build(cls, national: NationalConfig, offices: list[Office]) -> OfficeRegistry:
@@ -241,8 +298,20 @@ class OfficeRegistry:
         return self._by_display_number.get(digits) if digits else None
 
     def faq_answer(self, office: Office, topic: str) -> FaqAnswer | None:
-        """The office's answer for a topic: its override, else the national default."""
-        return office.faq.get(topic) or self.national.faq.get(topic)
+        """The office's answer for a topic: its override, else the national default. At each
+        level what staff published (`published`) wins over the YAML baseline."""
+        return (
+            self.published.answer(office.code, topic)
+            or office.faq.get(topic)
+            or self.published.answer(NATIONAL_SCOPE, topic)
+            or self.national.faq.get(topic)
+        )
+
+    def baseline_answer(self, scope: str, topic: str) -> FaqAnswer | None:
+        """The YAML answer of a scope (an office code or `NATIONAL_SCOPE`), nothing published."""
+        if scope == NATIONAL_SCOPE:
+            return self.national.faq.get(topic)
+        return self.get(scope).faq.get(topic)
 
 
 # libyaml's safe loader when PyYAML has it (8x faster: 151 offices load in ≈40 ms, not 300).

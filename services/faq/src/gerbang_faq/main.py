@@ -9,6 +9,7 @@ from gerbang.logs import setup_logging
 from gerbang.messages import ServiceRequest, Topic
 from gerbang.offices import load_registry
 from gerbang.profiling import maybe_profile
+from gerbang.publishing.view import live_content
 from gerbang.redisconn import connect_redis
 from gerbang.service import run_main, run_worker
 from gerbang.settings import ServiceSettings
@@ -36,14 +37,16 @@ async def run(settings: FaqSettings) -> None:
         handler=handler.handle,
     )
     try:
-        await run_worker(
-            settings,
-            service="faq",
-            producer=producer,
-            consumers=[consumer],
-            health_port=settings.health_port or None,
-            extra_ready=redis.ping,
-        )
+        # Answers published in /ops (content.published) apply live over the YAML.
+        async with live_content(settings, registry, "faq"):
+            await run_worker(
+                settings,
+                service="faq",
+                producer=producer,
+                consumers=[consumer],
+                health_port=settings.health_port or None,
+                extra_ready=redis.ping,
+            )
     finally:
         await redis.aclose()
 

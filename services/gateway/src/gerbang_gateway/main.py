@@ -14,6 +14,7 @@ from gerbang.messages import DeliveryEvent, InboundMessage, OutboundReply, Topic
 from gerbang.offices import load_registry
 from gerbang.opsstats import OpsStats
 from gerbang.profiling import maybe_profile
+from gerbang.publishing.view import live_content
 from gerbang.redisconn import connect_redis
 from gerbang.service import run_main, run_worker
 from gerbang.understanding.classify import IntentMatcher
@@ -69,15 +70,17 @@ async def run_router(settings: GatewaySettings) -> None:
         handler=router.handle,
     )
     try:
-        await run_worker(
-            settings,
-            service="router",
-            producer=producer,
-            consumers=[consumer],
-            health_port=settings.router_health_port or None,
-            extra_ready=redis.ping,
-            background=[sweep],
-        )
+        # The menu's texts (greeting, fallback) published in /ops apply live over the YAML.
+        async with live_content(settings, registry, "router"):
+            await run_worker(
+                settings,
+                service="router",
+                producer=producer,
+                consumers=[consumer],
+                health_port=settings.router_health_port or None,
+                extra_ready=redis.ping,
+                background=[sweep],
+            )
     finally:
         await stats.flush()  # the last moment's ops counts
         await redis.aclose()

@@ -244,6 +244,7 @@ def render(
     lang: Lang,
     *,
     extra: Mapping[str, str] | None = None,
+    at: dt.datetime | None = None,
 ) -> str:
     """The text of `topic` for `office` in `lang`, placeholders filled.
 
@@ -251,7 +252,8 @@ def render(
     placeholders (`TOPIC_PLACEHOLDERS`, e.g. the `number` being checked). Raises
     `UnknownTopic`, `MissingAnswer`, or `PlaceholderError` for an unknown or unfilled
     placeholder. Hours and address the office has not verified get a polite note asking the
-    citizen to confirm with the office.
+    citizen to confirm with the office. An FAQ answer starts with the office's announcement
+    while it is valid at `at` (now by default).
     """
     template = answer_for(registry, office, topic).text.get(lang)
     used = placeholders_in(template)
@@ -276,7 +278,17 @@ def render(
             short_name=office.short_name, website=NATIONAL_WEBSITE
         )
         note = f"{note}\n{example}" if note else example
-    return _insert_before_closing(text, note) if note else text
+    text = _insert_before_closing(text, note) if note else text
+    if topic in FAQ_TOPICS:
+        notice = registry.published.notice(office.code, at or dt.datetime.now(dt.UTC))
+        if notice is not None:
+            text = f"{render_notice(notice.text.get(lang), values)}\n\n{text}"
+    return text
+
+
+def render_notice(template: str, values: Mapping[str, str]) -> str:
+    """An announcement as it stands above the answers (placeholders filled)."""
+    return f"📢 {template.format_map(values).strip()}"
 
 
 def sample_extra(topic: str) -> dict[str, str]:

@@ -179,26 +179,29 @@ def _table(name: str, report: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def _targets(results: dict[str, object]) -> dict[str, object]:
+def _targets(results: dict[str, object]) -> dict[str, dict[str, object]]:
     """Each acceptance target of issue 9, the measured value and whether it is met."""
-    test = results.get("test") if isinstance(results.get("test"), dict) else {}
-    turns = results.get("multi_turn") if isinstance(results.get("multi_turn"), dict) else {}
-    measured = {
-        "test_accuracy": test.get("accuracy"),  # type: ignore[union-attr]
-        "test_out_of_domain_recall": test.get("out_of_domain_recall"),  # type: ignore[union-attr]
-        "multi_turn": turns.get("pass_rate"),  # type: ignore[union-attr]
+    test = results.get("test")
+    turns = results.get("multi_turn")
+    test = test if isinstance(test, dict) else {}
+    turns = turns if isinstance(turns, dict) else {}
+    measured: dict[str, float | None] = {
+        "test_accuracy": test.get("accuracy"),
+        "test_out_of_domain_recall": test.get("out_of_domain_recall"),
+        "multi_turn": turns.get("pass_rate"),
     }
-    return {
-        name: {
+    report: dict[str, dict[str, object]] = {}
+    for name, target in TARGETS.items():
+        value = measured[name]
+        report[name] = {
             "target": target,
-            "measured": measured[name],
-            "met": measured[name] is not None and measured[name] >= target,  # type: ignore[operator]
+            "measured": value,
+            "met": value is not None and value >= target,
         }
-        for name, target in TARGETS.items()
-    }
+    return report
 
 
-def _summary_table(results: dict[str, object], targets: dict[str, object]) -> str:
+def _summary_table(results: dict[str, object], targets: dict[str, dict[str, object]]) -> str:
     lines = ["== summary (issue 9 targets)", f"{'measure':<34} {'measured':>9} {'target':>7}  met"]
     for name, row in targets.items():
         assert isinstance(row, dict)
@@ -244,9 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
         else:
             summary[name] = report
-    summary["targets"] = _targets(results)
+    targets = _targets(results)
+    summary["targets"] = targets
     if not args.quiet:
-        print(_summary_table(results, summary["targets"]), end="\n\n")
+        print(_summary_table(results, targets), end="\n\n")
     print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
     return 0
 

@@ -20,6 +20,7 @@ Routes:
     GET  /ops/o/{office}/inbox/{conv}             a conversation: transcript, reply box
     GET  /ops/o/{office}/inbox/{conv}/live        new entries and state (polled by ops.js)
     POST /ops/o/{office}/inbox/{conv}/claim|reply|close
+    /ops/o/{office}/content…                      the content editor (ops/content.py)
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from gerbang.messages import Topic
 from gerbang.offices import Office
 from gerbang.opsstats import OfficeStats, OpsStats, merge
 from gerbang.phone import display, mask
+from gerbang.publishing.view import live_content
 from gerbang_gateway.handoff import HandoffStore
 from gerbang_gateway.ops.access import (
     ALL_OFFICES,
@@ -271,7 +273,8 @@ def build_router() -> APIRouter:
         if session is None:
             return RedirectResponse("/ops/login", status_code=303)
         office = o if o and _OFFICE.match(o) else session.viewer.home
-        suffix = f"/{tab}" if tab in ("feedback", "dead-letters", "inbox", "audit") else ""
+        tabs = ("feedback", "dead-letters", "inbox", "audit", "content")
+        suffix = f"/{tab}" if tab in tabs else ""
         return RedirectResponse(f"/ops/o/{office}{suffix}", status_code=303)
 
     @router.get("/ops/login", response_class=HTMLResponse)
@@ -793,7 +796,12 @@ class SecurityHeaders:
 
 def install_ops(app: FastAPI) -> None:
     """Mount `/ops`, its static files and its error pages on the gateway app."""
+    # Imported here: the content editor uses this module's page helpers.
+    from gerbang_gateway.ops.content import ContentRefused, build_content_router, content_refused
+
     app.include_router(build_router())
+    app.include_router(build_content_router())
+    app.add_exception_handler(ContentRefused, content_refused)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(
@@ -835,7 +843,8 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
         settings.conversation_retention_days,
     )
     letters = DeadLetterStore(gateway.redis, settings.topic_prefix)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
         state = OpsState(
             staff=staff,
             sessions=OpsSessions(
@@ -856,6 +865,12 @@ async def ops_running(app: FastAPI) -> AsyncIterator[OpsState]:
         )
         app.state.ops = state
         tasks = []
+        # Answers published in /ops, applied to this process's registry (the editor reads
+        # them; the inbox's quick replies render them).
+        content = await stack.enter_async_context(
+            live_content(settings, gateway.registry, "gateway-api", wait_s=10)
+        )
+        app.state.content = content
         if settings.ops_dlq_indexer:
             tasks.append(
                 asyncio.create_task(
