@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -217,10 +218,12 @@ class LinearModel:
 
     def ranked(self, text: str) -> list[tuple[Intent, float]]:
         """Every intent with its probability, likeliest first (ties by intent order)."""
-        probabilities = self.probabilities(text).tolist()
-        intents = self.intents
-        order = sorted(range(len(intents)), key=lambda i: (-probabilities[i], i))
-        return [(intents[i], probabilities[i]) for i in order]
+        # A reverse sort is stable: equal probabilities keep the intents' order.
+        return sorted(
+            zip(self.intents, self.probabilities(text).tolist(), strict=True),
+            key=itemgetter(1),
+            reverse=True,
+        )
 
 
 def fit_pipeline(texts: Sequence[str], labels: Sequence[str], c: float = REGULARISATION):  # type: ignore[no-untyped-def]
