@@ -38,8 +38,10 @@ DEV_FILE = DATA_DIR / "dev.tsv"
 
 CHAR_NGRAMS = (2, 5)
 WORD_NGRAMS = (1, 2)
-REGULARISATION = 10.0
-"""LogisticRegression's C, chosen on dev (see `gerbang.understanding.evaluate`)."""
+REGULARISATION = 30.0
+"""LogisticRegression's C, chosen by 5-fold cross-validation on train+dev (plain classifier
+accuracy: C=3 87.4%, 10 88.3%, 30 88.5%, 100 88.4%; class_weight="balanced" and char n-grams
+3–5 or min_df=2 were each slightly worse) and confirmed on dev with the whole pipeline."""
 SEED = 13
 
 _WHITESPACE = re.compile(r"\s\s+")
