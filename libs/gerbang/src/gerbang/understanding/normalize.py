@@ -243,6 +243,21 @@ GREETINGS: tuple[tuple[str, ...], ...] = tuple(
 _CLOSINGS: tuple[tuple[str, ...], ...] = tuple(tuple(c.split()) for c in _WORDS["closings"])
 
 
+def _by_word(
+    phrases: tuple[tuple[str, ...], ...], at: int
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The phrases grouped by their first (at=0) or last (at=-1) word, order kept: a message
+    is only compared with the phrases its own first or last word can start or end."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        grouped.setdefault(phrase[at], []).append(phrase)
+    return {word: tuple(group) for word, group in grouped.items()}
+
+
+_GREETINGS_BY_FIRST = _by_word(GREETINGS, 0)
+_CLOSINGS_BY_LAST = _by_word(_CLOSINGS, -1)
+
+
 def strip_greetings(tokens: list[str]) -> tuple[list[str], bool]:
     """Tokens without leading greetings and trailing thanks; and whether a greeting was there.
 
@@ -251,22 +266,21 @@ def strip_greetings(tokens: list[str]) -> tuple[list[str], bool]:
     """
     rest = list(tokens)
     greeted = False
-    changed = True
-    while changed and rest:
-        changed = False
-        for phrase in GREETINGS:
+    while rest:
+        for phrase in _GREETINGS_BY_FIRST.get(rest[0], ()):
             if tuple(rest[: len(phrase)]) == phrase:
                 rest = rest[len(phrase) :]
-                greeted = changed = True
+                greeted = True
                 break
-    changed = True
-    while changed:
-        changed = False
-        for phrase in _CLOSINGS:
+        else:
+            break
+    while rest:
+        for phrase in _CLOSINGS_BY_LAST.get(rest[-1], ()):
             if len(rest) > len(phrase) and tuple(rest[-len(phrase) :]) == phrase:
                 rest = rest[: -len(phrase)]
-                changed = True
                 break
+        else:
+            break
     return rest, greeted
 
 
