@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 # these tests send their traffic to jakpus and batam only.
 
 TIMEOUT_MS = 30_000
-QUESTION = "kapan paspor saya bisa diambil?"
+QUESTION = "cara ambil paspor yang sudah jadi gimana?"
 OLD_PICKUP = "Pengambilan paspor"  # the YAML answer's title (offices/_national/faq.yaml)
 WIB = dt.timezone(dt.timedelta(hours=7))
 

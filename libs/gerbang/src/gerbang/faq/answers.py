@@ -104,14 +104,19 @@ _CLARIFIABLE = frozenset(
 BUTTON_TITLE_LIMIT = 20
 
 
+CLARIFY_MIN = 0.1
+"""An alternative is offered only this likely: "soal paspor kak" (unclear, no topic near)
+gets the menu, not two buttons at 1%."""
+
+
 def clarify_options(understanding: Understanding) -> list[Intent]:
     """The two likeliest topics to offer when the message was not understood well enough
     (`fallback` with alternatives), or [] when there are not two to offer."""
     if understanding.intent is not Intent.FALLBACK:
         return []
     options: list[Intent] = []
-    for intent, _ in understanding.alternatives:
-        if intent in _CLARIFIABLE and intent not in options:
+    for intent, probability in understanding.alternatives:
+        if intent in _CLARIFIABLE and intent not in options and probability >= CLARIFY_MIN:
             options.append(intent)
     return options[:2] if len(options) >= 2 else []
 
