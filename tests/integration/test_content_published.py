@@ -123,8 +123,11 @@ async def test_publish_reaches_a_second_worker_live_and_a_restart_rebuilds(
             )
         )
         assert took < 5.0
-        await _until(lambda: render(first, bogor, "fees", "en").endswith("New national fees"))
-        # bogor's announcement stands above bogor's answers, not jakpus's.
+        # bogor's announcement (the record after the fees: wait for it too) stands above
+        # bogor's answers, not jakpus's.
+        await _until(
+            lambda: render(first, bogor, "fees", "en") == "📢 Closed tomorrow\n\nNew national fees"
+        )
         assert render(first, bogor, "fees", "en") == "📢 Closed tomorrow\n\nNew national fees"
         assert render(first, jakpus, "fees", "en") == "New national fees"
         # A rollback is a new record: back to the YAML at both workers.
