@@ -17,9 +17,7 @@ from gerbang import dialogue
 from gerbang.dialogue import (
     DialogueSettings,
     LastTopic,
-    Observed,
     OpenTicket,
-    check_turn,
     details_of,
     load_scenarios,
 )
@@ -318,20 +316,7 @@ def test_scenario_offline(
 ) -> None:
     """Every scenario passes offline with the real understanding (`make eval` counts them)."""
     line = OfflineLine(registry, scenario.get("office", "jakpus"), matcher=matcher)
-    problems: list[str] = []
-    for number, turn in enumerate(scenario["turns"], 1):
-        if "tap" in turn:
-            result = line.send(turn.get("title"), reply_id=turn["tap"])
-        else:
-            result = line.send(turn["say"])
-        observed = Observed(
-            intent=result.intent.value,
-            records=tuple(r.kind.value for r in result.records),
-            appends=bool(result.addenda),
-            details=details_of(result.understanding) if result.understanding else {},
-            reply="\n".join(reply_text(r.content) for r in result.replies),
-        )
-        problems += [f"turn {number}: {p}" for p in check_turn(turn.get("expect"), observed)]
+    problems = dialogue.play_scenario(line, scenario)
     assert not problems, problems
 
 

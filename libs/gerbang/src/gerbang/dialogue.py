@@ -472,11 +472,33 @@ def check_turn(expect: dict[str, Any] | None, observed: Observed) -> list[str]:
     return problems
 
 
+def play_scenario(line: Any, scenario: dict[str, Any]) -> list[str]:
+    """Play one scenario on an `OfflineLine`, turn by turn: what differed ([] = passed)."""
+    from gerbang.offline import reply_text
+
+    problems: list[str] = []
+    for number, turn in enumerate(scenario["turns"], 1):
+        if "tap" in turn:
+            result = line.send(turn.get("title"), reply_id=turn["tap"])
+        else:
+            result = line.send(turn["say"])
+        understanding = result.understanding
+        observed = Observed(
+            intent=result.intent.value,
+            records=tuple(record.kind.value for record in result.records),
+            appends=bool(result.addenda),
+            details=details_of(understanding) if understanding is not None else {},
+            reply="\n".join(reply_text(reply.content) for reply in result.replies),
+        )
+        problems += [f"turn {number}: {p}" for p in check_turn(turn.get("expect"), observed)]
+    return problems
+
+
 def evaluate(path: str, *, offices_dir: str | None = None) -> dict[str, Any]:
     """Run a scenarios file OFFLINE through the router's rules and the services' steps
     (`gerbang.offline.OfflineLine`): {"scenarios": n, "passed": k, "failures": [...]}."""
     from gerbang.offices import default_offices_dir, load_registry
-    from gerbang.offline import OfflineLine, reply_text
+    from gerbang.offline import OfflineLine
     from gerbang.understanding.classify import IntentMatcher
 
     registry = load_registry(offices_dir or default_offices_dir())
@@ -486,22 +508,7 @@ def evaluate(path: str, *, offices_dir: str | None = None) -> dict[str, Any]:
     by_class: dict[str, list[int]] = {}
     for scenario in scenarios:
         office = scenario.get("office", "jakpus")
-        line = OfflineLine(registry, office, matcher=matchers[office])
-        problems: list[str] = []
-        for number, turn in enumerate(scenario["turns"], 1):
-            if "tap" in turn:
-                result = line.send(turn.get("title"), reply_id=turn["tap"])
-            else:
-                result = line.send(turn["say"])
-            understanding = result.understanding
-            observed = Observed(
-                intent=result.intent.value,
-                records=tuple(record.kind.value for record in result.records),
-                appends=bool(result.addenda),
-                details=details_of(understanding) if understanding is not None else {},
-                reply="\n".join(reply_text(reply.content) for reply in result.replies),
-            )
-            problems += [f"turn {number}: {p}" for p in check_turn(turn.get("expect"), observed)]
+        problems = play_scenario(OfflineLine(registry, office, matcher=matchers[office]), scenario)
         tally = by_class.setdefault(scenario["class"], [0, 0])
         tally[1] += 1
         if problems:
