@@ -15,7 +15,7 @@ from gerbang_status.lockout import (
     needs_turn,
 )
 from gerbang_status.notify import OptInRecord, advance, idempotency_key, notification, should_notify
-from gerbang_status.stages import STAGES, describe, next_step, stage_label
+from gerbang_status.stages import STAGE_TEXT_IDS, describe, next_step, stage_label
 
 from .conftest import make_record
 
@@ -23,18 +23,18 @@ from .conftest import make_record
 @pytest.mark.parametrize("stage", list(Stage))
 def test_every_stage_has_both_languages(stage: Stage, registry: OfficeRegistry) -> None:
     office = registry.get("jakpus")
-    assert stage in STAGES
+    assert f"stage.{stage.value}" in STAGE_TEXT_IDS
     for lang in ("id", "en"):
-        assert stage_label(stage, lang)
-        step = next_step(stage, lang, office)
-        assert step and "{office}" not in step
-    assert stage_label(stage, "id") != stage_label(stage, "en")
+        assert stage_label(registry, office, stage, lang)
+        step = next_step(registry, stage, lang, office)
+        assert step and "{" not in step
+    assert stage_label(registry, office, stage, "id") != stage_label(registry, office, stage, "en")
 
 
 def test_ready_for_pickup_has_the_30_days_and_what_to_bring(registry: OfficeRegistry) -> None:
     office = registry.get("jakpus")
-    step_id = next_step(Stage.READY_FOR_PICKUP, "id", office)
-    step_en = next_step(Stage.READY_FOR_PICKUP, "en", office)
+    step_id = next_step(registry, Stage.READY_FOR_PICKUP, "id", office)
+    step_en = next_step(registry, Stage.READY_FOR_PICKUP, "en", office)
     assert "30 hari" in step_id and "KTP" in step_id and "bukti pembayaran" in step_id
     assert "30 days" in step_en and "KTP" in step_en and "proof of payment" in step_en
     assert office.short_name in step_id
@@ -42,9 +42,13 @@ def test_ready_for_pickup_has_the_30_days_and_what_to_bring(registry: OfficeRegi
 
 def test_needs_action_shows_the_note_first(registry: OfficeRegistry) -> None:
     office = registry.get("jakpus")
-    text = describe("1234567", Stage.NEEDS_ACTION, "id", office, note="Bawa akta kelahiran asli.")
+    text = describe(
+        registry, "1234567", Stage.NEEDS_ACTION, "id", office, note="Bawa akta kelahiran asli."
+    )
     assert "Keterangan dari kantor: Bawa akta kelahiran asli." in text
-    assert "Bawa akta" not in describe("1234567", Stage.IN_PROCESS, "id", office, note="Bawa akta")
+    assert "Bawa akta" not in describe(
+        registry, "1234567", Stage.IN_PROCESS, "id", office, note="Bawa akta"
+    )
 
 
 def test_lockout_policy() -> None:
@@ -110,7 +114,7 @@ def test_one_notification_per_stage_change() -> None:
 
 def test_notification_carries_the_template_fallback(registry: OfficeRegistry) -> None:
     record = make_record(stage=Stage.READY_FOR_PICKUP, version=4)
-    reply = notification(_optin(), record, registry.get("jakpus"))
+    reply = notification(_optin(), record, registry.get("jakpus"), registry)
     assert reply.idempotency_key == idempotency_key(record) == "status:1234567890123:v4"
     assert reply.wa_id == "6281234567890" and reply.office == "jakpus"
     assert reply.phone_number_id == registry.get("jakpus").whatsapp.phone_number_id
@@ -124,6 +128,6 @@ def test_notification_carries_the_template_fallback(registry: OfficeRegistry) ->
 def test_office_without_template_sends_text_only(registry: OfficeRegistry) -> None:
     record = make_record(office="bogor", stage=Stage.PRINTED, version=4)
     optin = OptInRecord(record.application_no, "bogor", "6281234567890", "en", 1, Stage.PAID)
-    reply = notification(optin, record, registry.get("bogor"))
+    reply = notification(optin, record, registry.get("bogor"), registry)
     assert reply.template_fallback is None
     assert "Passport printed" in reply.content.body  # type: ignore[union-attr]

@@ -5,6 +5,9 @@ Layout:
     offices/_national/faq.yaml        national default FAQ answers (every office inherits them)
     offices/<code>/office.yaml        the office: names, WhatsApp number, address, hours
     offices/<code>/faq.yaml           optional: the office's overrides of any FAQ answer
+    offices/_national/texts.yaml      the catalogue of every other text citizens read (menus,
+                                      prompts, confirmations, stage names, errors)
+    offices/<code>/texts.yaml         optional: the office's overrides of any catalogue text
 
 Everything is validated with pydantic at start-up; a broken file raises `OfficeConfigError`
 naming the file and the field, so the operator knows exactly what to fix. Adding an office is
@@ -19,13 +22,21 @@ import hashlib
 import hmac
 import os
 import re
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gerbang.phone import normalize_msisdn
 
@@ -58,6 +69,46 @@ class LocalizedText(_Strict):
         if lang == "en" and self.en:
             return self.en
         return self.id
+
+
+class CatalogueText(_Strict):
+    """A text of the catalogue (`offices/_national/texts.yaml`): both languages required."""
+
+    id: str = Field(min_length=1, description="Bahasa Indonesia text")
+    en: str = Field(min_length=1, description="English text")
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="WhatsApp's limit where the text is shown (20: a button title); national only",
+    )
+    about: str | None = Field(default=None, description="Where citizens read it (for staff)")
+
+    def get(self, lang: Lang) -> str:
+        """Text in `lang`."""
+        return self.en if lang == "en" else self.id
+
+    @property
+    def localized(self) -> LocalizedText:
+        """The two languages as the content editor handles them."""
+        return LocalizedText(id=self.id, en=self.en)
+
+    @model_validator(mode="after")
+    def _same_placeholders(self) -> CatalogueText:
+        # A placeholder only one language uses would be filled in one and missing in the other.
+        names = []
+        for text in (self.id, self.en):
+            try:
+                names.append({n for _, n, _, _ in string.Formatter().parse(text) if n is not None})
+            except ValueError as exc:
+                raise ValueError(f"broken placeholder syntax: {exc}") from None
+        if names[0] != names[1]:
+            only_id = ", ".join(sorted(names[0] - names[1])) or "-"
+            only_en = ", ".join(sorted(names[1] - names[0])) or "-"
+            raise ValueError(
+                f"id and en must use the same placeholders (only id: {only_id}; only en: {only_en})"
+            )
+        return self
 
 
 class FaqAnswer(_Strict):
@@ -148,6 +199,9 @@ class Office(_Strict):
     faq: dict[str, FaqAnswer] = Field(
         default_factory=dict, description="This office's overrides of national FAQ answers"
     )
+    texts: dict[str, CatalogueText] = Field(
+        default_factory=dict, description="This office's overrides of national catalogue texts"
+    )
 
     @property
     def display_number(self) -> str:
@@ -171,6 +225,9 @@ class NationalConfig(_Strict):
     complaint_channels: LocalizedText = Field(description="Official complaint channels")
     official_app: str = Field(default="M-Paspor")
     faq: dict[str, FaqAnswer] = Field(default_factory=dict, description="National FAQ answers")
+    texts: dict[str, CatalogueText] = Field(
+        default_factory=dict, description="The catalogue of every other citizen-facing text"
+    )
 
     @field_validator("known_fake_numbers")
     @classmethod
@@ -307,6 +364,26 @@ class OfficeRegistry:
             or self.national.faq.get(topic)
         )
 
+    def catalogue_text(self, office: Office, text_id: str) -> LocalizedText | CatalogueText | None:
+        """A catalogue text at `office`, looked up as `faq_answer` does: the office's published
+        text, its YAML override, the national published text, the national YAML."""
+        published = self.published.answer(office.code, text_id)
+        if published is not None:
+            return published.text
+        own = office.texts.get(text_id)
+        if own is not None:
+            return own
+        published = self.published.answer(NATIONAL_SCOPE, text_id)
+        if published is not None:
+            return published.text
+        return self.national.texts.get(text_id)
+
+    def baseline_text(self, scope: str, text_id: str) -> CatalogueText | None:
+        """The YAML catalogue text of a scope (an office code or `NATIONAL_SCOPE`)."""
+        if scope == NATIONAL_SCOPE:
+            return self.national.texts.get(text_id)
+        return self.get(scope).texts.get(text_id)
+
     def baseline_answer(self, scope: str, topic: str) -> FaqAnswer | None:
         """The YAML answer of a scope (an office code or `NATIONAL_SCOPE`), nothing published."""
         if scope == NATIONAL_SCOPE:
@@ -342,7 +419,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return content
 
 
-def _load_faq(path: Path) -> dict[str, Any]:
+def _load_optional(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     return _read_yaml(path)
@@ -353,9 +430,13 @@ def load_office(folder: Path) -> Office:
     path = folder / "office.yaml"
     data = _read_yaml(path)
     faq_path = folder / "faq.yaml"
-    faq = _load_faq(faq_path)
+    faq = _load_optional(faq_path)
     if faq:
         data["faq"] = faq
+    texts_path = folder / "texts.yaml"
+    texts = _load_optional(texts_path)
+    if texts:
+        data["texts"] = texts
     if data.get("code") != folder.name:
         raise OfficeConfigError(
             f"{path}: field code: is {data.get('code')!r} but the folder is {folder.name!r}; "
@@ -364,7 +445,10 @@ def load_office(folder: Path) -> Office:
     try:
         return Office.model_validate(data)
     except ValidationError as exc:
-        shown = faq_path if faq and any(e["loc"][:1] == ("faq",) for e in exc.errors()) else path
+        shown = path
+        for name, extra, file in (("faq", faq, faq_path), ("texts", texts, texts_path)):
+            if extra and any(e["loc"][:1] == (name,) for e in exc.errors()):
+                shown = file
         raise OfficeConfigError(_format_error(shown, exc)) from None
 
 
@@ -375,13 +459,19 @@ def load_registry(root: Path | str) -> OfficeRegistry:
         raise OfficeConfigError(f"{root}: offices folder not found (set GERBANG_OFFICES_DIR)")
     national_dir = root / "_national"
     national_data = _read_yaml(national_dir / "national.yaml")
-    faq = _load_faq(national_dir / "faq.yaml")
+    faq = _load_optional(national_dir / "faq.yaml")
     if faq:
         national_data["faq"] = faq
+    texts = _load_optional(national_dir / "texts.yaml")
+    if texts:
+        national_data["texts"] = texts
     try:
         national = NationalConfig.model_validate(national_data)
     except ValidationError as exc:
-        raise OfficeConfigError(_format_error(national_dir / "national.yaml", exc)) from None
+        shown = national_dir / "national.yaml"
+        if any(e["loc"][:1] == ("texts",) for e in exc.errors()):
+            shown = national_dir / "texts.yaml"
+        raise OfficeConfigError(_format_error(shown, exc)) from None
     offices = [
         load_office(folder)
         for folder in sorted(root.iterdir())

@@ -39,6 +39,7 @@ from gerbang.messages import (
 )
 from gerbang.offices import Lang, Office, OfficeRegistry, UnknownOffice
 from gerbang.phone import display
+from gerbang.texts import render_text
 from gerbang_status.lockout import LockState
 from gerbang_status.parsing import DEFAULT_FORMAT, ApplicationNoFormat, extract_lookup
 from gerbang_status.stages import FINAL_STAGES, describe
@@ -204,102 +205,64 @@ class LookupResult:
     lock: LockState = field(default_factory=LockState)
 
 
-def _t(lang: Lang, id_text: str, en_text: str) -> str:
-    return en_text if lang == "en" else id_text
-
-
 def _expect(context: dict[str, Any], ttl: int) -> Expectation:
     return Expectation(service=Service.STATUS, context=context, ttl_seconds=ttl)
 
 
-def ask_text(step: Ask, lang: Lang, office: Office) -> str:
+def ask_text(step: Ask, lang: Lang, office: Office, registry: OfficeRegistry) -> str:
     """The question for what is still missing."""
-    prefix = ""
-    if step.invalid_date:
-        prefix = _t(
-            lang,
-            "Tanggal lahir tersebut tidak valid. ",
-            "That date of birth is not a valid date. ",
-        )
     if step.application_no and not step.date_of_birth:
-        return prefix + _t(
-            lang,
-            "Terima kasih. Sekarang kirim *tanggal lahir* pemohon, misalnya 12-05-1990.",
-            "Thank you. Now send the applicant's *date of birth*, e.g. 12-05-1990.",
-        )
-    if step.date_of_birth and not step.application_no:
-        return prefix + _t(
-            lang,
-            "Terima kasih. Sekarang kirim *nomor permohonan* paspor.",
-            "Thank you. Now send the passport *application number*.",
-        )
-    return prefix + _t(
-        lang,
-        f"Untuk cek status permohonan paspor di {office.short_name}, kirim *nomor "
-        "permohonan* dan *tanggal lahir* pemohon, misalnya:\n1234567890123 12-05-1990\n\n"
-        "Boleh dalam satu atau dua pesan. Ketik *batal* untuk berhenti.",
-        f"To check a passport application at {office.short_name}, send the *application "
-        "number* and the applicant's *date of birth*, e.g.:\n1234567890123 12-05-1990\n\n"
-        "In one message or two. Type *cancel* to stop.",
-    )
+        question = "status.ask_date"
+    elif step.date_of_birth and not step.application_no:
+        question = "status.ask_number"
+    else:
+        question = "status.ask_both"
+    text = render_text(registry, office, question, lang)
+    if step.invalid_date:
+        return f"{render_text(registry, office, 'status.invalid_date', lang)} {text}"
+    return text
 
 
-def neutral_text(lang: Lang) -> str:
+def neutral_text(lang: Lang, office: Office, registry: OfficeRegistry) -> str:
     """The one answer for an unknown number and for a wrong date of birth."""
-    return _t(
-        lang,
-        "Maaf, kami tidak dapat menampilkan status untuk nomor permohonan dan tanggal lahir "
-        "tersebut. Periksa kembali keduanya lalu kirim lagi, atau ketik *batal* untuk berhenti.",
-        "Sorry, we cannot show a status for that application number and date of birth. "
-        "Please check both and send them again, or type *cancel* to stop.",
-    )
+    return render_text(registry, office, "status.neutral", lang)
 
 
-def locked_text(lang: Lang, until: dt.datetime) -> str:
+def locked_text(lang: Lang, until: dt.datetime, office: Office, registry: OfficeRegistry) -> str:
     """Polite 'try again later', with the time (WIB)."""
-    local = until.astimezone(WIB)
-    when = local.strftime("%d-%m-%Y %H:%M") + " WIB"
-    return _t(
-        lang,
-        "Maaf, terlalu banyak percobaan yang tidak berhasil. Demi keamanan data pemohon, "
-        f"pengecekan status dapat dicoba lagi setelah {when}.",
-        "Sorry, there were too many unsuccessful attempts. To protect applicants' data, you "
-        f"can check a status again after {when}.",
-    )
+    when = until.astimezone(WIB).strftime("%d-%m-%Y %H:%M") + " WIB"
+    return render_text(registry, office, "status.locked", lang, when=when)
 
 
-def other_office_text(lang: Lang, other: Office) -> str:
+def other_office_text(lang: Lang, other: Office, office: Office, registry: OfficeRegistry) -> str:
     """Pointer to the office the application belongs to: name, service, number — no details."""
-    number = display(other.display_number)
-    return _t(
+    return render_text(
+        registry,
+        office,
+        "status.other_office",
         lang,
-        f"Permohonan tersebut terdaftar di {other.name}. Statusnya hanya dapat dicek melalui "
-        f"layanan WhatsApp {other.service_name} di {number}.",
-        f"That application is registered at {other.name}. Its status can only be checked "
-        f"through that office's WhatsApp service {other.service_name} at {number}.",
+        other_office_name=other.name,
+        other_service_name=other.service_name,
+        other_number=display(other.display_number),
     )
 
 
-def optin_button_title(lang: Lang) -> str:
-    """Title of the 'notify me' reply button (≤ 20 characters)."""
-    return _t(lang, "Kabari saya", "Notify me")
-
-
-def found_reply(record: ApplicationRecord, lang: Lang, office: Office) -> Reply:
+def found_reply(
+    record: ApplicationRecord, lang: Lang, office: Office, registry: OfficeRegistry
+) -> Reply:
     """Stage, next step and, unless the application is finished, the 'notify me' button."""
-    body = describe(record.application_no, record.stage, lang, office, record.note)
+    body = describe(registry, record.application_no, record.stage, lang, office, record.note)
     if record.stage in FINAL_STAGES:
         return Reply([TextContent(body=body)], outcome=Outcome.FOUND)
-    invite = _t(
-        lang,
-        "\n\nIngin dikabari lewat WhatsApp jika status berubah? Tekan *Kabari saya*.",
-        "\n\nWant a WhatsApp message when the status changes? Tap *Notify me*.",
-    )
+    invite = "\n\n" + render_text(registry, office, "status.optin_invite", lang)
     body = body[: 1024 - len(invite) - 1] + "…" if len(body) + len(invite) > 1024 else body
     content = ButtonsContent(
         body=body + invite,
         buttons=[
-            Button(id=f"{OPTIN_PREFIX}{record.application_no}", title=optin_button_title(lang))
+            Button(
+                id=f"{OPTIN_PREFIX}{record.application_no}",
+                title=render_text(registry, office, "status.optin_button", lang),
+            )
         ],
     )
     return Reply([content], outcome=Outcome.FOUND, offer_optin=record.application_no)
@@ -319,50 +282,33 @@ def respond(
     """The replies for a step; a `Query` needs its `LookupResult`, an `OptIn` its acceptance."""
     if isinstance(step, Ask):
         return Reply(
-            [TextContent(body=ask_text(step, lang, office))], _expect(step.context, expect_ttl)
+            [TextContent(body=ask_text(step, lang, office, registry))],
+            _expect(step.context, expect_ttl),
         )
     if isinstance(step, Cancel):
-        body = _t(
-            lang,
-            "Baik, pengecekan status dihentikan. Ketik *menu* untuk melihat layanan lainnya.",
-            "All right, the status check has stopped. Type *menu* to see other services.",
-        )
-        return Reply([TextContent(body=body)])
+        return Reply([TextContent(body=render_text(registry, office, "status.cancelled", lang))])
     if isinstance(step, GiveUp):
-        body = _t(
-            lang,
-            "Kami belum menerima nomor permohonan dan tanggal lahir. Ketik *cek status* untuk "
-            "mencoba lagi, atau *menu* untuk layanan lainnya.",
-            "We have not received an application number and date of birth. Type *check "
-            "status* to try again, or *menu* for other services.",
-        )
-        return Reply([TextContent(body=body)])
+        return Reply([TextContent(body=render_text(registry, office, "status.give_up", lang))])
     if isinstance(step, OptIn):
         if optin_accepted:
-            body = _t(
-                lang,
-                f"Baik. Kami akan mengirim kabar lewat WhatsApp setiap kali status permohonan "
-                f"*{step.application_no}* berubah.",
-                f"Done. We will send you a WhatsApp message whenever the status of application "
-                f"*{step.application_no}* changes.",
+            body = render_text(
+                registry, office, "status.optin_done", lang, application_no=step.application_no
             )
         else:
-            body = _t(
-                lang,
-                "Untuk menerima kabar status, cek status permohonan Anda dulu: ketik *cek status*.",
-                "To get status updates, check your application first: type *check status*.",
-            )
+            body = render_text(registry, office, "status.optin_first", lang)
         return Reply([TextContent(body=body)])
     if result is None:
         raise ValueError("a Query needs its LookupResult")
     if result.outcome is Outcome.LOCKED:
         until = now + dt.timedelta(seconds=result.lock.seconds_left)
-        return Reply([TextContent(body=locked_text(lang, until))], outcome=Outcome.LOCKED)
+        return Reply(
+            [TextContent(body=locked_text(lang, until, office, registry))],
+            outcome=Outcome.LOCKED,
+        )
+    neutral = TextContent(body=neutral_text(lang, office, registry))
     if result.outcome is Outcome.NOT_FOUND_OR_MISMATCH:
         return Reply(
-            [TextContent(body=neutral_text(lang))],
-            _expect({"asks": 0}, expect_ttl),
-            outcome=Outcome.NOT_FOUND_OR_MISMATCH,
+            [neutral], _expect({"asks": 0}, expect_ttl), outcome=Outcome.NOT_FOUND_OR_MISMATCH
         )
     if result.record is None:
         raise ValueError(f"outcome {result.outcome} needs the record")
@@ -371,13 +317,12 @@ def respond(
             other = registry.get(result.record.office)
         except UnknownOffice:
             # An application of an office no longer configured: say nothing about it.
-            return Reply(
-                [TextContent(body=neutral_text(lang))], outcome=Outcome.NOT_FOUND_OR_MISMATCH
-            )
+            return Reply([neutral], outcome=Outcome.NOT_FOUND_OR_MISMATCH)
         return Reply(
-            [TextContent(body=other_office_text(lang, other))], outcome=Outcome.OTHER_OFFICE
+            [TextContent(body=other_office_text(lang, other, office, registry))],
+            outcome=Outcome.OTHER_OFFICE,
         )
-    return found_reply(result.record, lang, office)
+    return found_reply(result.record, lang, office, registry)
 
 
 def converse(

@@ -97,7 +97,7 @@ class StatusWorker:
                     office = self.registry.get(record.office)
                 except UnknownOffice:
                     raise Reject(f"update for unknown office {record.office!r}") from None
-                reply = notification(optin, record, office)
+                reply = notification(optin, record, office, self.registry)
                 await self.producer.publish(Topic.OUTBOUND, reply.key, reply)
                 NOTIFICATIONS.labels(office.code).inc()
                 log.info(

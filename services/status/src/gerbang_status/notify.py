@@ -25,7 +25,8 @@ from gerbang.messages import (
     TemplateContent,
     TextContent,
 )
-from gerbang.offices import Lang, Office
+from gerbang.offices import Lang, Office, OfficeRegistry
+from gerbang.texts import render_text
 from gerbang_status.stages import describe, stage_label
 
 
@@ -67,11 +68,13 @@ def idempotency_key(record: ApplicationRecord) -> str:
     return f"status:{record.application_no}:v{record.version}"
 
 
-def notification(optin: OptInRecord, record: ApplicationRecord, office: Office) -> OutboundReply:
+def notification(
+    optin: OptInRecord, record: ApplicationRecord, office: Office, registry: OfficeRegistry
+) -> OutboundReply:
     """The message announcing `record`'s stage to the opted-in wa_id."""
     lang = optin.lang
-    head = "Kabar terbaru" if lang == "id" else "Update"
-    body = f"{head} — {describe(record.application_no, record.stage, lang, office, record.note)}"
+    status = describe(registry, record.application_no, record.stage, lang, office, record.note)
+    body = render_text(registry, office, "status.update", lang, status=status)
     template = office.whatsapp.status_template
     fallback = (
         TemplateContent(
@@ -80,7 +83,12 @@ def notification(optin: OptInRecord, record: ApplicationRecord, office: Office) 
             # The parameters are in the template's own (approved) language.
             body_parameters=[
                 record.application_no,
-                stage_label(record.stage, "en" if template.language.startswith("en") else "id"),
+                stage_label(
+                    registry,
+                    office,
+                    record.stage,
+                    "en" if template.language.startswith("en") else "id",
+                ),
             ],
         )
         if template is not None
