@@ -34,7 +34,7 @@ LANGS: list[Lang] = ["id", "en"]
 @pytest.mark.parametrize("lang", LANGS)
 def test_choice_buttons(registry: OfficeRegistry, lang: Lang) -> None:
     for office in registry:
-        content = replies.choice_buttons(office, lang)
+        content = replies.choice_buttons(office, lang, registry)
         assert isinstance(content, ButtonsContent)
         ids = [b.id for b in content.buttons]
         assert ids == [
@@ -43,7 +43,9 @@ def test_choice_buttons(registry: OfficeRegistry, lang: Lang) -> None:
         assert all(len(b.title) <= 20 for b in content.buttons)
         assert len(content.body) <= 1024
         assert office.short_name in content.body
-    titles = [b.title for b in replies.choice_buttons(registry.get("jakpus"), "id").buttons]
+    titles = [
+        b.title for b in replies.choice_buttons(registry.get("jakpus"), "id", registry).buttons
+    ]
     assert titles == ["Apresiasi", "Keluhan", "Saran"]
 
 
@@ -51,7 +53,7 @@ def test_choice_buttons(registry: OfficeRegistry, lang: Lang) -> None:
 def test_prompt_and_its_expectation(
     registry: OfficeRegistry, kind: FeedbackKind, lang: Lang
 ) -> None:
-    content = replies.prompt(kind, registry.get("jakpus"), lang)
+    content = replies.prompt(kind, registry.get("jakpus"), lang, registry)
     assert 0 < len(content.body) <= 4096
     assert ("batal" if lang == "id" else "cancel") in content.body
     expect = replies.prompt_expectation(kind)
@@ -80,7 +82,7 @@ def test_confirmation(
         urgent=urgent,
         flags=flags,
         office=office,
-        national=registry.national,
+        registry=registry,
         lang=lang,
     )
     assert isinstance(content, TextContent)
@@ -147,9 +149,11 @@ def test_plain_thanks_is_answered_not_ticketed(registry: OfficeRegistry, text: s
     step = flow.decide(request(text, intent=Intent.FEEDBACK_APPRECIATION))
     assert step == flow.OfferChoices(thanked=True)
     office = registry.get("jakpus")
-    said = replies.choice_buttons(office, "id", thanked=True)
+    said = replies.choice_buttons(office, "id", registry, thanked=True)
     assert said.body.startswith("Sama-sama") and "menu" in said.body
-    assert replies.choice_buttons(office, "en", thanked=True).body.startswith("You're welcome")
+    assert replies.choice_buttons(office, "en", registry, thanked=True).body.startswith(
+        "You're welcome"
+    )
 
 
 def test_thanks_with_substance_is_recorded() -> None:

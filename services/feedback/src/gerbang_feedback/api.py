@@ -324,7 +324,9 @@ def create_app(
             wa_id=entry.wa_id,
             idempotency_key=f"ticket:{entry.ticket}:{body.key}",
             intent=Intent(f"feedback:{entry.kind.value}"),
-            content=TextContent(body=f"{ticket_answer_header(entry.ticket)}\n\n{text}"),
+            content=TextContent(
+                body=f"{ticket_answer_header(entry.ticket, office, registry)}\n\n{text}"
+            ),
             template_fallback=staff_template(office, f"{entry.ticket}: {text}"),
             sent_by=body.by,
         )

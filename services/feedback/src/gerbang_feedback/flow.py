@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from gerbang import messages
 from gerbang.dialogue import APPEND_KEY, OFFER_KEY
 from gerbang.messages import MENU_FEEDBACK_ROW, FeedbackKind, Intent, ServiceRequest
-from gerbang.offices import Lang, NationalConfig, Office
+from gerbang.offices import Lang, Office, OfficeRegistry
 from gerbang_feedback import replies
 from gerbang_feedback.classify import Classification, classify, is_cancel
 from gerbang_feedback.replies import kind_of_choice
@@ -158,20 +158,20 @@ def scam_report(text: str) -> Classification:
 
 
 def for_step(
-    step: Step, office: Office, national: NationalConfig, lang: Lang, *, ticket: str | None = None
+    step: Step, office: Office, registry: OfficeRegistry, lang: Lang, *, ticket: str | None = None
 ) -> messages.ButtonsContent | messages.TextContent:
     """What the citizen reads for a conversation step. A `Record` needs its `ticket`."""
     match step:
         case Append(ticket_no, _):
-            return replies.appended(ticket_no, lang)
+            return replies.appended(ticket_no, lang, office, registry)
         case OfferChoices(thanked, _):
-            return replies.choice_buttons(office, lang, thanked=thanked)
+            return replies.choice_buttons(office, lang, registry, thanked=thanked)
         case AskForMessage(kind):
-            return replies.prompt(kind, office, lang)
+            return replies.prompt(kind, office, lang, registry)
         case AskForText(kind):
-            return replies.text_only(kind, lang)
+            return replies.text_only(kind, lang, office, registry)
         case Cancel():
-            return replies.cancelled(lang)
+            return replies.cancelled(lang, office, registry)
         case Record(_, classification):
             if ticket is None:
                 raise ValueError("a Record's reply needs its ticket")
@@ -181,7 +181,7 @@ def for_step(
                 urgent=classification.urgent,
                 flags=classification.flags,
                 office=office,
-                national=national,
+                registry=registry,
                 lang=lang,
             )
     raise TypeError(f"unknown step {step!r}")

@@ -72,11 +72,10 @@ class FeedbackHandler:
             raise Reject(str(exc)) from exc
         lang = request.language
         step = flow.decide(request)
-        national = self.registry.national
         match step:
             case flow.AskForMessage(kind) | flow.AskForText(kind):
                 reply = request.reply(
-                    flow.for_step(step, office, national, lang),
+                    flow.for_step(step, office, self.registry, lang),
                     expect=replies.prompt_expectation(kind, self.prompt_ttl_seconds),
                     intent=Intent(f"feedback:{kind.value}"),
                 )
@@ -85,7 +84,7 @@ class FeedbackHandler:
                 # complaint typed instead of tapped is recorded, not lost to the matcher).
                 # After a mere "makasih" the buttons are only an offer: nothing is expected.
                 reply = request.reply(
-                    flow.for_step(step, office, national, lang),
+                    flow.for_step(step, office, self.registry, lang),
                     expect=None
                     if thanked
                     else replies.offer_expectation(hint, self.prompt_ttl_seconds),
@@ -103,7 +102,7 @@ class FeedbackHandler:
                 kind = str(request.conversation.context.get("kind") or "complaint")
                 log.info("feedback detail added", extra={"ticket": ticket})
                 reply = request.reply(
-                    flow.for_step(step, office, national, lang),
+                    flow.for_step(step, office, self.registry, lang),
                     ticket=TicketRef(ticket=ticket, kind=kind),
                 )
                 return [
@@ -113,7 +112,7 @@ class FeedbackHandler:
             case flow.Record(text, classification):
                 return await self._record(request, office, text, classification)
             case _:
-                reply = request.reply(flow.for_step(step, office, national, lang))
+                reply = request.reply(flow.for_step(step, office, self.registry, lang))
         return [Publish(Topic.OUTBOUND, reply.key, reply)]
 
     async def _record(
@@ -125,7 +124,6 @@ class FeedbackHandler:
     ) -> list[Publish]:
         """A record with its ticket, and the citizen's confirmation (and what follows it)."""
         lang = request.language
-        national = self.registry.national
         inbound = request.inbound
         ticket, new = await self.view.assign_ticket(
             office, ticket_year(inbound.received_at), inbound.message_id
@@ -157,7 +155,7 @@ class FeedbackHandler:
         )  # fmt: skip
         step = flow.Record(text, classification)
         reply = request.reply(
-            flow.for_step(step, office, national, lang, ticket=ticket),
+            flow.for_step(step, office, self.registry, lang, ticket=ticket),
             intent=Intent(f"feedback:{record.kind.value}"),
             ticket=TicketRef(ticket=ticket, kind=record.kind.value),
         )
