@@ -95,7 +95,7 @@ def test_offer_expects_its_answer() -> None:
     expectation = texts.offer_expectation(HandoffReason.FALLBACKS)
     assert offered_reason(expectation.context) is HandoffReason.FALLBACKS
     assert offered_reason({"kind": "complaint"}) is None
-    buttons = texts.offer(JAKPUS, "id", HandoffReason.FALLBACKS)
+    buttons = texts.offer(REGISTRY, JAKPUS, "id", HandoffReason.FALLBACKS)
     assert [b.id for b in buttons.buttons] == [texts.ACCEPT_BUTTON_ID, texts.DECLINE_BUTTON_ID]
     assert "petugas Kanim Jakarta Pusat" in buttons.body and "*ya*" in buttons.body
 
@@ -118,24 +118,27 @@ def test_held_notice_says_when_staff_answer() -> None:
     batam_friday = dt.datetime(2026, 12, 4, 16, 10, tzinfo=WIB)  # batam: Friday until 16.30
     assert texts.on_duty(JAKPUS, tuesday_10) and not texts.on_duty(JAKPUS, friday_16)
     assert texts.on_duty(BATAM, batam_friday)
-    now = texts.held_notice(JAKPUS, "id", tuesday_10).body
+    now = texts.held_notice(REGISTRY, JAKPUS, "id", tuesday_10).body
     assert now.startswith("Pesan Anda sudah diteruskan ke petugas Kanim Jakarta Pusat.")
     assert "sedang bertugas" in now and "*menu*" in now
-    later = texts.held_notice(JAKPUS, "id", friday_16).body
+    later = texts.held_notice(REGISTRY, JAKPUS, "id", friday_16).body
     assert "di luar jam layanan" in later and "Senin pukul 08.00 WIB" in later
-    english = texts.held_notice(JAKPUS, "en", friday_16).body
+    english = texts.held_notice(REGISTRY, JAKPUS, "en", friday_16).body
     assert "outside office hours" in english and "back on Monday at 08.00 WIB" in english
     night = dt.datetime(2026, 12, 1, 22, 0, tzinfo=WIB)  # Tuesday night
-    assert "kembali bertugas besok pukul 08.00 WIB" in texts.held_notice(JAKPUS, "id", night).body
+    assert (
+        "kembali bertugas besok pukul 08.00 WIB"
+        in texts.held_notice(REGISTRY, JAKPUS, "id", night).body
+    )
     dawn = dt.datetime(2026, 12, 2, 6, 0, tzinfo=WIB)
-    assert "back today at 08.00 WIB" in texts.held_notice(JAKPUS, "en", dawn).body
+    assert "back today at 08.00 WIB" in texts.held_notice(REGISTRY, JAKPUS, "en", dawn).body
     assert texts.next_opening(JAKPUS, friday_16) == dt.datetime(2026, 12, 7, 8, 0, tzinfo=WIB)
 
 
 @pytest.mark.parametrize("reason", list(ReleaseReason))
 def test_release_notices_in_both_languages(reason: ReleaseReason) -> None:
-    assert "*menu*" in texts.released_notice(JAKPUS, "id", reason).body
-    assert "*menu*" in texts.released_notice(JAKPUS, "en", reason).body
+    assert "*menu*" in texts.released_notice(REGISTRY, JAKPUS, "id", reason).body
+    assert "*menu*" in texts.released_notice(REGISTRY, JAKPUS, "en", reason).body
 
 
 def test_staff_template_flattens_lines() -> None:

@@ -2,7 +2,8 @@
 
 Pure functions over the office configuration (no Kafka, no Redis). The router decides when a
 conversation is held (`gerbang_gateway.handoff`); the feedback worker offers it after an
-urgent complaint; both build their texts here, so each sentence exists once.
+urgent complaint; both build their texts here from the catalogue (`handoff.*` of
+`offices/_national/texts.yaml`), so each sentence exists once.
 
 Staff are on duty during the office's opening hours (`office.yaml` `hours`, whose Indonesian
 day names are read here: "Senin–Jumat", "Jumat", "Senin-Kamis"); times are WIB.
@@ -24,7 +25,8 @@ from gerbang.messages import (
     TemplateContent,
     TextContent,
 )
-from gerbang.offices import Lang, Office
+from gerbang.offices import Lang, Office, OfficeRegistry
+from gerbang.texts import render_text
 
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 OFFER_CONTEXT = "handoff_offer"
@@ -40,10 +42,11 @@ _DAYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5,
     "sunday": 6,
 }  # fmt: skip
-_DAY_NAMES = {
-    "id": ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"],
-    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-}
+_WEEKDAY_TEXTS = tuple(
+    f"weekday.{name}"
+    for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+)
+"""Catalogue ids of the day names, Monday first (`datetime.weekday()`)."""
 _YES = frozenset(
     "ya iya iyaa iy y yes yap yup mau boleh ok oke okay okey sip siap bisa tolong please sure "
     "lanjut setuju".split()
@@ -121,77 +124,70 @@ def _hours_line(office: Office, lang: Lang) -> str:
     )
 
 
-def _day(opening: dt.datetime, now: dt.datetime, lang: Lang) -> str:
+def _day(
+    registry: OfficeRegistry, office: Office, opening: dt.datetime, now: dt.datetime, lang: Lang
+) -> str:
     """ "hari ini" / "besok" / "Senin" (en: "today" / "tomorrow" / "on Monday")."""
     days = (opening.date() - now.astimezone(WIB).date()).days
     if days == 0:
-        return "today" if lang == "en" else "hari ini"
+        return render_text(registry, office, "handoff.today", lang)
     if days == 1:
-        return "tomorrow" if lang == "en" else "besok"
-    name = _DAY_NAMES[lang][opening.weekday()]
-    return f"on {name}" if lang == "en" else name
+        return render_text(registry, office, "handoff.tomorrow", lang)
+    weekday = render_text(registry, office, _WEEKDAY_TEXTS[opening.weekday()], lang)
+    return render_text(registry, office, "handoff.on_weekday", lang, weekday=weekday)
 
 
-def held_notice(office: Office, lang: Lang, now: dt.datetime) -> TextContent:
+def held_notice(
+    registry: OfficeRegistry, office: Office, lang: Lang, now: dt.datetime
+) -> TextContent:
     """The one answer when a conversation is handed over: forwarded, and when staff answer."""
+
+    def say(text_id: str, **values: str) -> str:
+        return render_text(registry, office, text_id, lang, **values)
+
     hours = _hours_line(office, lang)
-    if lang == "en":
-        first = f"Your message has been forwarded to the staff of {office.short_name}."
-        if on_duty(office, now):
-            when = f"Staff are on duty now ({hours}) and will reply here."
-        else:
-            opening = next_opening(office, now)
-            at = (
-                f" They are back {_day(opening, now, 'en')} at {opening.strftime('%H.%M')} WIB."
-                if opening
-                else ""
-            )
-            when = f"We are outside office hours ({hours}).{at} Staff will reply here then."
-        rest = "Write your question here. Type *menu* to return to the automatic assistant."
+    if on_duty(office, now):
+        when = say("handoff.on_duty", hours_line=hours)
     else:
-        first = f"Pesan Anda sudah diteruskan ke petugas {office.short_name}."
-        if on_duty(office, now):
-            when = f"Petugas sedang bertugas ({hours}) dan akan membalas di sini."
-        else:
-            opening = next_opening(office, now)
-            at = (
-                f" Petugas kembali bertugas {_day(opening, now, 'id')} pukul "
-                f"{opening.strftime('%H.%M')} WIB."
-                if opening
-                else ""
+        opening = next_opening(office, now)
+        when = (
+            say(
+                "handoff.off_duty_back",
+                hours_line=hours,
+                day=_day(registry, office, opening, now, lang),
+                time=opening.strftime("%H.%M"),
             )
-            when = f"Saat ini di luar jam layanan ({hours}).{at} Petugas akan membalas di sini."
-        rest = "Silakan tulis pertanyaan Anda. Ketik *menu* untuk kembali ke asisten otomatis."
-    return TextContent(body=f"{first} {when}\n\n{rest}")
-
-
-def offer(office: Office, lang: Lang, reason: HandoffReason) -> ButtonsContent:
-    """Ask whether the citizen wants a person (a button, and a typed "ya" works too)."""
-    if lang == "en":
-        lead = {
-            HandoffReason.FALLBACKS: "Sorry, I could not understand your question.",
-            HandoffReason.URGENT_COMPLAINT: "Your complaint is marked urgent.",
-        }.get(reason, "")
-        question = f"Would you like to write to the staff of {office.short_name}?"
-        body = f"{lead} {question} Reply *yes* or tap the button.".strip()
-        return ButtonsContent(
-            body=body,
-            buttons=[
-                Button(id=ACCEPT_BUTTON_ID, title="Yes, talk to staff"),
-                Button(id=DECLINE_BUTTON_ID, title="No, show menu"),
-            ],
+            if opening
+            else say("handoff.off_duty", hours_line=hours)
         )
-    lead = {
-        HandoffReason.FALLBACKS: "Maaf, saya belum bisa memahami pertanyaan Anda.",
-        HandoffReason.URGENT_COMPLAINT: "Keluhan Anda kami tandai mendesak.",
-    }.get(reason, "")
-    question = f"Apakah Anda ingin berbicara dengan petugas {office.short_name}?"
-    body = f"{lead} {question} Balas *ya* atau ketuk tombol di bawah.".strip()
+    return TextContent(body=f"{say('handoff.forwarded')} {when}\n\n{say('handoff.write_here')}")
+
+
+_OFFER_LEADS = {
+    HandoffReason.FALLBACKS: "handoff.offer_fallbacks",
+    HandoffReason.URGENT_COMPLAINT: "handoff.offer_urgent",
+}
+
+
+def offer(
+    registry: OfficeRegistry, office: Office, lang: Lang, reason: HandoffReason
+) -> ButtonsContent:
+    """Ask whether the citizen wants a person (a button, and a typed "ya" works too)."""
+    lead = _OFFER_LEADS.get(reason)
+    body = render_text(registry, office, "handoff.offer", lang)
+    if lead:
+        body = f"{render_text(registry, office, lead, lang)} {body}"
     return ButtonsContent(
         body=body,
         buttons=[
-            Button(id=ACCEPT_BUTTON_ID, title="Ya, ke petugas"),
-            Button(id=DECLINE_BUTTON_ID, title="Tidak, lihat menu"),
+            Button(
+                id=ACCEPT_BUTTON_ID,
+                title=render_text(registry, office, "handoff.button_yes", lang),
+            ),
+            Button(
+                id=DECLINE_BUTTON_ID,
+                title=render_text(registry, office, "handoff.button_no", lang),
+            ),
         ],
     )
 
@@ -205,29 +201,19 @@ def offer_expectation(reason: HandoffReason) -> Expectation:
     )
 
 
-def released_notice(office: Office, lang: Lang, reason: ReleaseReason) -> TextContent:
+_RELEASED = {
+    ReleaseReason.STAFF: "handoff.released_staff",
+    ReleaseReason.IDLE: "handoff.released_idle",
+    ReleaseReason.CITIZEN: "handoff.released_citizen",
+}
+
+
+def released_notice(
+    registry: OfficeRegistry, office: Office, lang: Lang, reason: ReleaseReason
+) -> TextContent:
     """Told when the conversation goes back to the bot."""
-    if lang == "en":
-        why = {
-            ReleaseReason.STAFF: f"The staff of {office.short_name} have closed this conversation.",
-            ReleaseReason.IDLE: "This conversation with our staff has ended after a while "
-            "without messages.",
-            ReleaseReason.CITIZEN: "You have left the conversation with our staff.",
-        }[reason]
-        return TextContent(
-            body=f"{why} The automatic assistant of {office.service_name} is answering again; "
-            "type *menu* to see what it can do."
-        )
-    why = {
-        ReleaseReason.STAFF: f"Petugas {office.short_name} telah menutup percakapan ini.",
-        ReleaseReason.IDLE: "Percakapan dengan petugas berakhir karena tidak ada pesan "
-        "untuk beberapa waktu.",
-        ReleaseReason.CITIZEN: "Anda telah keluar dari percakapan dengan petugas.",
-    }[reason]
-    return TextContent(
-        body=f"{why} Asisten otomatis {office.service_name} kembali melayani Anda; "
-        "ketik *menu* untuk melihat pilihan."
-    )
+    why = render_text(registry, office, _RELEASED[reason], lang)
+    return TextContent(body=f"{why} {render_text(registry, office, 'handoff.bot_back', lang)}")
 
 
 def staff_template(office: Office, text: str) -> TemplateContent:

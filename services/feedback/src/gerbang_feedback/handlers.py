@@ -175,7 +175,7 @@ class FeedbackHandler:
         if record.urgent and record.kind is FeedbackKind.COMPLAINT:
             # An urgent complaint: offer a person (the router expects the "ya").
             offer = request.reply(
-                handoff.offer(office, lang, HandoffReason.URGENT_COMPLAINT),
+                handoff.offer(self.registry, office, lang, HandoffReason.URGENT_COMPLAINT),
                 part=1,
                 intent=Intent.HANDOFF,
                 service=Service.ROUTER,

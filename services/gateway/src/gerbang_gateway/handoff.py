@@ -307,6 +307,7 @@ def _reply(message: InboundMessage, content: Any, part: int, intent: Intent) -> 
 
 
 def release_publishes(
+    registry: OfficeRegistry,
     office: Office,
     wa_id: str,
     lang: Lang,
@@ -332,7 +333,7 @@ def release_publishes(
         idempotency_key=idempotency_key,
         intent=Intent.HANDOFF,
         service=Service.ROUTER,
-        content=texts.released_notice(office, lang, reason),
+        content=texts.released_notice(registry, office, lang, reason),
         language=lang,
     )
     return [
@@ -404,7 +405,9 @@ class Handoff:
             )
             log.info("conversation held for staff", extra={"reason": step.reason.value})
             metrics.HANDOFFS.labels(office.code, step.reason.value).inc()
-            notice = texts.held_notice(office, language, dt.datetime.fromtimestamp(now, dt.UTC))
+            notice = texts.held_notice(
+                self.registry, office, language, dt.datetime.fromtimestamp(now, dt.UTC)
+            )
             publishes = [
                 Publish(Topic.INBOX_MESSAGES, held.key, held),
                 _reply(message, notice, 0, Intent.HANDOFF),
@@ -420,6 +423,7 @@ class Handoff:
         ):
             metrics.HANDOFF_RELEASES.labels(office.code, reason.value).inc()
         publishes = release_publishes(
+            self.registry,
             office,
             message.wa_id,
             language,
@@ -445,7 +449,7 @@ class Handoff:
         office = self.registry.get(message.office)
         request = ServiceRequest(inbound=message, intent=Intent.HANDOFF)
         reply = request.reply(
-            texts.offer(office, language, HandoffReason.FALLBACKS),
+            texts.offer(self.registry, office, language, HandoffReason.FALLBACKS),
             service=Service.ROUTER,
             expect=texts.offer_expectation(HandoffReason.FALLBACKS),
         )
@@ -477,6 +481,7 @@ async def sweep_idle(
                 # under the same key (the sender sends it once).
                 await producer.publish_many(
                     release_publishes(
+                        registry,
                         office,
                         wa_id,
                         lang,

@@ -400,6 +400,7 @@ class Inbox:
             raise NotHolder(state.holder)
         language = (await self.sessions.load(office.code, wa_id)).language or "id"
         publishes: list[Publish] = release_publishes(
+            self.registry,
             office,
             wa_id,
             language,
