@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gerbang import texts as catalogue
 from gerbang.faq.content import TEXT_LIMIT, render
-from gerbang.faq.menu import ROW_TEXTS, build_menu
+from gerbang.faq.menu import build_menu, row_title
 from gerbang.messages import (
     Button,
     ButtonsContent,
@@ -43,11 +44,6 @@ _SUBTOPICS: Mapping[Intent, Mapping[str, str]] = {
 # At most this many numbers are checked per message (one reply; a list of 20 numbers is
 # not a citizen's question).
 MAX_NUMBERS_CHECKED = 5
-
-_NO_FAKE_SOURCE: Mapping[Lang, str] = {
-    "id": "Tercatat dalam daftar nomor palsu nasional kami.",
-    "en": "Listed in our national register of fake numbers.",
-}
 
 
 class NotAnFaqIntent(ValueError):
@@ -121,8 +117,8 @@ def clarify_options(understanding: Understanding) -> list[Intent]:
     return options[:2] if len(options) >= 2 else []
 
 
-def _option_title(intent: Intent, lang: Lang) -> str:
-    title = ROW_TEXTS[intent.value][lang][0]
+def _option_title(registry: OfficeRegistry, office: Office, intent: Intent, lang: Lang) -> str:
+    title = row_title(registry, office, intent.value, lang)
     return title if len(title) <= BUTTON_TITLE_LIMIT else title[: BUTTON_TITLE_LIMIT - 1] + "…"
 
 
@@ -131,13 +127,16 @@ def clarify_reply(
 ) -> ButtonsContent:
     """ "Maksud Anda: Biaya paspor / Cara pembayaran?" with one button per option (the
     button id is the option's intent, so a tap routes straight to it)."""
-    titles = [ROW_TEXTS[option.value][lang][0] for option in options]
+    titles = [row_title(registry, office, option.value, lang) for option in options]
     body = render(
         registry, office, "clarify", lang, extra={"first": titles[0], "second": titles[1]}
     )
     return ButtonsContent(
         body=body[:1024],
-        buttons=[Button(id=option.value, title=_option_title(option, lang)) for option in options],
+        buttons=[
+            Button(id=option.value, title=_option_title(registry, office, option, lang))
+            for option in options
+        ],
     )
 
 
@@ -190,7 +189,7 @@ def menu_reply(
     The router sends this for `menu`; the composer sends it with `body_topic="fallback"` when
     the message was not understood.
     """
-    return build_menu(office, lang, body=render(registry, office, body_topic, lang))
+    return build_menu(registry, office, lang, body=render(registry, office, body_topic, lang))
 
 
 def non_text_reply(registry: OfficeRegistry, office: Office, lang: Lang) -> list[ReplyContent]:
@@ -214,7 +213,9 @@ def number_verdict(registry: OfficeRegistry, office: Office, number: str, lang: 
     national = registry.national
     if digits and digits in national.known_fake_numbers:
         sources = _normalised_keys(national.known_fake_sources)
-        source = national.known_fake_sources.get(sources.get(digits, ""), _NO_FAKE_SOURCE[lang])
+        source = national.known_fake_sources.get(sources.get(digits, ""))
+        if source is None:
+            source = catalogue.render_text(registry, office, "number.listed_fake", lang)
         return render(
             registry, office, "number_fake", lang, extra={"number": shown, "fake_source": source}
         )

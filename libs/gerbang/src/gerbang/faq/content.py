@@ -11,6 +11,8 @@ import datetime as dt
 import string
 from collections.abc import Mapping
 
+# The module, not its names: gerbang.texts imports this module (looked up when called).
+from gerbang import texts as catalogue
 from gerbang.offices import LANGS, FaqAnswer, Lang, Office, OfficeRegistry, OpeningHours
 from gerbang.phone import display
 
@@ -95,40 +97,16 @@ TEXT_LIMIT = 4096
 NATIONAL_WEBSITE = "https://www.imigrasi.go.id"
 
 # Appended (before the closing line) to answers that show hours or address the office has
-# not yet confirmed from an official source: the citizen is asked to check before visiting.
-_UNVERIFIED: Mapping[tuple[bool, bool], Mapping[Lang, str]] = {
-    # (hours unverified, address unverified)
-    (True, True): {
-        "id": "ℹ️ Jam layanan dan alamat ini belum terverifikasi dari sumber resmi; "
-        "mohon konfirmasi ke {short_name} sebelum datang.",
-        "en": "ℹ️ These opening hours and this address are not yet verified against an "
-        "official source; please confirm with {short_name} before you visit.",
-    },
-    (True, False): {
-        "id": "ℹ️ Jam layanan ini belum terverifikasi dari sumber resmi; "
-        "mohon konfirmasi ke {short_name} sebelum datang.",
-        "en": "ℹ️ These opening hours are not yet verified against an official source; "
-        "please confirm with {short_name} before you visit.",
-    },
-    (False, True): {
-        "id": "ℹ️ Alamat ini belum terverifikasi dari sumber resmi; "
-        "mohon konfirmasi ke {short_name} sebelum datang.",
-        "en": "ℹ️ This address is not yet verified against an official source; "
-        "please confirm with {short_name} before you visit.",
-    },
+# not yet confirmed from an official source: the citizen is asked to check before visiting
+# (catalogue texts, by what is unverified: hours, address).
+_UNVERIFIED: Mapping[tuple[bool, bool], str] = {
+    (True, True): "note.unverified_hours_address",
+    (True, False): "note.unverified_hours",
+    (False, True): "note.unverified_address",
 }
-
-
 # Appended to answers that show the WhatsApp number of an office whose data is example data
-# (`example: true`: generated offices, development offices): their numbers are invented.
-_EXAMPLE_NUMBER: Mapping[Lang, str] = {
-    "id": "⚠️ Data {short_name} ini masih data contoh: nomor WhatsApp dan alamatnya belum "
-    "dikonfirmasi oleh kantor. Pastikan nomor resmi melalui situs {website} sebelum "
-    "menghubungi atau mengirim data apa pun.",
-    "en": "⚠️ The data of {short_name} is still example data: its WhatsApp number and address "
-    "have not been confirmed by the office. Check the official number on {website} before you "
-    "contact it or send any data.",
-}
+# (`example: true`: generated offices, development offices): their numbers are invented
+# (catalogue text `note.example_data`).
 _SHOWS_NUMBER = frozenset({"display_number"})
 _SHOWS_OWN_NUMBER_TOPICS = frozenset({"number_official"})
 
@@ -220,13 +198,15 @@ def office_values(registry: OfficeRegistry, office: Office, lang: Lang) -> dict[
     }
 
 
-def _unverified_note(office: Office, used: set[str], lang: Lang) -> str | None:
+def _unverified_note(
+    registry: OfficeRegistry, office: Office, used: set[str], lang: Lang
+) -> str | None:
     key = (
         "hours" in used and not office.hours_verified,
         "address" in used and not office.address_verified,
     )
-    template = _UNVERIFIED.get(key)
-    return template[lang].format(short_name=office.short_name) if template else None
+    text_id = _UNVERIFIED.get(key)
+    return catalogue.render_text(registry, office, text_id, lang) if text_id else None
 
 
 def _insert_before_closing(text: str, note: str) -> str:
@@ -272,10 +252,10 @@ def render(
             f"topic {topic!r} needs value(s) for {', '.join(sorted(missing))} (pass extra=...)"
         )
     text = template.format_map(values).strip()
-    note = _unverified_note(office, used, lang)
+    note = _unverified_note(registry, office, used, lang)
     if office.example and (used & _SHOWS_NUMBER or topic in _SHOWS_OWN_NUMBER_TOPICS):
-        example = _EXAMPLE_NUMBER[lang].format(
-            short_name=office.short_name, website=NATIONAL_WEBSITE
+        example = catalogue.render_text(
+            registry, office, "note.example_data", lang, website=NATIONAL_WEBSITE
         )
         note = f"{note}\n{example}" if note else example
     text = _insert_before_closing(text, note) if note else text
