@@ -16,6 +16,7 @@ from gerbang.bus import Consumer, Producer
 from gerbang.logs import setup_logging
 from gerbang.messages import FeedbackEvent, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
+from gerbang.publishing.view import live_content
 from gerbang.redisconn import connect_redis
 from gerbang.service import run_main, run_worker
 from gerbang_feedback.api import create_app
@@ -78,12 +79,14 @@ async def run_feedback_worker(settings: FeedbackSettings) -> None:
         return bool(await redis.ping()) and await worker.view.is_ready()
 
     try:
-        await run_worker(
-            settings, service=SERVICE, producer=worker.producer,
-            consumers=[worker.requests, worker.recorded],
-            health_port=settings.health_port or None, extra_ready=ready,
-            background=[worker.maintain],
-        )  # fmt: skip
+        # Texts published in /ops (content.published) apply live over the catalogue's YAML.
+        async with live_content(settings, registry, SERVICE):
+            await run_worker(
+                settings, service=SERVICE, producer=worker.producer,
+                consumers=[worker.requests, worker.recorded],
+                health_port=settings.health_port or None, extra_ready=ready,
+                background=[worker.maintain],
+            )  # fmt: skip
     finally:
         await redis.aclose()
 

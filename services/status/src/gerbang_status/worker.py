@@ -19,6 +19,7 @@ from gerbang.bus import UNAVAILABLE_ERRORS, Consumer, Producer
 from gerbang.messages import ApplicationRecord, ServiceRequest, Topic
 from gerbang.offices import OfficeRegistry, load_registry
 from gerbang.opsstats import OpsStats
+from gerbang.publishing.view import live_content
 from gerbang.redisconn import connect_redis
 from gerbang.service import run_worker
 from gerbang_status.handlers import StatusWorker
@@ -91,11 +92,13 @@ async def run(settings: StatusSettings) -> None:
         await parts.keep_view_ready(settings.view_check_interval_s)
 
     try:
-        await run_worker(
-            settings, service="status", producer=parts.producer, consumers=parts.consumers,
-            health_port=settings.health_port or None, extra_ready=ready,
-            background=[keep_view_ready],
-        )  # fmt: skip
+        # Texts published in /ops (content.published) apply live over the catalogue's YAML.
+        async with live_content(settings, registry, "status"):
+            await run_worker(
+                settings, service="status", producer=parts.producer, consumers=parts.consumers,
+                health_port=settings.health_port or None, extra_ready=ready,
+                background=[keep_view_ready],
+            )  # fmt: skip
     finally:
         if parts.worker.stats is not None:
             await parts.worker.stats.flush()  # the last moment's ops counts

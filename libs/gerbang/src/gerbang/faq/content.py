@@ -288,7 +288,8 @@ def validate_content(registry: OfficeRegistry) -> list[str]:
 
     Checks, for every office: each topic of `TOPICS` renders in Indonesian and English (an
     English text is present), uses only known placeholders, and fits WhatsApp's 4096-character
-    limit; and the office's overrides name only known topics.
+    limit; and the office's overrides name only known topics. Then the texts catalogue
+    (`gerbang.texts.validate_texts`).
     """
     problems: list[str] = []
     for topic in registry.national.faq:
@@ -316,4 +317,4 @@ def validate_content(registry: OfficeRegistry) -> list[str]:
                         f"{office.code}: topic {topic!r} ({lang}) is {len(text)} characters; "
                         f"WhatsApp allows {TEXT_LIMIT}"
                     )
-    return problems
+    return problems + catalogue.validate_texts(registry)

@@ -1,8 +1,10 @@
 """What is refused before a version is saved or published, each problem naming its field.
 
-A candidate is tried on a copy of what is live (`OfficeRegistry.published`), rendered for
-every office it reaches exactly as the FAQ worker would render it, and checked against
-WhatsApp's limits; nothing is applied unless the list of problems is empty.
+Answers (FAQ topics) and catalogue texts (`offices/_national/texts.yaml`, "Teks" in `/ops`)
+are edited the same way: a text's topic is its catalogue id. A candidate is tried on a copy
+of what is live (`OfficeRegistry.published`), rendered for every office it reaches exactly as
+the workers would render it, and checked against WhatsApp's limits; nothing is applied unless
+the list of problems is empty.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ from gerbang.offices import (
     OfficeRegistry,
 )
 from gerbang.publishing.versions import ANNOUNCEMENT, NATIONAL_FACTS, Edit
+from gerbang.texts import (
+    is_text,
+    render_text,
+    sample_values,
+    text_limit,
+    text_placeholders,
+)
 
 # WhatsApp Cloud API limits (reference: whatsapp-cloud-api.md, "Limits").
 BUTTONS_LIMIT = 3
@@ -130,11 +139,15 @@ def offices_reached(registry: OfficeRegistry, scope: str, topic: str) -> list[Of
     office without an answer of its own."""
     if scope != NATIONAL_SCOPE:
         return [registry.get(scope)]
+    text = is_text(registry, topic)
     return [
         office
         for office in registry
         if topic == ANNOUNCEMENT
-        or (topic not in office.faq and registry.published.answer(office.code, topic) is None)
+        or (
+            topic not in (office.texts if text else office.faq)
+            and registry.published.answer(office.code, topic) is None
+        )
     ]
 
 
@@ -168,22 +181,34 @@ def check(
             problems.append(Problem("verified_on", "a national fact needs its 'verified on' date"))
         elif edit.verified_on > now.date():
             problems.append(Problem("verified_on", "the 'verified on' date is in the future"))
+    text = is_text(registry, topic)
     if edit.text is None:  # back to the YAML baseline: that text passed `offices check`
-        if registry.baseline_answer(scope, topic) is None and scope == NATIONAL_SCOPE:
+        baseline = (
+            registry.baseline_text(scope, topic) if text else registry.baseline_answer(scope, topic)
+        )
+        if baseline is None and scope == NATIONAL_SCOPE:
             problems.append(Problem("text", f"{topic!r} has no YAML answer to go back to"))
         return problems
-    problems += _text_problems(edit, allowed_placeholders(topic))
+    if text:
+        problems += _text_problems(
+            edit, PLACEHOLDERS | text_placeholders(registry, topic), same_in_both=True
+        )
+    else:
+        problems += _text_problems(edit, allowed_placeholders(topic))
     if problems:
         return problems
     candidate = with_candidate(registry, scope, topic, edit)
-    problems += _rendered_problems(candidate, offices_reached(registry, scope, topic), [topic], now)
+    reached = offices_reached(registry, scope, topic)
+    if text:
+        return _rendered_text_problems(candidate, reached, topic)
+    problems += _rendered_problems(candidate, reached, [topic], now)
     return problems
 
 
 def _scope_problems(registry: OfficeRegistry, scope: str, topic: str) -> list[Problem]:
     if scope != NATIONAL_SCOPE and scope not in registry.offices:
         return [Problem("office", f"no office {scope!r}")]
-    if topic != ANNOUNCEMENT and topic not in TOPICS:
+    if topic != ANNOUNCEMENT and topic not in TOPICS and not is_text(registry, topic):
         return [Problem("topic", f"unknown topic {topic!r}")]
     if topic == ANNOUNCEMENT and scope == NATIONAL_SCOPE:
         return [Problem("office", "an announcement belongs to one office")]
@@ -198,10 +223,13 @@ def _scope_problems(registry: OfficeRegistry, scope: str, topic: str) -> list[Pr
     return []
 
 
-def _text_problems(edit: Edit, allowed: Iterable[str]) -> list[Problem]:
+def _text_problems(
+    edit: Edit, allowed: Iterable[str], *, same_in_both: bool = False
+) -> list[Problem]:
     problems: list[Problem] = []
     if edit.text is None:
         return [Problem("text", "both languages are required")]
+    used_by_lang: list[set[str]] = []
     for lang in LANGS:
         text = edit.text.id if lang == "id" else edit.text.en
         field = f"text.{lang}"
@@ -213,6 +241,7 @@ def _text_problems(edit: Edit, allowed: Iterable[str]) -> list[Problem]:
         except FaqContentError as exc:
             problems.append(Problem(field, str(exc)))
             continue
+        used_by_lang.append(used)
         unknown = used - set(allowed)
         if unknown:
             problems.append(
@@ -222,7 +251,34 @@ def _text_problems(edit: Edit, allowed: Iterable[str]) -> list[Problem]:
                     f"allowed: {', '.join('{' + n + '}' for n in sorted(allowed))}",
                 )
             )
+    if same_in_both and not problems and used_by_lang[0] != used_by_lang[1]:
+        problems.append(
+            Problem("text.en", "Bahasa Indonesia and English must use the same placeholders")
+        )
     return problems
+
+
+def _rendered_text_problems(
+    registry: OfficeRegistry, offices: list[Office], text_id: str
+) -> list[Problem]:
+    """A catalogue text, rendered for every office reached, within its WhatsApp limit."""
+    limit = text_limit(registry, text_id)
+    values = sample_values(text_id, registry)
+    for lang in LANGS:
+        for office in offices:
+            try:
+                rendered = render_text(registry, office, text_id, lang, **values)
+            except FaqContentError as exc:
+                return [Problem(f"text.{lang}", f"{office.code}: {exc}")]
+            if len(rendered) > limit:  # one office is enough to name the problem
+                return [
+                    Problem(
+                        f"text.{lang}",
+                        f"{len(rendered):,} characters at {office.code} once placeholders are "
+                        f"filled; at most {limit:,} where WhatsApp shows it",
+                    )
+                ]
+    return []
 
 
 def _rendered_problems(

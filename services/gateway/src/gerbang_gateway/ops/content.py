@@ -1,6 +1,8 @@
-"""The `/ops` content editor: answers and announcements, draft → preview → publish, history.
+"""The `/ops` content editor: answers, texts and announcements, draft → preview → publish.
 
-Per office, every answer with the national default beside the office's own; an edit is
+Per office, every answer — and every catalogue text ("Teks": menus, prompts, confirmations,
+stage names; `offices/_national/texts.yaml`, its id is the topic) — with the national default
+beside the office's own; an edit is
 previewed as WhatsApp shows it, saved as a draft (any of the office's staff) and published
 by the office lead or national staff. National facts (`NATIONAL_FACTS`: requirements, fees,
 payment) are edited only by national staff, on the national page (`/ops/o/all/content`),
@@ -8,7 +10,7 @@ with a source and a "verified on" date. Each step is a record on `content.publis
 every worker applies within seconds; each is audited on `ops.audit`, refusals too.
 
 Routes:
-    GET  /ops/o/{office}/content                      every answer, and the announcement
+    GET  /ops/o/{office}/content                      every answer and text, the announcement
     GET  /ops/o/{office}/content/{topic}              editor, live text, draft, history + diffs
     POST /ops/o/{office}/content/{topic}              step=preview | draft
     POST /ops/o/{office}/content/{topic}/publish      the draft goes live (leads)
@@ -26,7 +28,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from gerbang.faq.content import TOPICS, FaqContentError, office_values, render, sample_extra
+from gerbang.faq.content import (
+    TEXT_LIMIT,
+    TOPICS,
+    FaqContentError,
+    office_values,
+    render,
+    sample_extra,
+)
 from gerbang.messages import ContentRecord, ContentState, Topic
 from gerbang.offices import LANGS, NATIONAL_SCOPE, LocalizedText, Office, OfficeRegistry
 from gerbang.publishing.validate import Problem, check, offices_reached, with_candidate
@@ -42,6 +51,7 @@ from gerbang.publishing.versions import (
     save_draft,
 )
 from gerbang.publishing.view import ContentView
+from gerbang.texts import is_text, render_text, sample_values, text_limit
 from gerbang_gateway.ops.access import ALL_OFFICES, Viewer
 from gerbang_gateway.ops.audit import action_for
 from gerbang_gateway.ops.wa_format import whatsapp_html
@@ -116,10 +126,19 @@ def _scope(office: str) -> str:
     return NATIONAL_SCOPE if office == ALL_OFFICES else office
 
 
-def _topic_or_404(topic: str) -> str:
-    if not _TOPIC.match(topic) or (topic not in TOPICS and topic != ANNOUNCEMENT):
+def _topic_or_404(request: Request, topic: str) -> str:
+    registry: OfficeRegistry = request.app.state.gateway.registry
+    known = topic in TOPICS or topic == ANNOUNCEMENT or is_text(registry, topic)
+    if not _TOPIC.match(topic) or not known:
         raise _pages().NoSuchOffice(topic)
     return topic
+
+
+def _title(registry: OfficeRegistry, topic: str) -> str:
+    entry = registry.national.texts.get(topic)
+    if entry is not None:
+        return f"Teks: {entry.about}" if entry.about else f"Teks {topic}"
+    return TOPIC_TITLES.get(topic, topic)
 
 
 def _excerpt(text: str | None, limit: int = 140) -> str:
@@ -128,14 +147,22 @@ def _excerpt(text: str | None, limit: int = 140) -> str:
 
 
 def _national_text(registry: OfficeRegistry, topic: str) -> LocalizedText | None:
-    answer = registry.published.answer(NATIONAL_SCOPE, topic) or registry.national.faq.get(topic)
+    return _scope_text(registry, NATIONAL_SCOPE, topic)
+
+
+def _baseline_text(registry: OfficeRegistry, scope: str, topic: str) -> LocalizedText | None:
+    """The scope's YAML text of an answer or a catalogue text."""
+    if is_text(registry, topic):
+        text = registry.baseline_text(scope, topic)
+        return text.localized if text else None
+    answer = registry.baseline_answer(scope, topic)
     return answer.text if answer else None
 
 
 def _scope_text(registry: OfficeRegistry, scope: str, topic: str) -> LocalizedText | None:
     """What the scope itself says now (published, else its YAML), without inheritance."""
-    answer = registry.published.answer(scope, topic) or registry.baseline_answer(scope, topic)
-    return answer.text if answer else None
+    answer = registry.published.answer(scope, topic)
+    return answer.text if answer else _baseline_text(registry, scope, topic)
 
 
 def _wib(when: dt.datetime | None) -> str:
@@ -154,16 +181,18 @@ def _parse_wib(value: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=WIB)
 
 
-def _rows(registry: OfficeRegistry, view: ContentView, scope: str) -> list[dict[str, Any]]:
+def _rows(
+    registry: OfficeRegistry, view: ContentView, scope: str, topics: list[str]
+) -> list[dict[str, Any]]:
     rows = []
-    for topic in TOPICS:
+    for topic in topics:
         record = view.record(scope, topic)
         national = _national_text(registry, topic)
         own = None if scope == NATIONAL_SCOPE else _scope_text(registry, scope, topic)
         rows.append(
             {
                 "topic": topic,
-                "title": TOPIC_TITLES.get(topic, topic),
+                "title": _title(registry, topic),
                 "national_fact": topic in NATIONAL_FACTS,
                 "national": _excerpt(national.id if national else ""),
                 "own": _excerpt(own.id) if own else "",
@@ -195,9 +224,9 @@ def _history(
         return []
     ordered = sorted(record.versions, key=lambda v: v.number)
     baseline = (
-        None if topic == ANNOUNCEMENT else registry.baseline_answer(scope, topic)
+        None if topic == ANNOUNCEMENT else _baseline_text(registry, scope, topic)
     )  # what version 1 changed
-    previous_text = baseline.text if baseline else None
+    previous_text = baseline
     live = record.live
     entries = []
     for version in ordered:
@@ -213,7 +242,7 @@ def _history(
             }
         )
         if version.state is not ContentState.DRAFT:
-            previous_text = version.text or (baseline.text if baseline else None)
+            previous_text = version.text or baseline
     return list(reversed(entries))
 
 
@@ -226,6 +255,18 @@ def _preview(
     if office is None or edit.text is None:
         return office, {}
     candidate = with_candidate(registry, scope, topic, edit)
+    if is_text(registry, topic):
+        limit = text_limit(registry, topic)
+        values = sample_values(topic, registry)
+        texts = {}
+        for lang in LANGS:
+            try:
+                text = render_text(candidate, office, topic, lang, **values)
+            except FaqContentError as exc:
+                texts[lang] = {"error": str(exc)}
+                continue
+            texts[lang] = {"html": whatsapp_html(text), "chars": len(text), "limit": limit}
+        return office, texts
     shown = "pickup" if topic == ANNOUNCEMENT else topic
     at = max(edit.valid_from, dt.datetime.now(dt.UTC)) if edit.valid_from else None
     preview: dict[str, Any] = {}
@@ -235,7 +276,7 @@ def _preview(
         except FaqContentError as exc:
             preview[lang] = {"error": str(exc)}
             continue
-        preview[lang] = {"html": whatsapp_html(text), "chars": len(text)}
+        preview[lang] = {"html": whatsapp_html(text), "chars": len(text), "limit": TEXT_LIMIT}
     return office, preview
 
 
@@ -248,7 +289,9 @@ def _filled(
     for lang in LANGS:
         raw = text.get(lang)
         if office is not None:
-            values = office_values(registry, office, lang) | sample_extra(topic)
+            values = office_values(registry, office, lang) | (
+                sample_values(topic, registry) if is_text(registry, topic) else sample_extra(topic)
+            )
             with contextlib.suppress(KeyError, ValueError, IndexError):
                 raw = raw.format_map(values)
         shown[lang] = whatsapp_html(raw)
@@ -286,7 +329,8 @@ def build_content_router() -> APIRouter:
             request,
             "ops/content.html",
             **pages._page_context(request, viewer, office, "content"),
-            rows=_rows(registry, view, scope),
+            rows=_rows(registry, view, scope, list(TOPICS)),
+            text_rows=_rows(registry, view, scope, list(registry.national.texts)),
             national_page=scope == NATIONAL_SCOPE,
             notice=live_notice if live_notice and live_notice.text else None,
             notice_draft=announcement.draft if announcement else None,
@@ -333,7 +377,8 @@ def build_content_router() -> APIRouter:
             status=status,
             **pages._page_context(request, viewer, office, "content"),
             topic=topic,
-            topic_title=TOPIC_TITLES.get(topic, topic),
+            topic_title=_title(registry, topic),
+            catalogue_text=is_text(registry, topic),
             scope=scope,
             announcement=topic == ANNOUNCEMENT,
             national_fact=topic in NATIONAL_FACTS,
@@ -354,7 +399,7 @@ def build_content_router() -> APIRouter:
 
     @router.get("/ops/o/{office}/content/{topic}", response_class=HTMLResponse)
     async def content_edit(request: Request, office: str, topic: str, n: str = "") -> Response:
-        topic = _topic_or_404(topic)
+        topic = _topic_or_404(request, topic)
         notices = {
             "draft": "Draf tersimpan. Kepala kantor dapat menerbitkannya.",
             "published": "Diterbitkan: warga menerima jawaban ini dalam beberapa detik.",
@@ -379,7 +424,7 @@ def build_content_router() -> APIRouter:
         csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
         pages = _pages()
-        topic = _topic_or_404(topic)
+        topic = _topic_or_404(request, topic)
         viewer, _ = await pages._office_page(request, office, csrf)
         scope = _scope(office)
         ops = pages._ops(request)
@@ -459,7 +504,7 @@ def build_content_router() -> APIRouter:
         csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
         pages = _pages()
-        topic = _topic_or_404(topic)
+        topic = _topic_or_404(request, topic)
         if action not in ("publish", "rollback"):
             raise pages.NoSuchOffice(action)
         viewer, _ = await pages._office_page(request, office, csrf)
