@@ -238,3 +238,33 @@ def test_announcement_preview_shows_it_above_an_answer(browser: object, stack: S
     page.click("#draft-button")  # type: ignore[attr-defined]
     page.locator('#problems [data-field="valid_until"]').wait_for(timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
     assert page.locator("#draft").count() == 0  # type: ignore[attr-defined]
+
+
+def test_a_text_is_edited_like_an_answer_and_reaches_the_status_worker(stack: Stack) -> None:
+    """'Teks' entries of the catalogue: jakpus's lead overrides the status prompt (a text with
+    different placeholders per language is refused, the field named); within seconds jakpus's
+    citizens read it from the status worker and batam's the national text; rollback restores."""
+    lead = staff(stack, "jakpus.lead")
+    listing = lead.get("/ops/o/jakpus/content").text  # type: ignore[attr-defined]
+    assert 'id="texts"' in listing and 'data-topic="status.ask_both"' in listing
+    path = "/ops/o/jakpus/content/status.ask_both"
+    mixed = {"text_id": "Kirim nomor ke {short_name}.", "text_en": "Send the number."}
+    refused = _form(lead, path, step="draft", **mixed)
+    assert refused.status_code == 422 and 'data-field="text.en"' in refused.text  # type: ignore[attr-defined]
+    own = {
+        "text_id": "Kirim nomor permohonan dan tanggal lahir ke {short_name} (uji teks).",
+        "text_en": "Send the application number and date of birth to {short_name} (text test).",
+    }
+    assert _form(lead, path, step="draft", **own).status_code == 303  # type: ignore[attr-defined]
+    assert _form(lead, f"{path}/publish").status_code == 303  # type: ignore[attr-defined]
+    question = "cek status paspor saya"
+    deadline = time.monotonic() + 10
+    while "(uji teks)" not in (jakpus := _answer(stack, "jakpus", question)):
+        assert time.monotonic() < deadline, jakpus
+    assert jakpus == "Kirim nomor permohonan dan tanggal lahir ke Kanim Jakarta Pusat (uji teks)."
+    assert _answer(stack, "batam", question).startswith("Untuk cek status permohonan paspor di")
+    assert _form(lead, f"{path}/rollback").status_code == 303  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while "(uji teks)" in (jakpus := _answer(stack, "jakpus", question)):
+        assert time.monotonic() < deadline, jakpus
+    assert jakpus.startswith("Untuk cek status permohonan paspor di Kanim Jakarta Pusat")
