@@ -155,18 +155,21 @@ def validate_texts(registry: OfficeRegistry) -> list[str]:
 
 
 def _render_problems(registry: OfficeRegistry, office: Office, text_id: str) -> list[str]:
+    found = (limit_problem(registry, office, text_id, lang) for lang in LANGS)
+    return [f"{office.code}: {problem}" for problem in found if problem]
+
+
+def limit_problem(registry: OfficeRegistry, office: Office, text_id: str, lang: Lang) -> str | None:
+    """Why a text cannot be sent at `office` in `lang` (it does not render, or it is over its
+    limit once sample values fill it), or None."""
+    try:
+        rendered = render_text(registry, office, text_id, lang, **sample_values(text_id, registry))
+    except FaqContentError as exc:
+        return str(exc)
     limit = text_limit(registry, text_id)
-    values = sample_values(text_id, registry)
-    problems = []
-    for lang in LANGS:
-        try:
-            rendered = render_text(registry, office, text_id, lang, **values)
-        except FaqContentError as exc:
-            problems.append(f"{office.code}: {exc}")
-            continue
-        if len(rendered) > limit:
-            problems.append(
-                f"{office.code}: text {text_id!r} ({lang}) is {len(rendered)} characters; "
-                f"at most {limit} where it is shown"
-            )
-    return problems
+    if len(rendered) > limit:
+        return (
+            f"text {text_id!r} ({lang}) is {len(rendered):,} characters; "
+            f"at most {limit:,} where it is shown"
+        )
+    return None

@@ -35,13 +35,7 @@ from gerbang.offices import (
     OfficeRegistry,
 )
 from gerbang.publishing.versions import ANNOUNCEMENT, NATIONAL_FACTS, Edit
-from gerbang.texts import (
-    is_text,
-    render_text,
-    sample_values,
-    text_limit,
-    text_placeholders,
-)
+from gerbang.texts import is_text, limit_problem, text_placeholders
 
 # WhatsApp Cloud API limits (reference: whatsapp-cloud-api.md, "Limits").
 BUTTONS_LIMIT = 3
@@ -262,22 +256,11 @@ def _rendered_text_problems(
     registry: OfficeRegistry, offices: list[Office], text_id: str
 ) -> list[Problem]:
     """A catalogue text, rendered for every office reached, within its WhatsApp limit."""
-    limit = text_limit(registry, text_id)
-    values = sample_values(text_id, registry)
     for lang in LANGS:
         for office in offices:
-            try:
-                rendered = render_text(registry, office, text_id, lang, **values)
-            except FaqContentError as exc:
-                return [Problem(f"text.{lang}", f"{office.code}: {exc}")]
-            if len(rendered) > limit:  # one office is enough to name the problem
-                return [
-                    Problem(
-                        f"text.{lang}",
-                        f"{len(rendered):,} characters at {office.code} once placeholders are "
-                        f"filled; at most {limit:,} where WhatsApp shows it",
-                    )
-                ]
+            problem = limit_problem(registry, office, text_id, lang)
+            if problem:  # one office is enough to name the problem
+                return [Problem(f"text.{lang}", f"{office.code}: {problem}")]
     return []
 
 
