@@ -17,6 +17,7 @@ Services never write a citizen-facing sentence in Python: they call `render_text
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from gerbang.faq.content import (
@@ -69,7 +70,7 @@ def render_text(
     if entry is None:
         raise TextError(f"no text {text_id!r} in offices/_national/texts.yaml")
     template = entry.get(lang)
-    used = placeholders_in(template)
+    used = _placeholders(template)
     if not used:
         return template
     if used & PLACEHOLDERS - values.keys():
@@ -83,6 +84,12 @@ def render_text(
 def is_text(registry: OfficeRegistry, topic: str) -> bool:
     """Whether an editor topic is a catalogue text (else an FAQ answer or the announcement)."""
     return topic in registry.national.texts
+
+
+@functools.lru_cache(maxsize=4096)
+def _placeholders(template: str) -> frozenset[str]:
+    # Templates are few (the catalogue and what staff publish) and read on every reply.
+    return frozenset(placeholders_in(template))
 
 
 def text_placeholders(registry: OfficeRegistry, text_id: str) -> frozenset[str]:
