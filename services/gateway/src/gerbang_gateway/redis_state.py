@@ -153,6 +153,10 @@ class Sessions:
         self.ttl_s = ttl_s
         self._apply_reply = redis.register_script(_APPLY_REPLY_SCRIPT)
         self._record_inbound = redis.register_script(_RECORD_INBOUND_SCRIPT)
+        self._hgetall_many = redis.register_script(_HGETALL_MANY_SCRIPT)
+        # The router's read and write of each message, shared by the messages in flight.
+        self._reads: Coalescer[tuple[str, ...], list[dict[str, str]]] = Coalescer(self._read_batch)
+        self._writes: Coalescer[tuple[str, list[str | int]], None] = Coalescer(self._write_batch)
 
     def key(self, office: str, wa_id: str) -> str:
         """The conversation hash's key."""
@@ -160,7 +164,26 @@ class Sessions:
 
     async def load(self, office: str, wa_id: str) -> Session:
         """The session, or an empty one."""
-        return _session(await self.redis.hgetall(self.key(office, wa_id)))
+        session, _ = await self.load_with(office, wa_id)
+        return session
+
+    async def load_with(
+        self, office: str, wa_id: str, *hashes: str
+    ) -> tuple[Session, list[dict[str, str]]]:
+        """The session, and the other hashes named (the router's handoff state), in one
+        round trip shared with the other reads in flight (`Coalescer`)."""
+        found = await self._reads.call((self.key(office, wa_id), *hashes))
+        return _session(found[0]), found[1:]
+
+    async def _read_batch(self, batch: list[tuple[str, ...]]) -> list[list[dict[str, str]]]:
+        keys = [key for keys in batch for key in keys]
+        flat = await self._hgetall_many(keys=keys)
+        found = [dict(zip(pairs[0::2], pairs[1::2], strict=True)) for pairs in flat]
+        results, at = [], 0
+        for keys in batch:
+            results.append(found[at : at + len(keys)])
+            at += len(keys)
+        return results
 
     async def record_inbound(
         self,
@@ -175,19 +198,22 @@ class Sessions:
     ) -> None:
         """Remember the citizen's latest message (opens the 24-hour window), and the topic
         it was answered as (None: keep the last one); `clear_ticket` once a message went
-        elsewhere than the ticket just recorded. One script call, the cheapest round trip
-        for redis-py (one command, one reply)."""
-        await self._record_inbound(
-            keys=[self.key(office, wa_id)],
-            args=[
-                repr(at.timestamp()),
-                language or "",
-                "1" if clear_expectation else "",
-                self.ttl_s,
-                json.dumps(topic.to_json()) if topic is not None else "",
-                "1" if clear_ticket else "",
-            ],
-        )
+        elsewhere than the ticket just recorded. One script call, shared with the other
+        messages' writes in flight (`Coalescer`); returns once this one is stored."""
+        args: list[str | int] = [
+            repr(at.timestamp()),
+            language or "",
+            "1" if clear_expectation else "",
+            self.ttl_s,
+            json.dumps(topic.to_json()) if topic is not None else "",
+            "1" if clear_ticket else "",
+        ]
+        await self._writes.call((self.key(office, wa_id), args))
+
+    async def _write_batch(self, batch: list[tuple[str, list[str | int]]]) -> list[None]:
+        keys = [key for key, _ in batch]
+        await self._record_inbound(keys=keys, args=[arg for _, args in batch for arg in args])
+        return [None] * len(batch)
 
     async def apply_reply(self, reply: OutboundReply, now: float) -> Session:
         """Store the reply's directive (who gets the next message, with what context) and
@@ -222,20 +248,32 @@ class Sessions:
         ]
 
 
-# The router's write for each citizen message. KEYS[1]: the conversation hash. ARGV: the
-# message's time (unix seconds), language ('' to keep), '1' to clear the expectation, TTL,
-# the topic answered (JSON, '' to keep), '1' to forget the ticket just recorded.
+# The router's write for each citizen message, for every message in flight at once.
+# KEYS[i]: a conversation hash; ARGV[6i-5..6i] its message's time (unix seconds), language
+# ('' to keep), '1' to clear the expectation, TTL, the topic answered (JSON, '' to keep),
+# '1' to forget the ticket just recorded.
 _RECORD_INBOUND_SCRIPT = """
-redis.call('HSET', KEYS[1], 'last_inbound_at', ARGV[1])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[2]) end
-redis.call('HINCRBY', KEYS[1], 'messages_seen', 1)
-if ARGV[3] ~= '' then
-  redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
+for i, conv in ipairs(KEYS) do
+  local a = 6 * (i - 1)
+  redis.call('HSET', conv, 'last_inbound_at', ARGV[a + 1])
+  if ARGV[a + 2] ~= '' then redis.call('HSET', conv, 'language', ARGV[a + 2]) end
+  redis.call('HINCRBY', conv, 'messages_seen', 1)
+  if ARGV[a + 3] ~= '' then
+    redis.call('HDEL', conv, 'expect_service', 'expect_context', 'expect_until')
+  end
+  if ARGV[a + 5] ~= '' then redis.call('HSET', conv, 'topic', ARGV[a + 5]) end
+  if ARGV[a + 6] ~= '' then redis.call('HDEL', conv, 'ticket') end
+  redis.call('EXPIRE', conv, ARGV[a + 4])
 end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'topic', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HDEL', KEYS[1], 'ticket') end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
+return #KEYS
+"""
+
+# Several hashes read at once (the router's conversation and handoff state, for every
+# message in flight): one HGETALL answer per key, in order.
+_HGETALL_MANY_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
 """
 
 # The sender's write before a reply goes out, and the read it needs, in one atomic call.
