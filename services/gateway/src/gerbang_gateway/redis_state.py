@@ -33,6 +33,25 @@ from gerbang.offices import Lang
 log = logging.getLogger(__name__)
 
 
+# Several keys set at once with one TTL: KEYS the keys, ARGV[1] the TTL (seconds),
+# ARGV[i + 1] the value of KEYS[i]. One command however many keys (a pipeline packs and
+# parses one command per key in redis-py).
+_SET_MANY_SCRIPT = """
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
+return #KEYS
+"""
+
+# Webhook dedupe claims of every webhook in flight: KEYS the message ids' keys, ARGV[1] the
+# claim's TTL. Returns 1 per key claimed now, 0 per key somebody holds already.
+_CLAIM_MANY_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, 'pending', 'NX', 'EX', ARGV[1]) then out[i] = 1 else out[i] = 0 end
+end
+return out
+"""
+
+
 class Dedupe:
     """Drops Meta's redelivered webhooks by message id, without ever losing one.
 
@@ -55,6 +74,10 @@ class Dedupe:
         self.ttl_s = ttl_s
         self._confirmations = Batcher(self._confirm_batch, self.CONFIRM_DELAY_S)
         self._confirming: set[str] = set()  # produced, "done" not yet written
+        self._claim_many = redis.register_script(_CLAIM_MANY_SCRIPT)
+        self._set_many = redis.register_script(_SET_MANY_SCRIPT)
+        # The claims of every webhook in flight, in one call (`Coalescer`).
+        self._claims: Coalescer[tuple[str, ...], list[bool]] = Coalescer(self._claim_batch)
 
     def _key(self, message_id: str) -> str:
         return f"{self.prefix}gerbang:seen:{message_id}"
@@ -63,14 +86,7 @@ class Dedupe:
         """Split ids into (claimed now, already done, pending elsewhere)."""
         if not ids:
             return [], [], []
-        if len(ids) == 1:  # the usual webhook: one message, one command (no pipeline object)
-            ok = await self.redis.set(self._key(ids[0]), "pending", nx=True, ex=self.PENDING_TTL_S)
-            claimed_flags = [ok]
-        else:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for message_id in ids:
-                    pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
-                claimed_flags = await pipe.execute()
+        claimed_flags = await self._claims.call(tuple(ids))
         claimed = [i for i, ok in zip(ids, claimed_flags, strict=True) if ok]
         others = [i for i, ok in zip(ids, claimed_flags, strict=True) if not ok]
         done: list[str] = []
@@ -84,14 +100,23 @@ class Dedupe:
                 (done if finished else pending).append(message_id)
         return claimed, done, pending
 
+    async def _claim_batch(self, batch: list[tuple[str, ...]]) -> list[list[bool]]:
+        keys = [self._key(message_id) for ids in batch for message_id in ids]
+        flags = [
+            bool(flag) for flag in await self._claim_many(keys=keys, args=[self.PENDING_TTL_S])
+        ]
+        results, at = [], 0
+        for ids in batch:
+            results.append(flags[at : at + len(ids)])
+            at += len(ids)
+        return results
+
     async def confirm(self, ids: Sequence[str]) -> None:
         """Mark ids as processed for `ttl_s` (now, in one round trip)."""
         if not ids:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message_id in ids:
-                pipe.set(self._key(message_id), "done", ex=self.ttl_s)
-            await pipe.execute()
+        keys = [self._key(message_id) for message_id in ids]
+        await self._set_many(keys=keys, args=[self.ttl_s, *(["done"] * len(keys))])
 
     def confirm_soon(self, ids: Sequence[str]) -> None:
         """`confirm`, batched with the other confirmations of the next few milliseconds.
@@ -341,13 +366,6 @@ return 0
 """
 
 
-# Replies sent: KEYS their sent keys, ARGV[1] the TTL, ARGV[i + 1] the wamid of KEYS[i].
-_CONFIRM_SCRIPT = """
-for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
-return #KEYS
-"""
-
-
 @dataclass(frozen=True)
 class Claim:
     """What `SentLog.claim` found: free (ours now), sent (`wamid`), or pending: a send in
@@ -402,7 +420,7 @@ class SentLog:
         # redelivered, it is reconciled, never taken for a reply not yet sent.
         self.claim_ttl_s = ttl_s
         self._take_over = redis.register_script(_TAKE_OVER_SCRIPT)
-        self._confirm_many = redis.register_script(_CONFIRM_SCRIPT)
+        self._confirm_many = redis.register_script(_SET_MANY_SCRIPT)
         self._confirms: Coalescer[tuple[str, str], None] = Coalescer(self._confirm_batch)
 
     def key(self, idempotency_key: str) -> str:
@@ -465,22 +483,24 @@ class StatusLog:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._set_many = redis.register_script(_SET_MANY_SCRIPT)
+        # The status webhooks in flight write together (`Coalescer`); each waits for its own.
+        self._records: Coalescer[tuple[tuple[str, str], ...], None] = Coalescer(self._record_batch)
 
     def _key(self, callback_data: str) -> str:
         return f"{self.prefix}gerbang:status:{callback_data}"
 
     async def record(self, seen: Sequence[tuple[str, str]]) -> None:
-        """Statuses arrived for these (callback data, wamid): Meta has those messages."""
-        if not seen:
-            return
-        if len(seen) == 1:  # the usual status webhook: one command, no pipeline object
-            callback_data, wamid = seen[0]
-            await self.redis.set(self._key(callback_data), wamid, ex=self.ttl_s)
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for callback_data, wamid in seen:
-                pipe.set(self._key(callback_data), wamid, ex=self.ttl_s)
-            await pipe.execute()
+        """Statuses arrived for these (callback data, wamid): Meta has those messages.
+        Returns once they are stored."""
+        if seen:
+            await self._records.call(tuple(seen))
+
+    async def _record_batch(self, batch: list[tuple[tuple[str, str], ...]]) -> list[None]:
+        seen = [pair for pairs in batch for pair in pairs]
+        keys = [self._key(callback_data) for callback_data, _ in seen]
+        await self._set_many(keys=keys, args=[self.ttl_s, *(wamid for _, wamid in seen)])
+        return [None] * len(batch)
 
     async def seen(self, callback_data: str) -> str | None:
         """The wamid Meta reported for this callback, if a status arrived."""
