@@ -169,9 +169,16 @@ class Sender:
             deadline = self._deadline()
             if first:  # the claim, the conversation and the rate-limit slot in one call
                 first = False
-                start = await self.starts.start(
-                    reply, deadline, self.registry.get(reply.office).whatsapp.throughput_mps
-                )
+                try:
+                    start = await self.starts.start(
+                        reply, deadline, self.registry.get(reply.office).whatsapp.throughput_mps
+                    )
+                except RedisError:
+                    # The call may have claimed the reply before its answer was lost: then
+                    # the claim is ours, with no Graph call behind it, and the retry may take
+                    # it back at once (as after a failed release).
+                    self._unsent[key] = sending_value(deadline)
+                    raise
                 if start.claim.free:
                     return _Call(sending_value(deadline), deadline, start=start)
                 claim = start.claim
