@@ -307,6 +307,11 @@ def main() -> int:
         "--capacity-mps", type=int, default=1000,
         help="per-number Graph throughput of the capacity phase (0: skip)",
     )  # fmt: skip
+    parser.add_argument(
+        "--saturation-mps", type=int, default=0,
+        help="every number's throughput in the steady and saturation phases (0: each "
+        "office's own); with --profile, 1000 profiles the pipeline at capacity",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from gerbang.offices import load_registry
@@ -316,7 +321,7 @@ def main() -> int:
     profile_dir = log_dir / "profiles"
     extra_env = {"GERBANG_PROFILE_DIR": str(profile_dir)} if args.profile else {}
     steady: dict[str, object] | None = None
-    with offices_dir(args) as offices:
+    with offices_dir(args, args.saturation_mps or None) as offices:
         throughput = {o.code: o.whatsapp.throughput_mps for o in load_registry(offices)}
         extra_env["GERBANG_OFFICES_DIR"] = str(offices)
         print(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -208,3 +210,37 @@ async def test_only_the_expecting_service_ends_its_wait(sender: Sender) -> None:
     await sender.handle(done)
     session = await sender.sessions.load("jakpus", wa_id)
     assert session.expecting(time.time()) is None
+
+
+async def test_replies_in_flight_together_start_in_one_call_and_each_is_sent_once(
+    sender: Sender, graph: FakeGraphServer
+) -> None:
+    from gerbang.messages import Expectation, Service
+
+    wa_ids = [f"62811000{20 + i}" for i in range(5)]
+    for wa_id in wa_ids:
+        await open_window(sender, wa_id)
+    replies = [
+        request(wa_id).reply(
+            TextContent(body="Kirim nomor permohonan"),
+            expect=Expectation(service=Service.STATUS, context={"n": i}, ttl_seconds=600),
+        )
+        for i, wa_id in enumerate(wa_ids)
+    ]
+    await sender.handle(replies[0])  # sent already: the batch must skip it
+    batches: list[int] = []
+    flush = sender.starts._calls._flush
+
+    async def counted(batch: list[Any]) -> Any:
+        batches.append(len(batch))
+        return await flush(batch)
+
+    sender.starts._calls._flush = counted
+    # Every reply at once, and one of them delivered twice (a redelivery racing itself).
+    await asyncio.gather(*(sender.handle(reply) for reply in [*replies, replies[1]]))
+    assert max(batches) > 1  # the claims, directives and slots of several replies in one call
+    for i, wa_id in enumerate(wa_ids):
+        assert len(graph.sent(to=wa_id)) == 1
+        session = await sender.sessions.load("jakpus", wa_id)
+        assert session.expecting(time.time()) is Service.STATUS
+        assert session.expect_context == {"n": i}

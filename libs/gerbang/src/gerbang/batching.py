@@ -13,7 +13,7 @@ Only for best-effort writes: an item waiting in a batch is lost if the process d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -54,3 +54,56 @@ class Batcher(Generic[T]):
         items, self._items = self._items, []
         if items:
             await self._flush(items)
+
+
+R = TypeVar("R")
+
+
+class Coalescer(Generic[T, R]):
+    """Calls whose callers wait for the answer, sharing round trips only when there is a queue.
+
+    `call(item)` returns `flush([item, ...])`'s result for that item. The first call flushes
+    at once (no delay: a lone message pays nothing); calls made while a flush is in flight
+    wait for it to end and then go together in the next one. Under load (hundreds of records
+    in flight in a consumer) one Redis round trip serves a whole batch; at one message a
+    second every call is its own flush, as before.
+
+    `flush` gets the items in call order and returns one result per item, in that order; if
+    it raises, every caller of that batch gets the exception (and may retry alone).
+    """
+
+    def __init__(self, flush: Callable[[list[T]], Awaitable[Sequence[R]]]) -> None:
+        self._flush = flush
+        self._queued: list[tuple[T, asyncio.Future[R]]] = []
+        self._running: asyncio.Task[None] | None = None
+
+    async def call(self, item: T) -> R:
+        """The flush's result for `item` (its exception, if the batch failed)."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, future))
+        if self._running is None:
+            self._running = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    results = await self._flush([item for item, _ in batch])
+                except Exception as exc:  # each caller decides (retry, give up)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:  # cancelled (shutting down): nobody is answered
+                    for _, future in [*batch, *self._queued]:
+                        if not future.done():
+                            future.cancel()
+                    self._queued = []
+                    raise
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():  # its caller may have been cancelled meanwhile
+                        future.set_result(result)
+        finally:
+            self._running = None

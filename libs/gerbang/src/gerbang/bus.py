@@ -111,6 +111,7 @@ class Producer:
     def __init__(self, settings: ServiceSettings, service: str) -> None:
         self.settings = settings
         self.service = service
+        self._produced: dict[str, Any] = {}  # topic → its PRODUCED counter
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
             acks="all",
@@ -145,7 +146,12 @@ class Producer:
         ]
         await asyncio.gather(*futures)
         for message in messages:
-            metrics.PRODUCED.labels(self.service, message.topic).inc()
+            counter = self._produced.get(message.topic)
+            if counter is None:  # label lookups cost more than the count itself
+                counter = self._produced[message.topic] = metrics.PRODUCED.labels(
+                    self.service, message.topic
+                )
+            counter.inc()
 
     async def publish(self, topic: str, key: str | None, value: BaseModel) -> None:
         """Produce one message and wait for its ack."""
@@ -222,6 +228,8 @@ class Consumer(Generic[M]):
         self.commit_interval_s = commit_interval_s
         self.drain_timeout_s = drain_timeout_s
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._consumed: dict[str, Any] = {}  # outcome → its CONSUMED counter
+        self._handler_seconds = metrics.HANDLER_SECONDS.labels(service, topic)
         # Per partition, the records in flight in offset order; per key, the last one.
         self._inflight: dict[TopicPartition, deque[tuple[int, asyncio.Task[None]]]] = {}
         self._tails: dict[tuple[int, bytes | None], asyncio.Task[None]] = {}
@@ -338,7 +346,12 @@ class Consumer(Generic[M]):
             else:
                 self._drop(record, exc)
                 outcome = _Outcome([], "dropped")
-        metrics.CONSUMED.labels(self.service, self.topic, outcome.outcome).inc()
+        counter = self._consumed.get(outcome.outcome)
+        if counter is None:
+            counter = self._consumed[outcome.outcome] = metrics.CONSUMED.labels(
+                self.service, self.topic, outcome.outcome
+            )
+        counter.inc()
 
     def _drop(self, record: ConsumerRecord[Any, Any], exc: Unproducible) -> None:
         """Even the (bounded) dead letter was refused for good: acknowledge, log, count.
@@ -471,9 +484,7 @@ class Consumer(Generic[M]):
                         return self._dead_letter(record, exc, attempts=failures)
                     await asyncio.sleep(0.05 * failures)
                     continue
-                metrics.HANDLER_SECONDS.labels(self.service, self.topic).observe(
-                    time.perf_counter() - started
-                )
+                self._handler_seconds.observe(time.perf_counter() - started)
                 return _Outcome(publishes, "ok")
 
     def _dead_letter(

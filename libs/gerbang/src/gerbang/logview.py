@@ -45,13 +45,18 @@ class LogFollower:
         topics: Sequence[str],
         apply: Apply,
         batch: int = 500,
+        gather_s: float = 0.0,
     ) -> None:
+        """`gather_s`: after applying a batch, wait this long before the next fetch, so that
+        what arrives meanwhile is applied as one batch (a view read by people, such as the
+        transcripts, does not need each record the millisecond it lands)."""
         self.settings = settings
         self.redis = redis
         self.name = name
         self.topics = {settings.topic(topic): topic for topic in topics}
         self.apply = apply
         self.batch = batch
+        self.gather_s = gather_s
         self.positions_key = f"{settings.topic_prefix}gerbang:view:{name}:positions"
 
     async def _positions(self) -> dict[str, int]:
@@ -121,3 +126,5 @@ class LogFollower:
                 advanced[f"{tp.topic}:{tp.partition}"] = records[-1].offset + 1
             await self.apply(fetched)
             await self.redis.hset(self.positions_key, mapping=advanced)
+            if self.gather_s:
+                await asyncio.sleep(self.gather_s)

@@ -220,7 +220,8 @@ class HandoffStore:
         self._release = redis.register_script(_RELEASE)
         self._claim = redis.register_script(_CLAIM)
 
-    def _key(self, office: str, wa_id: str) -> str:
+    def key(self, office: str, wa_id: str) -> str:
+        """The conversation's handoff hash."""
         return f"{self.prefix}gerbang:handoff:{office}:{wa_id}"
 
     def held_key(self, office: str) -> str:
@@ -234,14 +235,14 @@ class HandoffStore:
 
     async def load(self, office: str, wa_id: str) -> HandoffState:
         """The state (empty if never held)."""
-        raw: dict[str, Any] = await self.redis.hgetall(self._key(office, wa_id))  # type: ignore[assignment]
+        raw: dict[str, Any] = await self.redis.hgetall(self.key(office, wa_id))  # type: ignore[assignment]
         return HandoffState.from_hash(raw)
 
     async def hold(
         self, office: str, wa_id: str, reason: HandoffReason, now: float, trigger: str
     ) -> bool:
         """Start holding; False if it already was held."""
-        key = self._key(office, wa_id)
+        key = self.key(office, wa_id)
         held = await self._hold(
             keys=[key, self.held_key(office), self.active_key],
             args=[wa_id, f"{office}:{wa_id}", repr(now), reason.value, trigger],
@@ -252,35 +253,37 @@ class HandoffStore:
     async def touch(self, office: str, wa_id: str, now: float) -> None:
         """Activity in a held conversation (postpones the idle timeout)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key(office, wa_id), "last_at", repr(now))
+            pipe.hset(self.key(office, wa_id), "last_at", repr(now))
             pipe.zadd(self.active_key, {f"{office}:{wa_id}": now}, xx=True)
             await pipe.execute()
 
     async def release(self, office: str, wa_id: str, since: float, by: str) -> bool:
         """End the hold that began at `since`; True for the one caller that ended it."""
         released = await self._release(
-            keys=[self._key(office, wa_id), self.held_key(office), self.active_key],
+            keys=[self.key(office, wa_id), self.held_key(office), self.active_key],
             args=[wa_id, f"{office}:{wa_id}", repr(since), by],
         )
         return bool(released)
 
     async def claim(self, office: str, wa_id: str, username: str, now: float) -> tuple[bool, str]:
         """Take the conversation: (True, me) or (False, who holds it / '' if not held)."""
-        ok, holder = await self._claim(keys=[self._key(office, wa_id)], args=[username, repr(now)])
+        ok, holder = await self._claim(keys=[self.key(office, wa_id)], args=[username, repr(now)])
         return bool(ok), str(holder)
 
     async def set_fallbacks(self, office: str, wa_id: str, count: int) -> None:
         """Remember the fallbacks in a row."""
-        key = self._key(office, wa_id)
-        await self.redis.hset(key, "fallbacks", count)
-        await self.redis.expire(key, self.ttl_s)
+        key = self.key(office, wa_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "fallbacks", count)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
 
     async def waiting(self, office: str) -> list[tuple[str, HandoffState]]:
         """The office's held conversations, oldest first."""
         wa_ids = [str(w) for w in await self.redis.zrange(self.held_key(office), 0, 499)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for wa_id in wa_ids:
-                pipe.hgetall(self._key(office, wa_id))
+                pipe.hgetall(self.key(office, wa_id))
             hashes = await pipe.execute()
         return [
             (wa_id, state)
@@ -375,9 +378,12 @@ class Handoff:
         expect_context: dict[str, Any] | None,
         language: Lang,
         now: float,
+        state: HandoffState | None = None,
     ) -> Before:
-        """What the router does before its own decision (see `Before`)."""
-        state = await self.store.load(message.office, message.wa_id)
+        """What the router does before its own decision (see `Before`). `state`: the
+        conversation's handoff state if the caller read it already (read here otherwise)."""
+        if state is None:
+            state = await self.store.load(message.office, message.wa_id)
         step = decide(
             message,
             understanding,

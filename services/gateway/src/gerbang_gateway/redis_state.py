@@ -25,12 +25,31 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gerbang.batching import Batcher
+from gerbang.batching import Batcher, Coalescer
 from gerbang.dialogue import LastTopic, OpenTicket
 from gerbang.messages import OutboundReply, Service
 from gerbang.offices import Lang
 
 log = logging.getLogger(__name__)
+
+
+# Several keys set at once with one TTL: KEYS the keys, ARGV[1] the TTL (seconds),
+# ARGV[i + 1] the value of KEYS[i]. One command however many keys (a pipeline packs and
+# parses one command per key in redis-py).
+_SET_MANY_SCRIPT = """
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
+return #KEYS
+"""
+
+# Webhook dedupe claims of every webhook in flight: KEYS the message ids' keys, ARGV[1] the
+# claim's TTL. Returns 1 per key claimed now, 0 per key somebody holds already.
+_CLAIM_MANY_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, 'pending', 'NX', 'EX', ARGV[1]) then out[i] = 1 else out[i] = 0 end
+end
+return out
+"""
 
 
 class Dedupe:
@@ -55,6 +74,10 @@ class Dedupe:
         self.ttl_s = ttl_s
         self._confirmations = Batcher(self._confirm_batch, self.CONFIRM_DELAY_S)
         self._confirming: set[str] = set()  # produced, "done" not yet written
+        self._claim_many = redis.register_script(_CLAIM_MANY_SCRIPT)
+        self._set_many = redis.register_script(_SET_MANY_SCRIPT)
+        # The claims of every webhook in flight, in one call (`Coalescer`).
+        self._claims: Coalescer[tuple[str, ...], list[bool]] = Coalescer(self._claim_batch)
 
     def _key(self, message_id: str) -> str:
         return f"{self.prefix}gerbang:seen:{message_id}"
@@ -63,14 +86,7 @@ class Dedupe:
         """Split ids into (claimed now, already done, pending elsewhere)."""
         if not ids:
             return [], [], []
-        if len(ids) == 1:  # the usual webhook: one message, one command (no pipeline object)
-            ok = await self.redis.set(self._key(ids[0]), "pending", nx=True, ex=self.PENDING_TTL_S)
-            claimed_flags = [ok]
-        else:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for message_id in ids:
-                    pipe.set(self._key(message_id), "pending", nx=True, ex=self.PENDING_TTL_S)
-                claimed_flags = await pipe.execute()
+        claimed_flags = await self._claims.call(tuple(ids))
         claimed = [i for i, ok in zip(ids, claimed_flags, strict=True) if ok]
         others = [i for i, ok in zip(ids, claimed_flags, strict=True) if not ok]
         done: list[str] = []
@@ -84,14 +100,23 @@ class Dedupe:
                 (done if finished else pending).append(message_id)
         return claimed, done, pending
 
+    async def _claim_batch(self, batch: list[tuple[str, ...]]) -> list[list[bool]]:
+        keys = [self._key(message_id) for ids in batch for message_id in ids]
+        flags = [
+            bool(flag) for flag in await self._claim_many(keys=keys, args=[self.PENDING_TTL_S])
+        ]
+        results, at = [], 0
+        for ids in batch:
+            results.append(flags[at : at + len(ids)])
+            at += len(ids)
+        return results
+
     async def confirm(self, ids: Sequence[str]) -> None:
         """Mark ids as processed for `ttl_s` (now, in one round trip)."""
         if not ids:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message_id in ids:
-                pipe.set(self._key(message_id), "done", ex=self.ttl_s)
-            await pipe.execute()
+        keys = [self._key(message_id) for message_id in ids]
+        await self._set_many(keys=keys, args=[self.ttl_s, *(["done"] * len(keys))])
 
     def confirm_soon(self, ids: Sequence[str]) -> None:
         """`confirm`, batched with the other confirmations of the next few milliseconds.
@@ -153,13 +178,37 @@ class Sessions:
         self.ttl_s = ttl_s
         self._apply_reply = redis.register_script(_APPLY_REPLY_SCRIPT)
         self._record_inbound = redis.register_script(_RECORD_INBOUND_SCRIPT)
+        self._hgetall_many = redis.register_script(_HGETALL_MANY_SCRIPT)
+        # The router's read and write of each message, shared by the messages in flight.
+        self._reads: Coalescer[tuple[str, ...], list[dict[str, str]]] = Coalescer(self._read_batch)
+        self._writes: Coalescer[tuple[str, list[str | int]], None] = Coalescer(self._write_batch)
 
-    def _key(self, office: str, wa_id: str) -> str:
+    def key(self, office: str, wa_id: str) -> str:
+        """The conversation hash's key."""
         return f"{self.prefix}gerbang:conv:{office}:{wa_id}"
 
     async def load(self, office: str, wa_id: str) -> Session:
         """The session, or an empty one."""
-        return _session(await self.redis.hgetall(self._key(office, wa_id)))
+        session, _ = await self.load_with(office, wa_id)
+        return session
+
+    async def load_with(
+        self, office: str, wa_id: str, *hashes: str
+    ) -> tuple[Session, list[dict[str, str]]]:
+        """The session, and the other hashes named (the router's handoff state), in one
+        round trip shared with the other reads in flight (`Coalescer`)."""
+        found = await self._reads.call((self.key(office, wa_id), *hashes))
+        return _session(found[0]), found[1:]
+
+    async def _read_batch(self, batch: list[tuple[str, ...]]) -> list[list[dict[str, str]]]:
+        keys = [key for keys in batch for key in keys]
+        flat = await self._hgetall_many(keys=keys)
+        found = [dict(zip(pairs[0::2], pairs[1::2], strict=True)) for pairs in flat]
+        results, at = [], 0
+        for keys in batch:
+            results.append(found[at : at + len(keys)])
+            at += len(keys)
+        return results
 
     async def record_inbound(
         self,
@@ -174,84 +223,111 @@ class Sessions:
     ) -> None:
         """Remember the citizen's latest message (opens the 24-hour window), and the topic
         it was answered as (None: keep the last one); `clear_ticket` once a message went
-        elsewhere than the ticket just recorded. One script call, the cheapest round trip
-        for redis-py (one command, one reply)."""
-        await self._record_inbound(
-            keys=[self._key(office, wa_id)],
-            args=[
-                repr(at.timestamp()),
-                language or "",
-                "1" if clear_expectation else "",
-                self.ttl_s,
-                json.dumps(topic.to_json()) if topic is not None else "",
-                "1" if clear_ticket else "",
-            ],
-        )
+        elsewhere than the ticket just recorded. One script call, shared with the other
+        messages' writes in flight (`Coalescer`); returns once this one is stored."""
+        args: list[str | int] = [
+            repr(at.timestamp()),
+            language or "",
+            "1" if clear_expectation else "",
+            self.ttl_s,
+            json.dumps(topic.to_json()) if topic is not None else "",
+            "1" if clear_ticket else "",
+        ]
+        await self._writes.call((self.key(office, wa_id), args))
+
+    async def _write_batch(self, batch: list[tuple[str, list[str | int]]]) -> list[None]:
+        keys = [key for key, _ in batch]
+        await self._record_inbound(keys=keys, args=[arg for _, args in batch for arg in args])
+        return [None] * len(batch)
 
     async def apply_reply(self, reply: OutboundReply, now: float) -> Session:
         """Store the reply's directive (who gets the next message, with what context) and
         return the conversation as it was: one round trip (`_APPLY_REPLY_SCRIPT`).
 
         Called by the sender *before* the reply goes out, so the citizen cannot answer
-        before the router knows what the answer is for.
+        before the router knows what the answer is for. (A first attempt does it in
+        `SendStarts`, together with the claim and the rate-limit slot.)
         """
+        before = await self._apply_reply(
+            keys=[self.key(reply.office, reply.wa_id)], args=self.reply_args(reply, now)
+        )
+        return session_of_pairs(before)
+
+    def reply_args(self, reply: OutboundReply, now: float) -> list[str | int]:
+        """The arguments of the Lua `apply_reply` (see `_APPLY_REPLY_FN`)."""
         done_service = (
             reply.service.value
             if reply.expect is None and reply.service is not None and reply.in_reply_to
             else ""
         )
-        before = await self._apply_reply(
-            keys=[self._key(reply.office, reply.wa_id)],
-            args=[
-                reply.expect.service.value if reply.expect else "",
-                json.dumps(reply.expect.context) if reply.expect else "",
-                repr(now + reply.expect.ttl_seconds) if reply.expect else "",
-                done_service,
-                reply.language or "",
-                self.ttl_s,
-                json.dumps(OpenTicket(reply.ticket.ticket, reply.ticket.kind, now).to_json())
-                if reply.ticket
-                else "",
-            ],
-        )
-        return _session(dict(zip(before[0::2], before[1::2], strict=True)))
+        return [
+            reply.expect.service.value if reply.expect else "",
+            json.dumps(reply.expect.context) if reply.expect else "",
+            repr(now + reply.expect.ttl_seconds) if reply.expect else "",
+            done_service,
+            reply.language or "",
+            self.ttl_s,
+            json.dumps(OpenTicket(reply.ticket.ticket, reply.ticket.kind, now).to_json())
+            if reply.ticket
+            else "",
+        ]
 
 
-# The router's write for each citizen message. KEYS[1]: the conversation hash. ARGV: the
-# message's time (unix seconds), language ('' to keep), '1' to clear the expectation, TTL,
-# the topic answered (JSON, '' to keep), '1' to forget the ticket just recorded.
+# The router's write for each citizen message, for every message in flight at once.
+# KEYS[i]: a conversation hash; ARGV[6i-5..6i] its message's time (unix seconds), language
+# ('' to keep), '1' to clear the expectation, TTL, the topic answered (JSON, '' to keep),
+# '1' to forget the ticket just recorded.
 _RECORD_INBOUND_SCRIPT = """
-redis.call('HSET', KEYS[1], 'last_inbound_at', ARGV[1])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[2]) end
-redis.call('HINCRBY', KEYS[1], 'messages_seen', 1)
-if ARGV[3] ~= '' then
-  redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
+for i, conv in ipairs(KEYS) do
+  local a = 6 * (i - 1)
+  redis.call('HSET', conv, 'last_inbound_at', ARGV[a + 1])
+  if ARGV[a + 2] ~= '' then redis.call('HSET', conv, 'language', ARGV[a + 2]) end
+  redis.call('HINCRBY', conv, 'messages_seen', 1)
+  if ARGV[a + 3] ~= '' then
+    redis.call('HDEL', conv, 'expect_service', 'expect_context', 'expect_until')
+  end
+  if ARGV[a + 5] ~= '' then redis.call('HSET', conv, 'topic', ARGV[a + 5]) end
+  if ARGV[a + 6] ~= '' then redis.call('HDEL', conv, 'ticket') end
+  redis.call('EXPIRE', conv, ARGV[a + 4])
 end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'topic', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HDEL', KEYS[1], 'ticket') end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
+return #KEYS
+"""
+
+# Several hashes read at once (the router's conversation and handoff state, for every
+# message in flight): one HGETALL answer per key, in order.
+_HGETALL_MANY_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
 """
 
 # The sender's write before a reply goes out, and the read it needs, in one atomic call.
-# KEYS[1]: the conversation hash. ARGV: expect service, its context (JSON) and deadline (all
+# `conv`: the conversation hash. `a`: expect service, its context (JSON) and deadline (all
 # '' when the reply expects nothing); the replying service if it is done with the conversation
 # (then its expectation is cleared, only if it was the one expecting); language; TTL; the
 # ticket the reply confirms (JSON with the time, '' for none). Returns the hash as it was
-# before (HGETALL).
-_APPLY_REPLY_SCRIPT = """
-local before = redis.call('HGETALL', KEYS[1])
-if ARGV[1] ~= '' then
-  redis.call('HSET', KEYS[1], 'expect_service', ARGV[1], 'expect_context', ARGV[2],
-             'expect_until', ARGV[3])
-elseif ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'expect_service') == ARGV[4] then
-  redis.call('HDEL', KEYS[1], 'expect_service', 'expect_context', 'expect_until')
+# before (HGETALL). A Lua function, so that `_START_SENDS_SCRIPT` runs the very same steps.
+_APPLY_REPLY_FN = """
+local function apply_reply(conv, a)
+  local before = redis.call('HGETALL', conv)
+  if a[1] ~= '' then
+    redis.call('HSET', conv, 'expect_service', a[1], 'expect_context', a[2],
+               'expect_until', a[3])
+  elseif a[4] ~= '' and redis.call('HGET', conv, 'expect_service') == a[4] then
+    redis.call('HDEL', conv, 'expect_service', 'expect_context', 'expect_until')
+  end
+  if a[5] ~= '' then redis.call('HSET', conv, 'language', a[5]) end
+  if a[7] ~= '' then redis.call('HSET', conv, 'ticket', a[7]) end
+  redis.call('EXPIRE', conv, a[6])
+  return before
 end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'language', ARGV[5]) end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ticket', ARGV[7]) end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-return before
 """
+_APPLY_REPLY_SCRIPT = _APPLY_REPLY_FN + "return apply_reply(KEYS[1], ARGV)"
+
+
+def session_of_pairs(pairs: Sequence[str]) -> Session:
+    """A session from an HGETALL answered inside a script (a flat list of field, value)."""
+    return _session(dict(zip(pairs[0::2], pairs[1::2], strict=True)))
 
 
 def _session(raw: dict[str, str]) -> Session:
@@ -344,13 +420,16 @@ class SentLog:
         # redelivered, it is reconciled, never taken for a reply not yet sent.
         self.claim_ttl_s = ttl_s
         self._take_over = redis.register_script(_TAKE_OVER_SCRIPT)
+        self._confirm_many = redis.register_script(_SET_MANY_SCRIPT)
+        self._confirms: Coalescer[tuple[str, str], None] = Coalescer(self._confirm_batch)
 
-    def _key(self, idempotency_key: str) -> str:
+    def key(self, idempotency_key: str) -> str:
+        """The reply's claim key."""
         return f"{self.prefix}gerbang:sent:{idempotency_key}"
 
     async def claim(self, idempotency_key: str, deadline: float) -> Claim:
         """Claim the key for a send (`Claim.free`), or say who has it."""
-        key = self._key(idempotency_key)
+        key = self.key(idempotency_key)
         value = sending_value(deadline)
         if await self.redis.set(key, value, nx=True, ex=self.claim_ttl_s):
             return Claim()
@@ -361,28 +440,34 @@ class SentLog:
 
     async def peek(self, idempotency_key: str) -> Claim | None:
         """The claim as it stands (None: nobody holds it)."""
-        current = await self.redis.get(self._key(idempotency_key))
+        current = await self.redis.get(self.key(idempotency_key))
         return None if current is None else parse_claim(str(current))
 
     async def extend(self, idempotency_key: str, deadline: float) -> str:
         """Move our claim's deadline (before a Graph call); returns the new value."""
         value = sending_value(deadline)
-        await self.redis.set(self._key(idempotency_key), value, ex=self.claim_ttl_s)
+        await self.redis.set(self.key(idempotency_key), value, ex=self.claim_ttl_s)
         return value
 
     async def take_over(self, idempotency_key: str, seen: str, deadline: float) -> bool:
         """Take a pending claim whose deadline passed, if it still reads `seen`."""
-        keys = [self._key(idempotency_key)]
+        keys = [self.key(idempotency_key)]
         args: list[str | int] = [seen, sending_value(deadline), self.claim_ttl_s]
         return bool(await self._take_over(keys=keys, args=args))
 
     async def confirm(self, idempotency_key: str, wamid: str) -> None:
-        """Remember the reply as sent."""
-        await self.redis.set(self._key(idempotency_key), wamid, ex=self.ttl_s)
+        """Remember the reply as sent. The write shares its round trip with the other
+        confirmations in flight (a `Coalescer`); it returns once this one is stored."""
+        await self._confirms.call((idempotency_key, wamid))
+
+    async def _confirm_batch(self, sent: list[tuple[str, str]]) -> list[None]:
+        keys = [self.key(idempotency_key) for idempotency_key, _ in sent]
+        await self._confirm_many(keys=keys, args=[self.ttl_s, *(wamid for _, wamid in sent)])
+        return [None] * len(sent)
 
     async def release(self, idempotency_key: str) -> None:
         """Give the claim back (Meta surely did not get the message; a later attempt sends)."""
-        await self.redis.delete(self._key(idempotency_key))
+        await self.redis.delete(self.key(idempotency_key))
 
 
 class StatusLog:
@@ -398,22 +483,24 @@ class StatusLog:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._set_many = redis.register_script(_SET_MANY_SCRIPT)
+        # The status webhooks in flight write together (`Coalescer`); each waits for its own.
+        self._records: Coalescer[tuple[tuple[str, str], ...], None] = Coalescer(self._record_batch)
 
     def _key(self, callback_data: str) -> str:
         return f"{self.prefix}gerbang:status:{callback_data}"
 
     async def record(self, seen: Sequence[tuple[str, str]]) -> None:
-        """Statuses arrived for these (callback data, wamid): Meta has those messages."""
-        if not seen:
-            return
-        if len(seen) == 1:  # the usual status webhook: one command, no pipeline object
-            callback_data, wamid = seen[0]
-            await self.redis.set(self._key(callback_data), wamid, ex=self.ttl_s)
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for callback_data, wamid in seen:
-                pipe.set(self._key(callback_data), wamid, ex=self.ttl_s)
-            await pipe.execute()
+        """Statuses arrived for these (callback data, wamid): Meta has those messages.
+        Returns once they are stored."""
+        if seen:
+            await self._records.call(tuple(seen))
+
+    async def _record_batch(self, batch: list[tuple[tuple[str, str], ...]]) -> list[None]:
+        seen = [pair for pairs in batch for pair in pairs]
+        keys = [self._key(callback_data) for callback_data, _ in seen]
+        await self._set_many(keys=keys, args=[self.ttl_s, *(wamid for _, wamid in seen)])
+        return [None] * len(batch)
 
     async def seen(self, callback_data: str) -> str | None:
         """The wamid Meta reported for this callback, if a status arrived."""
@@ -423,20 +510,23 @@ class StatusLog:
 
 # Reserve the first one-second window, from now on, that still has room for this number.
 # One call per send and no polling: waiters do not stampede Redis at every second boundary.
-# KEYS[1] is the number's key stem (windows are `<stem>:<unix second>`, one hash tag so a
-# cluster keeps them on one slot); ARGV: now (unix second), limit, how far ahead to look.
-_RATE_SCRIPT = """
-local now = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local ahead = tonumber(ARGV[3])
-for i = 0, ahead do
-  local key = KEYS[1] .. ':' .. (now + i)
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('EXPIRE', key, ahead + 5) end
-  if n <= limit then return now + i end
+# `stem` is the number's key stem (windows are `<stem>:<unix second>`, one hash tag so a
+# cluster keeps them on one slot); `now` (unix second), `limit`, how far ahead to look.
+# Returns the second reserved, or -1 if every window within the look-ahead is full.
+_RESERVE_FN = """
+local function reserve(stem, now, limit, ahead)
+  for i = 0, ahead do
+    local key = stem .. ':' .. (now + i)
+    local n = redis.call('INCR', key)
+    if n == 1 then redis.call('EXPIRE', key, ahead + 5) end
+    if n <= limit then return now + i end
+  end
+  return -1
 end
-return -1
 """
+_RATE_SCRIPT = (
+    _RESERVE_FN + "return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))"
+)
 
 
 class RateLimiter:
@@ -455,23 +545,109 @@ class RateLimiter:
         self.prefix = prefix
         self._script = redis.register_script(_RATE_SCRIPT)
 
+    def stem(self, phone_number_id: str) -> str:
+        """The key stem of the number's windows."""
+        return f"{self.prefix}gerbang:rl:{{{phone_number_id}}}"
+
     async def acquire(self, phone_number_id: str, per_second: int) -> float:
         """Wait for a slot; returns the seconds waited."""
+        window = await self._reserve(phone_number_id, per_second)
+        return await self.wait_for(phone_number_id, per_second, window)
+
+    async def _reserve(self, phone_number_id: str, per_second: int) -> int:
+        args = [int(time.time()), per_second, self.LOOK_AHEAD_S]
+        return int(await self._script(keys=[self.stem(phone_number_id)], args=args))
+
+    async def wait_for(self, phone_number_id: str, per_second: int, window: int) -> float:
+        """Sleep until the reserved `window` (unix second) opens; returns the seconds waited.
+        -1 (a queue longer than the look-ahead): wait, then reserve again."""
         waited = 0.0
-        stem = f"{self.prefix}gerbang:rl:{{{phone_number_id}}}"
-        while True:
-            now = time.time()
-            second = int(now)
-            window = int(
-                await self._script(keys=[stem], args=[second, per_second, self.LOOK_AHEAD_S])
-            )
-            if window < 0:  # a queue longer than the look-ahead: wait, then look again
-                pause = float(self.LOOK_AHEAD_S)
-            elif window == second:
-                return waited
-            else:
-                pause = window - now
-            waited += pause
-            await asyncio.sleep(pause)
-            if window >= 0:
-                return waited
+        while window < 0:
+            await asyncio.sleep(self.LOOK_AHEAD_S)
+            waited += self.LOOK_AHEAD_S
+            window = await self._reserve(phone_number_id, per_second)
+        now = time.time()
+        if window > int(now):
+            await asyncio.sleep(window - now)
+            waited += window - now
+        return waited
+
+
+# The first round trip of each reply's first attempt, for every reply in flight at once:
+# claim the idempotency key (SET NX) and, only where the claim is ours, apply the reply's
+# directive to its conversation and reserve a rate-limit slot: exactly the steps the sender
+# otherwise takes one call at a time (`SentLog.claim`, `Sessions.apply_reply`,
+# `RateLimiter.acquire`), in the same order, in one atomic call. Per reply i, KEYS[3i-2] its
+# sent key, KEYS[3i-1] its conversation, KEYS[3i] its number's rate stem (one Redis node: the
+# keys of a batch are in different slots, as the rate windows already are). ARGV[1] the claim
+# TTL, ARGV[2] now (unix second), ARGV[3] the look-ahead; then 9 per reply: the claim value,
+# the number's limit, the 7 `apply_reply` arguments. Returns per reply {1, the conversation
+# before, the reserved second} or {0, the claim's current value}.
+_START_SENDS_SCRIPT = (
+    _APPLY_REPLY_FN
+    + _RESERVE_FN
+    + """
+local out = {}
+local now = tonumber(ARGV[2])
+local ahead = tonumber(ARGV[3])
+for i = 1, #KEYS / 3 do
+  local base = 3 + (i - 1) * 9
+  if redis.call('SET', KEYS[3 * i - 2], ARGV[base + 1], 'NX', 'EX', ARGV[1]) then
+    local a = {}
+    for j = 1, 7 do a[j] = ARGV[base + 2 + j] end
+    local before = apply_reply(KEYS[3 * i - 1], a)
+    out[i] = {1, before, reserve(KEYS[3 * i], now, tonumber(ARGV[base + 2]), ahead)}
+  else
+    out[i] = {0, redis.call('GET', KEYS[3 * i - 2]) or ''}
+  end
+end
+return out
+"""
+)
+
+
+@dataclass(frozen=True)
+class SendStart:
+    """What a reply's first round trip found: the claim, and where it is ours (`claim.free`),
+    the conversation before the reply's directive and the rate-limit second reserved."""
+
+    claim: Claim
+    session: Session | None = None
+    window: int = -1
+
+
+class SendStarts:
+    """The sender's first step for each reply, in one Redis call shared by every reply in
+    flight (`_START_SENDS_SCRIPT` through a `Coalescer`): a reply alone pays one round trip
+    instead of three, and under load a batch of them pays one together."""
+
+    def __init__(self, sessions: Sessions, sent: SentLog, limiter: RateLimiter) -> None:
+        self.sessions = sessions
+        self.sent = sent
+        self.limiter = limiter
+        self._script = sent.redis.register_script(_START_SENDS_SCRIPT)
+        self._calls: Coalescer[tuple[OutboundReply, float, int], SendStart] = Coalescer(self._flush)
+
+    async def start(self, reply: OutboundReply, deadline: float, per_second: int) -> SendStart:
+        """Claim `reply` with `deadline` (see `SentLog.claim`); if ours, also apply its
+        directive and reserve a slot of `per_second` for its number."""
+        return await self._calls.call((reply, deadline, per_second))
+
+    async def _flush(self, batch: list[tuple[OutboundReply, float, int]]) -> list[SendStart]:
+        now = time.time()
+        keys: list[str] = []
+        args: list[str | int] = [self.sent.claim_ttl_s, int(now), self.limiter.LOOK_AHEAD_S]
+        for reply, deadline, per_second in batch:
+            keys += [
+                self.sent.key(reply.idempotency_key),
+                self.sessions.key(reply.office, reply.wa_id),
+                self.limiter.stem(reply.phone_number_id),
+            ]
+            args += [sending_value(deadline), per_second, *self.sessions.reply_args(reply, now)]
+        found = await self._script(keys=keys, args=args)
+        return [
+            SendStart(Claim(), session_of_pairs(item[1]), int(item[2]))
+            if int(item[0])
+            else SendStart(parse_claim(str(item[1])) if item[1] else Claim(pending=""))
+            for item in found
+        ]

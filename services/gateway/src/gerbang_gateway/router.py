@@ -27,7 +27,7 @@ from gerbang.offices import OfficeRegistry
 from gerbang.opsstats import OpsStats
 from gerbang.understanding import Understanding
 from gerbang.understanding.classify import IntentMatcher
-from gerbang_gateway.handoff import Before, Handoff
+from gerbang_gateway.handoff import Before, Handoff, HandoffState
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import DialogueView, decide
 
@@ -62,7 +62,16 @@ class Router:
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
         office = self.registry.get(message.office)
-        session = await self.sessions.load(message.office, message.wa_id)
+        held: HandoffState | None = None
+        if self.handoff is None:
+            session = await self.sessions.load(message.office, message.wa_id)
+        else:  # the conversation and its handoff state in one round trip
+            session, (raw,) = await self.sessions.load_with(
+                message.office,
+                message.wa_id,
+                self.handoff.store.key(message.office, message.wa_id),
+            )
+            held = HandoffState.from_hash(raw)
         now = time.time()
         expecting = session.expecting(now)
         understanding: Understanding | None = None
@@ -82,6 +91,7 @@ class Router:
                 expect_context=session.expect_context if expecting is Service.ROUTER else None,
                 language=language,
                 now=now,
+                state=held,
             )
             notices = before.publishes
             if before.done:

@@ -1,6 +1,7 @@
 """The sender worker: `whatsapp.outbound` → Meta's Graph API, once per reply.
 
-Per reply, in order:
+Per reply, in order (steps 1, 2 and 4's reservation are one Redis call for the first attempt,
+shared by every reply in flight: `SendStarts`):
 1. idempotency: a key already sent is skipped (a redelivered reply is never sent twice); a
    key whose send has an unknown outcome (a sender died mid-send, a call timed out) is
    reconciled with Meta's status webhook before it is ever sent again (see `SentLog`);
@@ -39,6 +40,8 @@ from gerbang_gateway.graph import (
 )
 from gerbang_gateway.redis_state import (
     RateLimiter,
+    SendStart,
+    SendStarts,
     SentLog,
     Sessions,
     StatusLog,
@@ -72,6 +75,9 @@ class _Call:
     claim: str
     deadline: float
     maybe_sent: bool = False
+    start: SendStart | None = None
+    """The first round trip's conversation and rate-limit slot (`SendStarts`), if it won
+    the claim; None when the claim was won later (then `_send` reads and reserves itself)."""
 
 
 class _HandledElsewhere(Exception):
@@ -105,6 +111,7 @@ class Sender:
         self.sent = sent
         self.statuses = statuses or StatusLog(sent.redis, sent.prefix, settings.status_log_ttl_s)
         self.limiter = limiter
+        self.starts = SendStarts(sessions, sent, limiter)
         self.stats = stats
         self._tokens = {
             office.code: office_secret(
@@ -157,11 +164,30 @@ class Sender:
         """Claim the reply for sending; None if it was sent already (or is found sent by
         Meta's status webhook after a send of unknown outcome)."""
         key = reply.idempotency_key
+        first = True
         while True:
             deadline = self._deadline()
-            claim = await self.sent.claim(key, deadline)
-            if claim.free:
-                return _Call(sending_value(deadline), deadline)
+            if first:  # the claim, the conversation and the rate-limit slot in one call
+                first = False
+                try:
+                    start = await self.starts.start(
+                        reply, deadline, self.registry.get(reply.office).whatsapp.throughput_mps
+                    )
+                except RedisError:
+                    # The call may have claimed the reply before its answer was lost: then
+                    # the claim is ours, with no Graph call behind it, and the retry may take
+                    # it back at once (as after a failed release).
+                    self._unsent[key] = sending_value(deadline)
+                    raise
+                if start.claim.free:
+                    return _Call(sending_value(deadline), deadline, start=start)
+                claim = start.claim
+                if claim.wamid is None and not claim.pending:
+                    continue
+            else:
+                claim = await self.sent.claim(key, deadline)
+                if claim.free:
+                    return _Call(sending_value(deadline), deadline)
             if claim.wamid is not None:
                 log.info("reply already sent; skipped", extra={"idempotency_key": key})
                 return None
@@ -219,14 +245,23 @@ class Sender:
     async def _send(self, reply: OutboundReply, call: _Call) -> tuple[str, str]:
         office = self.registry.get(reply.office)
         now = time.time()
-        session = await self.sessions.apply_reply(reply, now)
+        if call.start is not None and call.start.session is not None:
+            session = call.start.session
+        else:
+            session = await self.sessions.apply_reply(reply, now)
         content: ReplyContent = reply.content
+        # (A reply refused here may leave its reserved slot unused: a second's budget one
+        # message short, never over the number's throughput.)
         if not session.within_window(now, self.settings.window_hours):
             content = self._outside_window(reply)
         attempt = 0
         while True:
             attempt += 1
-            await self.limiter.acquire(reply.phone_number_id, office.whatsapp.throughput_mps)
+            per_second = office.whatsapp.throughput_mps
+            if attempt == 1 and call.start is not None:
+                await self.limiter.wait_for(reply.phone_number_id, per_second, call.start.window)
+            else:
+                await self.limiter.acquire(reply.phone_number_id, per_second)
             if self._deadline() > call.deadline + 1.0:
                 # The wait for a slot was long: move the claim's deadline past this call.
                 call.deadline = self._deadline()

@@ -34,7 +34,6 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from gerbang import metrics
 from gerbang.bus import Producer, Publish
@@ -79,29 +78,38 @@ KEEP_ENTRIES = 300
 WINDOW_S = 24 * 3600
 
 
-# Store a conversation's new transcript entries, drop those past retention or beyond the cap
-# (from the order and the entries alike), and keep it `ttl` seconds (an expiry is set once,
-# then only ever lengthened). KEYS: the order (sorted set), the entries
-# (hash); ARGV: ttl, the oldest score kept, how many entries are kept, then id, at, JSON for
-# each entry.
+# Store conversations' new transcript entries, drop those past retention or beyond the cap
+# (from the order and the entries alike), and keep each `ttl` seconds (an expiry is set once,
+# then only ever lengthened). Every conversation of a fetched batch in one call. KEYS: per
+# conversation its order (sorted set) and its entries (hash); ARGV: the oldest score kept,
+# how many entries are kept, then per conversation its ttl and entry count, and id, at, JSON
+# for each entry.
 _ADD_SCRIPT = """
-local ttl = tonumber(ARGV[1])
-for i = 4, #ARGV, 3 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
-  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
-end
-local keep = tonumber(ARGV[3])
-for _, stale in ipairs({
-  redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2]),
-  redis.call('ZRANGE', KEYS[1], 0, -keep - 1),
-}) do
-  for _, id in ipairs(stale) do
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
+local oldest = ARGV[1]
+local keep = tonumber(ARGV[2])
+local a = 3
+for c = 1, #KEYS, 2 do
+  local order, entries = KEYS[c], KEYS[c + 1]
+  local ttl = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  a = a + 2
+  for _ = 1, n do
+    redis.call('HSET', entries, ARGV[a], ARGV[a + 2])
+    redis.call('ZADD', order, ARGV[a + 1], ARGV[a])
+    a = a + 3
   end
-end
-for _, key in ipairs(KEYS) do
-  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+  for _, stale in ipairs({
+    redis.call('ZRANGEBYSCORE', order, '-inf', oldest),
+    redis.call('ZRANGE', order, 0, -keep - 1),
+  }) do
+    for _, id in ipairs(stale) do
+      redis.call('ZREM', order, id)
+      redis.call('HDEL', entries, id)
+    end
+  end
+  for _, key in ipairs({order, entries}) do
+    if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+  end
 end
 return 0
 """
@@ -203,34 +211,12 @@ class TranscriptView:
         office, _, wa_id = str(value).partition(":")
         return office, wa_id
 
-    async def _queue_add(
-        self,
-        pipe: Pipeline,
-        office: str,
-        wa_id: str,
-        entries: list[dict[str, Any]],
-        now: float,
-        *,
-        held: bool,
-    ) -> None:
-        """Queue one script call storing a conversation's entries (see `_ADD_SCRIPT`).
-
-        Every conversation's transcript lives `RECENT_DAYS` after its last message (staff
-        see what the bot said before a handoff); one that was held for staff is kept for the
-        full retention (`held`: an inbox event). The expiry is set once, then only lengthened.
-        """
-        ttl = self.retention_s if held else min(RECENT_DAYS * 86400, self.retention_s)
-        args: list[str | int | float] = [ttl, now - self.retention_s, KEEP_ENTRIES]
-        for entry in entries:
-            args += [entry["id"], entry["at"], json.dumps(entry, ensure_ascii=False)]
-        # With a pipeline as the client, the call only queues (redis-py loads the script).
-        await self._add(keys=list(self._keys(office, wa_id)), args=args, client=pipe)
-
     async def apply_records(self, batch: list[tuple[str, ConsumerRecord[bytes, bytes]]]) -> None:
         """`LogFollower` callback: a fetched batch of whatsapp.inbound/outbound and
-        inbox.messages, written in one round trip (one script call per conversation).
+        inbox.messages, written in one script call (and one more round trip if the batch
+        holds inbox events: the held conversations' ids).
 
-        The follower sees every message and reply of every office: one pipeline per batch
+        The follower sees every message and reply of every office: one call per batch
         instead of eight commands per record was ≈15% of the webhook API's CPU under load.
         """
         now = time.time()
@@ -255,13 +241,28 @@ class TranscriptView:
                 conversations[(office, wa_id)] = (entries, True)
         if not conversations:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for (office, wa_id), (entries, held) in conversations.items():
-                await self._queue_add(pipe, office, wa_id, entries, now, held=held)
-                if held:
-                    conv = self.id_of(office, wa_id)
-                    pipe.set(f"{self.base}id:{conv}", f"{office}:{wa_id}", ex=self.retention_s)
-            await pipe.execute()
+        # Every conversation's transcript lives `RECENT_DAYS` after its last message (staff
+        # see what the bot said before a handoff); one that was held for staff is kept for
+        # the full retention (`held`: an inbox event).
+        recent = min(RECENT_DAYS * 86400, self.retention_s)
+        keys: list[str] = []
+        args: list[str | int | float] = [now - self.retention_s, KEEP_ENTRIES]
+        for (office, wa_id), (entries, held) in conversations.items():
+            keys += self._keys(office, wa_id)
+            args += [self.retention_s if held else recent, len(entries)]
+            for entry in entries:
+                args += [entry["id"], entry["at"], json.dumps(entry, ensure_ascii=False)]
+        await self._add(keys=keys, args=args)
+        held_ids = {
+            f"{self.base}id:{self.id_of(office, wa_id)}": f"{office}:{wa_id}"
+            for (office, wa_id), (_, held) in conversations.items()
+            if held
+        }
+        if held_ids:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, value in held_ids.items():
+                    pipe.set(key, value, ex=self.retention_s)
+                await pipe.execute()
 
     async def transcript(
         self, office: str, wa_id: str, *, after: float = 0.0, limit: int = KEEP_ENTRIES
