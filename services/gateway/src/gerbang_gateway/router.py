@@ -30,6 +30,7 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.handoff import Before, Handoff
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import DialogueView, decide
+from gerbang_gateway.subscriptions import SubscriptionStep
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Router:
         stats: OpsStats | None = None,
         handoff: Handoff | None = None,
         dialogue: DialogueSettings | None = None,
+        subscriptions: SubscriptionStep | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
@@ -58,6 +60,7 @@ class Router:
         self.stats = stats
         self.handoff = handoff
         self.dialogue = dialogue or DialogueSettings()
+        self.subscriptions = subscriptions
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -71,6 +74,22 @@ class Router:
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
         language = dialogue.conversation_language(understanding, session.language)
+        # Announcements: "stop" is honoured at any time, held conversation or not.
+        if self.subscriptions is not None and (message.text or message.reply_id):
+            about_announcements = await self.subscriptions.before_routing(
+                message,
+                expect_context=session.expect_context if expecting is Service.ROUTER else None,
+                language=language,
+            )
+            if about_announcements is not None:
+                await self.sessions.record_inbound(
+                    message.office,
+                    message.wa_id,
+                    at=message.received_at,
+                    language=language if understanding is not None else None,
+                    clear_expectation=expecting is not None,
+                )
+                return about_announcements
         # --- Handoff to office staff (gerbang_gateway.handoff), before the bot decides: a
         # held conversation goes to the office inbox and bypasses the bot entirely. ---
         notices: list[Publish] = []

@@ -95,9 +95,11 @@ class Sender:
         stats: OpsStats | None = None,
         *,
         statuses: StatusLog | None = None,
+        still_subscribed: Callable[[OutboundReply], Awaitable[bool]] | None = None,
     ) -> None:
         """`statuses`: where the webhook API notes Meta's status webhooks (default: the same
-        Redis as `sent`)."""
+        Redis as `sent`); `still_subscribed`: whether a broadcast send may still go (the
+        citizen may have opted out since it was produced)."""
         self.settings = settings
         self.registry = registry
         self.graph = graph
@@ -106,6 +108,7 @@ class Sender:
         self.statuses = statuses or StatusLog(sent.redis, sent.prefix, settings.status_log_ttl_s)
         self.limiter = limiter
         self.stats = stats
+        self.still_subscribed = still_subscribed
         self._tokens = {
             office.code: office_secret(
                 office.code, "ACCESS_TOKEN", development=settings.development
@@ -124,6 +127,9 @@ class Sender:
 
     async def handle(self, reply: OutboundReply) -> Sequence[Publish]:
         """Send one reply (or skip it if it was sent already)."""
+        if self.still_subscribed is not None and not await self.still_subscribed(reply):
+            log.info("broadcast send skipped: the citizen opted out")
+            return []
         call = await self._acquire(reply)
         if call is None:
             return []
