@@ -7,11 +7,17 @@ import pytest
 
 from gerbang.offices import load_registry
 from gerbang.subscriptions import (
+    NO_BUTTON_ID,
+    STOP_BUTTON_ID,
     TEMPLATE_PARAMETER_LIMIT,
+    YES_BUTTON_ID,
+    Action,
     Request,
     announcement_template,
+    decide,
     subscription_request,
 )
+from libs.gerbang.tests.test_cli import ask_lines
 from tests.conftest import REPO
 
 STOP = [
@@ -89,3 +95,35 @@ def test_the_broadcast_template_names_the_office_and_fits_one_parameter() -> Non
     assert template.body_parameters[0] == office.short_name
     assert len(template.body_parameters[1]) == TEMPLATE_PARAMETER_LIMIT
     assert "\n" not in template.body_parameters[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "reply_id", "offered", "action"),
+    [
+        ("langganan info", None, False, Action.OFFER),
+        ("ya", None, True, Action.SUBSCRIBE),
+        ("iya boleh", None, True, Action.SUBSCRIBE),
+        ("ya", None, False, None),  # a "ya" to some other prompt
+        ("gak usah", None, True, Action.DECLINE),
+        ("Ya, langganan", YES_BUTTON_ID, False, Action.SUBSCRIBE),
+        ("Tidak, terima kasih", NO_BUTTON_ID, False, Action.DECLINE),
+        ("Berhenti langganan", STOP_BUTTON_ID, False, Action.UNSUBSCRIBE),
+        ("stop", None, True, Action.UNSUBSCRIBE),
+        ("berapa biaya paspor", None, True, None),  # leaves the question, asks the bot
+        ("Biaya paspor", "faq:fees", True, None),  # another tap
+    ],
+)
+def test_the_step_answers_the_question_typed_or_tapped(
+    text: str, reply_id: str | None, offered: bool, action: Action | None
+) -> None:
+    assert decide(text, reply_id, offered=offered) is action
+
+
+def test_gerbang_ask_answers_subscriptions_as_the_router_does(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    question, confirmed, fees, stopped = ask_lines(
+        capsys, monkeypatch, "langganan info dong", "iya", "berapa biaya paspor", "STOP!!"
+    )
+    assert "pengumuman resmi" in question["reply"] and "[Ya, langganan]" in question["reply"]
+    assert "Anda akan menerima pengumuman" in confirmed["reply"]
+    assert fees["topic"] == "fees"
+    assert "tidak akan menerima pengumuman" in stopped["reply"]

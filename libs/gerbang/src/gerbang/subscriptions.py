@@ -20,10 +20,12 @@ from importlib import resources
 
 import yaml
 
+from gerbang.handoff import is_no, is_yes
 from gerbang.messages import (
     Button,
     ButtonsContent,
     Expectation,
+    ReplyContent,
     Service,
     TemplateContent,
     TextContent,
@@ -150,6 +152,49 @@ def subscription_request(text: str) -> Request | None:
     if seen & words.start:
         return Request.START
     return None
+
+
+class Action(StrEnum):
+    """What the router does with a message about announcements."""
+
+    OFFER = "offer"
+    """Ask "receive announcements?" (an expectation: *ya* / *tidak* typed or tapped)."""
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    DECLINE = "decline"
+    """The citizen said no to the question."""
+
+
+def decide(text: str, reply_id: str | None, *, offered: bool) -> Action | None:
+    """The subscription step for a message (None: the bot routes it as usual). `offered`: the
+    router's expectation is the opt-in question. Used by the router and by `gerbang ask`."""
+    if reply_id == STOP_BUTTON_ID:
+        return Action.UNSUBSCRIBE
+    if reply_id == YES_BUTTON_ID or (offered and not reply_id and is_yes(text)):
+        return Action.SUBSCRIBE
+    if reply_id == NO_BUTTON_ID or (offered and not reply_id and is_no(text)):
+        return Action.DECLINE
+    if reply_id:
+        return None
+    request = subscription_request(text)
+    if request is Request.STOP:
+        return Action.UNSUBSCRIBE
+    if request is Request.START:
+        return Action.OFFER
+    return None
+
+
+def reply_for(
+    action: Action, office: Office, lang: Lang
+) -> tuple[ReplyContent, Expectation | None]:
+    """What the citizen is told for `action`, and the directive it leaves."""
+    if action is Action.OFFER:
+        return offer(office, lang), offer_expectation()
+    if action is Action.SUBSCRIBE:
+        return subscribed_notice(office, lang), None
+    if action is Action.UNSUBSCRIBE:
+        return unsubscribed_notice(office, lang), None
+    return declined_notice(lang), None
 
 
 # --- what the citizen reads ------------------------------------------------------------------

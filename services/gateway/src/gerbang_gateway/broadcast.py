@@ -20,7 +20,7 @@ delivered < read; failed) and counts them (`record_statuses`).
 Redis (prefixed like every gateway key):
     gerbang:broadcast:<id>             hash: office, phone_number_id, text_id, text_en,
                                        started_by, started_at, state, targeted, cursor, finished_at
-    gerbang:broadcast:<id>:audience    list of "wa_id|lang", frozen at the start
+    gerbang:broadcast:<id>:audience    list of wa_ids, frozen at the start (in order)
     gerbang:broadcast:<id>:skipped     set of wa_ids that had opted out when their turn came
     gerbang:broadcast:<id>:status      hash wa_id → furthest status reported by Meta
     gerbang:broadcast:<id>:report      hash status → citizens whose furthest status it is
@@ -57,7 +57,8 @@ KEY_PREFIX = "broadcast:"
 """Idempotency keys (and callback data) of broadcast sends: `broadcast:<id>:<wa_id>`."""
 BATCH = 20
 """Citizens produced between two cursor writes (at most this many produced again after a crash)."""
-LEASE_S = 10
+LEASE_S = 6
+"""A dead broadcaster's broadcast waits this long for another to go on (renewed every third)."""
 
 # Keep a citizen's furthest status. KEYS: broadcast hash, status hash, report hash.
 # ARGV: office of the status webhook, wa_id, status. A status from another office's number
@@ -252,9 +253,9 @@ class BroadcastStore:
         """The broadcast's hash."""
         return dict(await self.redis.hgetall(self._key(broadcast_id)))
 
-    async def freeze_audience(self, broadcast_id: str, audience: dict[str, Lang]) -> int:
+    async def freeze_audience(self, broadcast_id: str, audience: Sequence[str]) -> int:
         """Store the audience (once: a resumed broadcast keeps the first one)."""
-        entries = [f"{wa_id}|{lang}" for wa_id, lang in sorted(audience.items())]
+        entries = sorted(audience)
         key = self._key(broadcast_id, "audience")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
@@ -264,14 +265,10 @@ class BroadcastStore:
             await pipe.execute()
         return len(entries)
 
-    async def audience(self, broadcast_id: str, start: int, count: int) -> list[tuple[str, Lang]]:
+    async def audience(self, broadcast_id: str, start: int, count: int) -> list[str]:
         """`count` citizens of the frozen audience from position `start`."""
-        raw = await self.redis.lrange(self._key(broadcast_id, "audience"), start, start + count - 1)
-        result: list[tuple[str, Lang]] = []
-        for entry in raw:
-            wa_id, _, lang = str(entry).partition("|")
-            result.append((wa_id, "en" if lang == "en" else "id"))
-        return result
+        key = self._key(broadcast_id, "audience")
+        return [str(wa_id) for wa_id in await self.redis.lrange(key, start, start + count - 1)]
 
     async def advance(self, broadcast_id: str, cursor: int) -> None:
         """Everyone before `cursor` is produced (or skipped)."""
@@ -322,6 +319,9 @@ class Broadcaster:
         try:
             while True:
                 try:
+                    # The subscribers' view, rebuilt from the topic if Redis lost it (one
+                    # EXISTS per poll otherwise): /ops counts and the next audience need it.
+                    await self.subscriptions.ensure_built(self.settings, "broadcaster")
                     for broadcast_id in await self.store.running():
                         task = self._tasks.get(broadcast_id)
                         if (task is None or task.done()) and await self.store.lease(
@@ -330,8 +330,8 @@ class Broadcaster:
                             self._tasks[broadcast_id] = asyncio.create_task(
                                 self._run_one(broadcast_id), name=f"broadcast-{broadcast_id}"
                             )
-                except RedisError as exc:
-                    log.warning("broadcasts not read (Redis)", extra={"error": repr(exc)})
+                except (RedisError, *UNAVAILABLE_ERRORS) as exc:
+                    log.warning("broadcasts not read", extra={"error": repr(exc)})
                 await asyncio.sleep(self.poll_s)
         finally:
             for task in self._tasks.values():
@@ -359,18 +359,21 @@ class Broadcaster:
         if "targeted" not in raw:
             await self.subscriptions.ensure_built(self.settings, "broadcaster")
             audience = await self.subscriptions.subscribers(office.code)
-            targeted = await self.store.freeze_audience(broadcast_id, audience)
+            targeted = await self.store.freeze_audience(broadcast_id, list(audience))
             log.info("broadcast started", extra={"broadcast": broadcast_id, "targeted": targeted})
         else:
             targeted = int(raw["targeted"])
         texts: dict[Lang, str] = {"id": raw["text_id"], "en": raw.get("text_en") or raw["text_id"]}
         cursor = int(raw.get("cursor") or 0)
         pace = self.pace(office.code)
+        renewed = time.monotonic()
         while cursor < targeted:
-            if not await self.store.renew(broadcast_id, self.owner):
-                log.warning("broadcast lease lost; another broadcaster goes on")
-                return
-            for wa_id, _frozen_lang in await self.store.audience(broadcast_id, cursor, BATCH):
+            for wa_id in await self.store.audience(broadcast_id, cursor, BATCH):
+                if time.monotonic() - renewed > LEASE_S / 3:
+                    if not await self.store.renew(broadcast_id, self.owner):
+                        log.warning("broadcast lease lost; another broadcaster goes on")
+                        return
+                    renewed = time.monotonic()
                 now_lang = await self.subscriptions.language(office.code, wa_id)
                 if now_lang is None:  # opted out since the start
                     await self.store.skip(broadcast_id, wa_id)

@@ -151,7 +151,10 @@ async def run_sender(settings: GatewaySettings) -> None:
                 consumers=[consumer, events],
                 health_port=settings.sender_health_port or None,
                 extra_ready=redis.ping,
-                background=[broadcaster.run],
+                background=[
+                    broadcaster.run,
+                    lambda: subscriptions.follow(settings, "sender-subscriptions"),
+                ],
             )
         finally:
             await stats.flush()  # the last moment's ops counts

@@ -7,8 +7,9 @@ The router's step (`SubscriptionStep.before_routing`) runs before the handoff an
   an expectation of the router, so a typed *ya* / *tidak* answers it like a tap;
 - *ya* (or the button): opted in and confirmed.
 Each change is also a `SubscriptionChanged` on `announcements.subscriptions` (compacted,
-key `office:wa_id`): the source of truth. Redis is its view, which the broadcaster rebuilds
-from the topic whenever the view's marker is missing (Redis flushed or lost).
+key `office:wa_id`): the source of truth. Redis is its view: the router writes it at once, the
+senders follow the topic into it (`SubscriptionStore.follow`), and the broadcaster rebuilds it
+from the whole topic whenever the view's marker is missing (Redis flushed or lost).
 
 Redis (prefixed like every gateway key):
     gerbang:subs:<office>       hash wa_id → language of each subscriber
@@ -29,10 +30,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gerbang import handoff as yes_no
 from gerbang import subscriptions as texts
-from gerbang.bus import Publish, Replayed, replay
+from gerbang.bus import Publish, Replayed, follow, replay
 from gerbang.messages import (
+    Expectation,
     InboundMessage,
     OutboundReply,
     ReplyContent,
@@ -42,7 +43,7 @@ from gerbang.messages import (
 )
 from gerbang.offices import Lang, OfficeRegistry
 from gerbang.settings import ServiceSettings
-from gerbang.subscriptions import Request, subscription_request
+from gerbang.subscriptions import Action
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,28 @@ class SubscriptionStore:
         )
         return bool(applied)
 
+    async def apply_batch(self, batch: list[Replayed[SubscriptionChanged]]) -> None:
+        """Records of the topic (a replay or the follower), in order; junk is skipped."""
+        for record in batch:
+            if record.value is not None:
+                await self.apply(record.value)
+            elif record.error is not None:
+                log.warning(
+                    "undecodable subscription record skipped", extra={"offset": record.offset}
+                )
+
+    async def follow(self, settings: ServiceSettings, client_id: str) -> None:
+        """Keep the view up to date with the topic until cancelled (consumer group
+        `subscriptions-view`: every record once per deployment, whoever produced it)."""
+        await follow(
+            settings,
+            [Topic.SUBSCRIPTIONS],
+            SubscriptionChanged,
+            self.apply_batch,
+            group="subscriptions-view",
+            client_id=client_id,
+        )
+
     async def language(self, office: str, wa_id: str) -> Lang | None:
         """The subscriber's language, or None if the citizen is not subscribed."""
         value = await self.redis.hget(self._key(office), wa_id)
@@ -111,14 +134,12 @@ class SubscriptionStore:
         the records replayed (None: the view was there)."""
         if await self.redis.exists(self._built_key):
             return None
-
-        async def apply_batch(batch: list[Replayed[SubscriptionChanged]]) -> None:
-            for record in batch:
-                if record.value is not None:
-                    await self.apply(record.value)
-
         read = await replay(
-            settings, Topic.SUBSCRIPTIONS, SubscriptionChanged, apply_batch, client_id=client_id
+            settings,
+            Topic.SUBSCRIPTIONS,
+            SubscriptionChanged,
+            self.apply_batch,
+            client_id=client_id,
         )
         await self.redis.set(self._built_key, str(time.time()))
         log.info("subscriptions view rebuilt from the topic", extra={"records": read})
@@ -140,55 +161,34 @@ class SubscriptionStep:
         language: Lang,
     ) -> list[Publish] | None:
         """What to produce if the message is about announcements (None: route it as usual)."""
-        office = self.registry.get(message.office)
-        text = message.text or ""
         offered = bool((expect_context or {}).get(texts.OFFER_CONTEXT))
-        if message.reply_id == texts.STOP_BUTTON_ID:
-            request: Request | None = Request.STOP
-        elif message.reply_id == texts.YES_BUTTON_ID or (offered and yes_no.is_yes(text)):
-            return await self._change(
-                message, True, language, texts.subscribed_notice(office, language)
-            )
-        elif message.reply_id == texts.NO_BUTTON_ID or (offered and yes_no.is_no(text)):
-            return [_reply(message, texts.declined_notice(language), language)]
-        elif message.reply_id:
+        action = texts.decide(message.text or "", message.reply_id, offered=offered)
+        if action is None:
             return None
-        else:
-            request = subscription_request(text)
-        if request is Request.STOP:
-            return await self._change(
-                message, False, language, texts.unsubscribed_notice(office, language)
-            )
-        if request is Request.START:
-            return [
-                _reply(
-                    message,
-                    texts.offer(office, language),
-                    language,
-                    expect=texts.offer_expectation(),
-                )
-            ]
-        return None
-
-    async def _change(
-        self, message: InboundMessage, subscribed: bool, language: Lang, notice: ReplyContent
-    ) -> list[Publish]:
+        content, expect = texts.reply_for(action, self.registry.get(message.office), language)
+        reply = _reply(message, content, language, expect=expect)
+        if action not in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):
+            return [reply]
         change = SubscriptionChanged(
             office=message.office,
             wa_id=message.wa_id,
-            subscribed=subscribed,
+            subscribed=action is Action.SUBSCRIBE,
             language=language,
             message_id=message.message_id,
             at=message.received_at,
         )
         # Redis first: an opt-out takes effect for a broadcast in progress at once.
         await self.store.apply(change)
-        log.info("announcements " + ("subscribed" if subscribed else "unsubscribed"))
-        return [Publish(Topic.SUBSCRIPTIONS, change.key, change), _reply(message, notice, language)]
+        log.info("announcements " + action.value)
+        return [Publish(Topic.SUBSCRIPTIONS, change.key, change), reply]
 
 
 def _reply(
-    message: InboundMessage, content: ReplyContent, language: Lang, *, expect: Any = None
+    message: InboundMessage,
+    content: ReplyContent,
+    language: Lang,
+    *,
+    expect: Expectation | None = None,
 ) -> Publish:
     reply = OutboundReply(
         office=message.office,
