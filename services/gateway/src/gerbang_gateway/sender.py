@@ -127,7 +127,11 @@ class Sender:
 
     async def handle(self, reply: OutboundReply) -> Sequence[Publish]:
         """Send one reply (or skip it if it was sent already)."""
-        if self.still_subscribed is not None and not await self.still_subscribed(reply):
+        if (
+            reply.broadcast is not None
+            and self.still_subscribed is not None
+            and not await self.still_subscribed(reply)
+        ):
             log.info("broadcast send skipped: the citizen opted out")
             return []
         call = await self._acquire(reply)
