@@ -151,7 +151,7 @@ class OfflineLine:
                 state.language = language
             state.messages_seen += 1
             state.expect_service, state.expect_context = None, None
-            content, expect = subscriptions.reply_for(action, self.office, language)
+            content, expect = subscriptions.reply_for(action, self.registry, self.office, language)
             reply = ServiceRequest(inbound=message, intent=Intent.MENU).reply(
                 content, expect=expect, service=Service.ROUTER
             )

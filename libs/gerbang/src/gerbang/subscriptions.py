@@ -30,7 +30,8 @@ from gerbang.messages import (
     TemplateContent,
     TextContent,
 )
-from gerbang.offices import Lang, Office
+from gerbang.offices import Lang, Office, OfficeRegistry
+from gerbang.texts import render_text
 
 ANNOUNCEMENT_TEMPLATE = "pengumuman_kantor"
 """The approved template of a broadcast: {{1}} the office, {{2}} the announcement; its quick
@@ -185,87 +186,32 @@ def decide(text: str, reply_id: str | None, *, offered: bool) -> Action | None:
 
 
 def reply_for(
-    action: Action, office: Office, lang: Lang
+    action: Action, registry: OfficeRegistry, office: Office, lang: Lang
 ) -> tuple[ReplyContent, Expectation | None]:
-    """What the citizen is told for `action`, and the directive it leaves."""
+    """What the citizen is told for `action` (texts `subscription.*` of the catalogue), and
+    the directive it leaves."""
+
+    def say(text_id: str) -> str:
+        return render_text(registry, office, text_id, lang)
+
     if action is Action.OFFER:
-        return offer(office, lang), offer_expectation()
+        buttons = [
+            Button(id=YES_BUTTON_ID, title=say("subscription.button_yes")),
+            Button(id=NO_BUTTON_ID, title=say("subscription.button_no")),
+        ]
+        return ButtonsContent(body=say("subscription.offer"), buttons=buttons), offer_expectation()
     if action is Action.SUBSCRIBE:
-        return subscribed_notice(office, lang), None
+        stop = Button(id=STOP_BUTTON_ID, title=say("subscription.button_stop"))
+        return ButtonsContent(body=say("subscription.subscribed"), buttons=[stop]), None
     if action is Action.UNSUBSCRIBE:
-        return unsubscribed_notice(office, lang), None
-    return declined_notice(lang), None
-
-
-# --- what the citizen reads ------------------------------------------------------------------
-
-
-def offer(office: Office, lang: Lang) -> ButtonsContent:
-    """The opt-in question: a tap or a typed *ya* confirms it."""
-    if lang == "en":
-        body = (
-            f"Would you like to receive official announcements of {office.short_name} "
-            "(service closures, payment-channel outages) here on WhatsApp? You can stop at "
-            "any time by typing *stop*. Reply *yes* or tap a button."
-        )
-        yes, no = "Yes, subscribe", "No, thanks"
-    else:
-        body = (
-            f"Apakah Anda ingin menerima pengumuman resmi {office.short_name} (misalnya "
-            "penutupan layanan atau gangguan kanal pembayaran) lewat WhatsApp ini? Anda dapat "
-            "berhenti kapan saja dengan mengetik *berhenti*. Balas *ya* atau ketuk tombol."
-        )
-        yes, no = "Ya, langganan", "Tidak, terima kasih"
-    return ButtonsContent(
-        body=body, buttons=[Button(id=YES_BUTTON_ID, title=yes), Button(id=NO_BUTTON_ID, title=no)]
-    )
+        return TextContent(body=say("subscription.unsubscribed")), None
+    return TextContent(body=say("subscription.declined")), None
 
 
 def offer_expectation() -> Expectation:
     """The directive that makes the router take the next *ya* / *tidak* as the answer."""
     return Expectation(
         service=Service.ROUTER, context={OFFER_CONTEXT: "1"}, ttl_seconds=OFFER_TTL_S
-    )
-
-
-def subscribed_notice(office: Office, lang: Lang) -> ButtonsContent:
-    """Told once the citizen opted in (with the way out as a button)."""
-    if lang == "en":
-        body = (
-            f"Thank you. You will receive announcements of {office.short_name} here. To stop, "
-            "type *stop* at any time or tap the button."
-        )
-        title = "Stop announcements"
-    else:
-        body = (
-            f"Terima kasih. Anda akan menerima pengumuman {office.short_name} di sini. Untuk "
-            "berhenti, ketik *berhenti* kapan saja atau ketuk tombol."
-        )
-        title = "Berhenti langganan"
-    return ButtonsContent(body=body, buttons=[Button(id=STOP_BUTTON_ID, title=title)])
-
-
-def unsubscribed_notice(office: Office, lang: Lang) -> TextContent:
-    """Told after an opt-out (whether or not the citizen was subscribed)."""
-    if lang == "en":
-        body = (
-            f"Done: you will not receive announcements of {office.short_name} any more. Your "
-            "questions are still answered here; type *subscribe* to receive them again."
-        )
-    else:
-        body = (
-            f"Baik, Anda tidak akan menerima pengumuman {office.short_name} lagi. Pertanyaan "
-            "Anda tetap kami jawab di sini; ketik *langganan info* untuk berlangganan lagi."
-        )
-    return TextContent(body=body)
-
-
-def declined_notice(lang: Lang) -> TextContent:
-    """Told when the citizen says no to the opt-in question."""
-    if lang == "en":
-        return TextContent(body="All right, no announcements. Type *menu* to see what I can do.")
-    return TextContent(
-        body="Baik, Anda tidak berlangganan pengumuman. Ketik *menu* untuk melihat pilihan."
     )
 
 

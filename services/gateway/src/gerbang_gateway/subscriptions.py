@@ -123,7 +123,7 @@ class SubscriptionStore:
     async def subscribers(self, office: str) -> dict[str, Lang]:
         """Every subscriber of the office with their language."""
         raw = await self.redis.hgetall(self._key(office))
-        return {wa_id: ("en" if lang == "en" else "id") for wa_id, lang in raw.items()}
+        return {wa_id: ("en" if code == "en" else "id") for wa_id, code in raw.items()}
 
     async def count(self, office: str) -> int:
         """How many citizens subscribed to the office's announcements."""
@@ -165,7 +165,9 @@ class SubscriptionStep:
         action = texts.decide(message.text or "", message.reply_id, offered=offered)
         if action is None:
             return None
-        content, expect = texts.reply_for(action, self.registry.get(message.office), language)
+        content, expect = texts.reply_for(
+            action, self.registry, self.registry.get(message.office), language
+        )
         reply = _reply(message, content, language, expect=expect)
         if action not in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):
             return [reply]
