@@ -9,8 +9,8 @@ import pytest
 
 from deploy.local.stack import Stack
 from gerbang_gateway.ops.staff import DEV_STAFF_PASSWORD
-from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from tests.support.whatsapp import citizen, office
+from tests.browser.conftest import DESKTOP, PHONE, open_chat, screenshot
+from tests.support.whatsapp import office
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 30_000
@@ -18,12 +18,10 @@ TIMEOUT_MS = 30_000
 
 def test_a_whole_handoff_between_simulator_and_ops(browser: object, stack: Stack) -> None:
     the_office = office("jakpus")
-    wa_id = citizen()
-    phone = browser.new_context(viewport=PHONE).new_page()  # type: ignore[attr-defined]
-    phone.goto(f"{stack.api_url}/simulator")
-    phone.select_option("#office", "jakpus")
-    phone.fill("#citizen", wa_id)
-    phone.dispatch_event("#citizen", "change")
+    # open_chat waits until the page knows where this citizen's replies start: typing before
+    # that could let the first reply pass for an old one, never shown (seen under load).
+    phone = open_chat(browser, stack, "jakpus", PHONE)
+    wa_id = phone.input_value("#citizen")  # type: ignore[attr-defined]
     assert "bicara dengan petugas" in phone.inner_text("#handoff-hint")
 
     def say(text: str) -> None:

@@ -39,6 +39,7 @@ class Topic(StrEnum):
     INBOX_MESSAGES = "inbox.messages"
     OPS_AUDIT = "ops.audit"
     CONTENT_PUBLISHED = "content.published"
+    SUBSCRIPTIONS = "announcements.subscriptions"
 
     @property
     def dlq(self) -> str:
@@ -474,6 +475,11 @@ class OutboundReply(_Message):
         default=None,
         description="The ticket this reply confirms (recorded or added to): the router keeps "
         "it for a few minutes so that a detail the citizen adds goes to it",
+    )
+    broadcast: str | None = Field(
+        default=None,
+        description="The broadcast this send belongs to: sent only while the citizen is "
+        "still subscribed to the office's announcements",
     )
 
     @property
@@ -975,3 +981,24 @@ class ContentRecord(_Message):
             if version.state is ContentState.PUBLISHED:
                 return None
         return None
+
+
+# --- announcements.subscriptions (compacted, key office:wa_id) -------------------------------
+
+
+class SubscriptionChanged(_Message):
+    """A citizen opted in to (or out of) an office's announcements: the latest record per
+    conversation is the citizen's choice (the topic is compacted and is the source of truth;
+    the Redis view the broadcasts read is rebuilt from it)."""
+
+    office: str
+    wa_id: str
+    subscribed: bool
+    language: Lang = "id"
+    message_id: str = Field(description="The citizen's message that made the choice")
+    at: dt.datetime = Field(default_factory=utcnow, description="When it was made")
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the conversation."""
+        return conversation_key(self.office, self.wa_id)

@@ -8,7 +8,8 @@ without Kafka and Redis; the library never imports a service). Replies' directiv
 applied as the sender applies them. `gerbang ask` and `gerbang.dialogue.evaluate` use it.
 
 What it leaves out: the handoff to office staff (a request for a person is answered with a
-note), and records (feedback tickets are numbered in memory, applications are not known).
+note), and records (feedback tickets are numbered in memory, applications are not known,
+announcement subscriptions are answered as the router answers them but kept nowhere).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gerbang import dialogue
+from gerbang import dialogue, subscriptions
 from gerbang.dialogue import DialogueSettings, LastTopic, OpenTicket
 from gerbang.faq.answers import menu_reply, non_text_reply, respond
 from gerbang.messages import (
@@ -141,6 +142,21 @@ class OfflineLine:
             if state.expect_service is not None and now < state.expect_until
             else None
         )
+        offered = expecting is Service.ROUTER and bool(
+            (state.expect_context or {}).get(subscriptions.OFFER_CONTEXT)
+        )
+        action = subscriptions.decide(text or "", reply_id, offered=offered)
+        if action is not None:  # the router's subscription step (its record is not kept)
+            if understanding is not None:
+                state.language = language
+            state.messages_seen += 1
+            state.expect_service, state.expect_context = None, None
+            content, expect = subscriptions.reply_for(action, self.registry, self.office, language)
+            reply = ServiceRequest(inbound=message, intent=Intent.MENU).reply(
+                content, expect=expect, service=Service.ROUTER
+            )
+            self._apply(reply, now)
+            return TurnResult(text or "", Route(Intent.MENU, Service.ROUTER, 1.0), [reply])
         if expecting is Service.ROUTER:  # the handoff offer: not simulated offline
             expecting = None
         route = decide(

@@ -45,9 +45,10 @@ def topic_specs(settings: ServiceSettings) -> list[TopicSpec]:
         # whatever the broker's default: the two sizes cannot drift apart.
         size = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
         config: dict[str, str] = common | size
-        if topic in (Topic.STATUS_UPDATES, Topic.CONTENT_PUBLISHED):
+        if topic in (Topic.STATUS_UPDATES, Topic.CONTENT_PUBLISHED, Topic.SUBSCRIPTIONS):
             # Sources of truth kept whole: the latest record per application (status), per
-            # scope:topic (content, its history inside the record), forever.
+            # scope:topic (content, its history inside the record), per office:wa_id (who
+            # opted in to announcements), forever.
             config |= {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
         elif topic in (Topic.FEEDBACK_RECORDED, Topic.OPS_AUDIT):
             config |= {"retention.ms": "-1"}  # logs of record: never expire

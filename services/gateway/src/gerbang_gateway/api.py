@@ -35,6 +35,7 @@ from gerbang.messages import DeliveryEvent, DeliveryStatus, Topic, UnroutedPaylo
 from gerbang.offices import OfficeRegistry, load_registry, office_secret
 from gerbang.profiling import write_profile
 from gerbang.redisconn import connect_redis
+from gerbang_gateway.broadcast import BroadcastStore
 from gerbang_gateway.ops.pages import install_ops, ops_running
 from gerbang_gateway.redis_state import Dedupe, StatusLog
 from gerbang_gateway.settings import GatewaySettings
@@ -44,6 +45,7 @@ from gerbang_gateway.signature import (
     verify_handshake,
     verify_signature,
 )
+from gerbang_gateway.subscriptions import SubscriptionStore
 from gerbang_gateway.webhook import (
     MalformedWebhook,
     dedupe_key,
@@ -64,6 +66,8 @@ class Gateway:
     redis: Redis
     dedupe: Dedupe
     statuses: StatusLog
+    broadcasts: BroadcastStore
+    subscriptions: SubscriptionStore
     secrets: dict[str, frozenset[str]]
     """app secret → office codes signed with it (one Meta app may serve several offices)."""
 
@@ -196,6 +200,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             redis=redis,
             dedupe=Dedupe(redis, settings.topic_prefix, settings.dedupe_ttl_s),
             statuses=StatusLog(redis, settings.topic_prefix, settings.status_log_ttl_s),
+            broadcasts=BroadcastStore(redis, settings.topic_prefix),
+            subscriptions=SubscriptionStore(redis, settings.topic_prefix),
             secrets=_app_secrets(settings, registry),
         )
         log.info("gateway api ready", extra={"offices": len(registry)})
@@ -322,6 +328,8 @@ async def _receive(gateway: Gateway, body: bytes | None, signature: str | None) 
         await gateway.statuses.record(
             [(e.callback_data, e.message_id) for e in [*routine, *events] if e.callback_data]
         )
+        # A broadcast's delivery report (only broadcast sends cost a call here).
+        await gateway.broadcasts.record_statuses([*routine, *events])
     except RedisError as exc:
         await _release(gateway, claimed)
         metrics.WEBHOOKS.labels("redis_unavailable").inc()

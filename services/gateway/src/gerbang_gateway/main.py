@@ -19,6 +19,7 @@ from gerbang.redisconn import connect_redis
 from gerbang.service import run_main, run_worker
 from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.api import create_app
+from gerbang_gateway.broadcast import Broadcaster, BroadcastStore, unsubscribed_gate
 from gerbang_gateway.events import record_event
 from gerbang_gateway.graph import GraphClient, graph_session
 from gerbang_gateway.handoff import Handoff, HandoffStore, sweep_idle
@@ -27,6 +28,7 @@ from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions, StatusLo
 from gerbang_gateway.router import Router
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
+from gerbang_gateway.subscriptions import SubscriptionStep, SubscriptionStore
 
 
 async def run_router(settings: GatewaySettings) -> None:
@@ -45,6 +47,7 @@ async def run_router(settings: GatewaySettings) -> None:
         dialogue=DialogueSettings(
             context_s=settings.dialogue_context_s, ticket_s=settings.ticket_append_s
         ),
+        subscriptions=SubscriptionStep(registry, SubscriptionStore(redis, settings.topic_prefix)),
     )
     producer = Producer(settings, "router")
 
@@ -92,6 +95,9 @@ async def run_sender(settings: GatewaySettings) -> None:
     redis = connect_redis(settings, socket_timeout=2.0)
     statuses = StatusLog(redis, settings.topic_prefix, settings.status_log_ttl_s)
     stats = OpsStats(redis, settings.topic_prefix)
+    limiter = RateLimiter(redis, settings.topic_prefix)
+    subscriptions = SubscriptionStore(redis, settings.topic_prefix)
+    broadcasts = BroadcastStore(redis, settings.topic_prefix)
     async with graph_session(settings.graph_timeout_s, settings.graph_max_connections) as http:
         sender = Sender(
             settings,
@@ -104,11 +110,22 @@ async def run_sender(settings: GatewaySettings) -> None:
             ),
             Sessions(redis, settings.topic_prefix, settings.session_ttl_s),
             SentLog(redis, settings.topic_prefix, settings.dedupe_ttl_s),
-            RateLimiter(redis, settings.topic_prefix),
+            limiter,
             stats=stats,
             statuses=statuses,
+            still_subscribed=unsubscribed_gate(subscriptions, broadcasts),
         )
         producer = Producer(settings, "sender")
+        broadcaster = Broadcaster(
+            settings,
+            registry,
+            broadcasts,
+            subscriptions,
+            limiter,
+            producer,
+            share=settings.broadcast_share,
+            poll_s=settings.broadcast_poll_s,
+        )
         consumer = Consumer(
             settings,
             producer,
@@ -134,6 +151,10 @@ async def run_sender(settings: GatewaySettings) -> None:
                 consumers=[consumer, events],
                 health_port=settings.sender_health_port or None,
                 extra_ready=redis.ping,
+                background=[
+                    broadcaster.run,
+                    lambda: subscriptions.follow(settings, "sender-subscriptions"),
+                ],
             )
         finally:
             await stats.flush()  # the last moment's ops counts

@@ -30,6 +30,7 @@ from gerbang.understanding.classify import IntentMatcher
 from gerbang_gateway.handoff import Before, Handoff, HandoffState
 from gerbang_gateway.redis_state import Sessions
 from gerbang_gateway.routing import DialogueView, decide
+from gerbang_gateway.subscriptions import SubscriptionStep
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Router:
         stats: OpsStats | None = None,
         handoff: Handoff | None = None,
         dialogue: DialogueSettings | None = None,
+        subscriptions: SubscriptionStep | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
@@ -58,6 +60,7 @@ class Router:
         self.stats = stats
         self.handoff = handoff
         self.dialogue = dialogue or DialogueSettings()
+        self.subscriptions = subscriptions
 
     async def handle(self, message: InboundMessage) -> Sequence[Publish]:
         """Decide where the message goes; remember the conversation."""
@@ -80,29 +83,38 @@ class Router:
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
         language = dialogue.conversation_language(understanding, session.language)
-        # --- Handoff to office staff (gerbang_gateway.handoff), before the bot decides: a
-        # held conversation goes to the office inbox and bypasses the bot entirely. ---
+        offer_context = session.expect_context if expecting is Service.ROUTER else None
+        # Announcements (gerbang_gateway.subscriptions): "stop" is honoured at any time, held
+        # conversation or not; then the handoff to office staff (gerbang_gateway.handoff): a
+        # held conversation goes to the office inbox and bypasses the bot entirely.
+        answered_early: Sequence[Publish] | None = None
+        if self.subscriptions is not None and (message.text or message.reply_id):
+            answered_early = await self.subscriptions.before_routing(
+                message, expect_context=offer_context, language=language
+            )
         notices: list[Publish] = []
         before: Before | None = None
-        if self.handoff is not None:
+        if answered_early is None and self.handoff is not None:
             before = await self.handoff.before_routing(
                 message,
                 understanding,
-                expect_context=session.expect_context if expecting is Service.ROUTER else None,
+                expect_context=offer_context,
                 language=language,
                 now=now,
                 state=held,
             )
             notices = before.publishes
             if before.done:
-                await self.sessions.record_inbound(
-                    message.office,
-                    message.wa_id,
-                    at=message.received_at,
-                    language=language if understanding is not None else None,
-                    clear_expectation=expecting is not None,
-                )
-                return notices
+                answered_early = notices
+        if answered_early is not None:
+            await self.sessions.record_inbound(
+                message.office,
+                message.wa_id,
+                at=message.received_at,
+                language=language if understanding is not None else None,
+                clear_expectation=expecting is not None,
+            )
+            return answered_early
         # --- end of handoff ---
         route = decide(
             message,

@@ -101,9 +101,11 @@ class Sender:
         stats: OpsStats | None = None,
         *,
         statuses: StatusLog | None = None,
+        still_subscribed: Callable[[OutboundReply], Awaitable[bool]] | None = None,
     ) -> None:
         """`statuses`: where the webhook API notes Meta's status webhooks (default: the same
-        Redis as `sent`)."""
+        Redis as `sent`); `still_subscribed`: whether a broadcast send may still go (the
+        citizen may have opted out since it was produced)."""
         self.settings = settings
         self.registry = registry
         self.graph = graph
@@ -113,6 +115,7 @@ class Sender:
         self.limiter = limiter
         self.starts = SendStarts(sessions, sent, limiter)
         self.stats = stats
+        self.still_subscribed = still_subscribed
         self._tokens = {
             office.code: office_secret(
                 office.code, "ACCESS_TOKEN", development=settings.development
@@ -131,6 +134,13 @@ class Sender:
 
     async def handle(self, reply: OutboundReply) -> Sequence[Publish]:
         """Send one reply (or skip it if it was sent already)."""
+        if (
+            reply.broadcast is not None
+            and self.still_subscribed is not None
+            and not await self.still_subscribed(reply)
+        ):
+            log.info("broadcast send skipped: the citizen opted out")
+            return []
         call = await self._acquire(reply)
         if call is None:
             return []

@@ -125,6 +125,17 @@ class GatewaySettings(ServiceSettings):
         "phone number); unset: a fixed key in development, a random one per process in "
         "production (ids then change when the API restarts)",
     )
+    broadcast_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1.0,
+        description="Share of an office number's throughput (messages/s) a broadcast may use; "
+        "the rest stays free for answers to citizens (the sender's per-number limit holds "
+        "the total)",
+    )
+    broadcast_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the sender looks for broadcasts to run"
+    )
     router_health_port: int = Field(default=9101, ge=0, le=65535)
     sender_health_port: int = Field(default=9102, ge=0, le=65535)
     simulator_enabled: bool = Field(
