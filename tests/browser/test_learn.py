@@ -78,6 +78,7 @@ def test_attach_a_miss_from_the_list_and_publish(
     page.goto(f"{stack.api_url}/ops/o/jakpus")  # type: ignore[attr-defined]
     row = page.locator("ul.misses li", has_text=MISS).first  # type: ignore[attr-defined]
     row.wait_for(timeout=WAIT_S * 1000)
+    screenshot(page, "learn-misses-list")
     row.locator("a.learn").click()
     page.wait_for_url(re.compile(r"/ops/o/jakpus/learn/new"))  # type: ignore[attr-defined]
     assert page.inner_text("#miss-text") == MISS  # type: ignore[attr-defined]

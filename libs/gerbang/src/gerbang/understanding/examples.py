@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gerbang.understanding.model import LinearModel, char_wb_ngrams
+from gerbang.understanding.model import LinearModel, char_wb_ngrams, distinct
 from gerbang.understanding.normalize import Analysis, analyze
 
 SIMILARITY_THRESHOLD = 0.55
@@ -140,18 +140,10 @@ class Vectoriser:
         )
         if not found.size:
             return _EMPTY_IDS, _EMPTY_WEIGHTS
-        found.sort()
-        starts = np.empty(found.size, dtype=bool)
-        starts[0] = True
-        np.not_equal(found[1:], found[:-1], out=starts[1:])
-        first = np.flatnonzero(starts)
-        ids = found[first]
+        ids, tf = distinct(found)
         weights = self._idf[ids]
-        if first.size < found.size:  # an n-gram more than once: 1 + log(tf)
-            counts = np.empty(first.size, dtype=np.float64)
-            np.subtract(first[1:], first[:-1], out=counts[:-1])
-            counts[-1] = found.size - first[-1]
-            weights *= 1.0 + np.log(counts)
+        if tf is not None:
+            weights = weights * tf
         weights /= math.sqrt(float(np.dot(weights, weights)))
         return ids, weights
 

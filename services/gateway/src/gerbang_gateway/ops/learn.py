@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -117,10 +118,12 @@ async def _save(
     viewer: Viewer,
     office: str,
     topic: str,
-    edit: Edit,
+    edit_of: Callable[[ContentRecord | None], Edit],
     step: str,
-) -> ContentRecord | list[Problem]:
-    """Check, then save a draft (`step=draft`) or publish at once (`step=publish`, leads)."""
+    refused: Callable[[list[Problem]], Response],
+) -> Response:
+    """Check, then save a draft (`step=draft`) or publish at once (`step=publish`, leads);
+    the learn page with what happened, or `refused(problems)` (nothing saved)."""
     ops = _pages()._ops(request)
     if step == "publish" and not viewer.lead:
         await ops.audit.record(
@@ -132,13 +135,14 @@ async def _save(
     now = dt.datetime.now(dt.UTC)
     async with _LOCKS.setdefault(f"{office}:{topic}", asyncio.Lock()):
         current = _view(request).record(office, topic)
+        edit = edit_of(current)  # under the lock: two attaches at once both count
         problems = check(registry, office, topic, edit, now=now)
         if problems:
             await ops.audit.record(
                 action_for(viewer, f"content.{step}", target_office=office, target=topic,
                            outcome="refused", detail=str(problems[0]))
             )  # fmt: skip
-            return problems
+            return refused(problems)
         make = publish_now if step == "publish" else save_draft
         record = make(current, office, topic, edit, author=viewer.username, now=now)
         await _publish(request, record)
@@ -146,7 +150,8 @@ async def _save(
         action_for(viewer, f"content.{step}", target_office=office, target=topic,
                    detail=f"v{record.versions[0].number} {edit.reason}")
     )  # fmt: skip
-    return record
+    done = "published" if step == "publish" else "draft"
+    return RedirectResponse(f"/ops/o/{office}/learn?n={done}", status_code=303)
 
 
 def build_learn_router() -> APIRouter:
@@ -207,19 +212,18 @@ def build_learn_router() -> APIRouter:
     ) -> Response:
         viewer, _ = await _pages()._office_page(request, office, csrf)
         _office_only(office)
-        key = examples_key(topic)
-        current = _view(request).record(office, key)
-        examples = _current(current)
-        edit = Edit(
-            text=None,
-            examples=(*examples, text.strip()),
-            reason=reason.strip() or "pertanyaan belum terjawab dilampirkan",
-        )
-        saved = await _save(request, viewer, office, key, edit, step)
-        if isinstance(saved, list):
-            return page(request, viewer, office, text=text, problems=saved, status=422)
-        done = "published" if step == "publish" else "draft"
-        return RedirectResponse(f"/ops/o/{office}/learn?n={done}", status_code=303)
+
+        def attached(current: ContentRecord | None) -> Edit:
+            return Edit(
+                text=None,
+                examples=(*_current(current), text.strip()),
+                reason=reason.strip() or "pertanyaan belum terjawab dilampirkan",
+            )
+
+        def refused(found: list[Problem]) -> Response:
+            return page(request, viewer, office, text=text, problems=found, status=422)
+
+        return await _save(request, viewer, office, examples_key(topic), attached, step, refused)
 
     @router.post("/ops/o/{office}/learn/topic")
     async def learn_topic(
@@ -254,10 +258,10 @@ def build_learn_router() -> APIRouter:
             examples=tuple(line.strip() for line in examples.splitlines() if line.strip()),
             reason=reason.strip() or "topik baru dari pertanyaan belum terjawab",
         )
-        saved = await _save(request, viewer, office, topic, edit, step)
-        if isinstance(saved, list):
-            return page(request, viewer, office, form=form, problems=saved, status=422)
-        done = "published" if step == "publish" else "draft"
-        return RedirectResponse(f"/ops/o/{office}/learn?n={done}", status_code=303)
+
+        def refused(found: list[Problem]) -> Response:
+            return page(request, viewer, office, form=form, problems=found, status=422)
+
+        return await _save(request, viewer, office, topic, lambda _: edit, step, refused)
 
     return router
