@@ -197,6 +197,10 @@ class Notice:
     valid_until: dt.datetime
 
 
+OWN_TOPIC_PREFIX = "own."
+"""The name of a topic one office created in `/ops`: `own.<name>` (beside the FAQ topics)."""
+
+
 @dataclass(frozen=True)
 class OwnTopic:
     """A topic one office created in `/ops`: its title; its answer is a published answer
@@ -284,7 +288,7 @@ class PublishedContent:
         pairs = [
             (example, topic)
             for topic, examples in sorted(self._examples.get(office, {}).items())
-            if not topic.startswith("own.") or topic in own
+            if not topic.startswith(OWN_TOPIC_PREFIX) or topic in own
             for example in examples
         ]
         pairs += [

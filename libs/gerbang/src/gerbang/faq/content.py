@@ -11,7 +11,15 @@ import datetime as dt
 import string
 from collections.abc import Mapping
 
-from gerbang.offices import LANGS, FaqAnswer, Lang, Office, OfficeRegistry, OpeningHours
+from gerbang.offices import (
+    LANGS,
+    OWN_TOPIC_PREFIX,
+    FaqAnswer,
+    Lang,
+    Office,
+    OfficeRegistry,
+    OpeningHours,
+)
 from gerbang.phone import display
 
 # The answers citizens can ask for (the contract with the matcher's `Understanding`).
@@ -64,13 +72,10 @@ FEE_VARIANT_TOPICS: tuple[str, ...] = (
 
 TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS + FEE_VARIANT_TOPICS
 
-OWN_TOPIC_PREFIX = "own."
-"""Topics one office created in `/ops` (`own.<name>`): published answers of that office only,
-beside `TOPICS` (`gerbang.publishing.versions.OWN_PREFIX`)."""
-
 
 def is_answer_topic(topic: str) -> bool:
-    """A topic citizens ask about: one of `FAQ_TOPICS`, or an office's own topic."""
+    """A topic citizens ask about: one of `FAQ_TOPICS`, or an office's own topic (a published
+    answer of that office only)."""
     return topic in FAQ_TOPICS or topic.startswith(OWN_TOPIC_PREFIX)
 
 

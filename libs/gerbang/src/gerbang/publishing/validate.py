@@ -28,6 +28,7 @@ from gerbang.messages import ButtonsContent, ListContent, ReplyContent, TextCont
 from gerbang.offices import (
     LANGS,
     NATIONAL_SCOPE,
+    OWN_TOPIC_PREFIX,
     FaqAnswer,
     Notice,
     Office,
@@ -37,7 +38,6 @@ from gerbang.offices import (
 from gerbang.publishing.versions import (
     ANNOUNCEMENT,
     NATIONAL_FACTS,
-    OWN_PREFIX,
     Edit,
     examples_target,
     is_own_topic,
@@ -386,7 +386,7 @@ def _own_topic_problems(
         return [
             Problem(
                 "topic",
-                f"{topic!r}: an office topic is named {OWN_PREFIX}<name> (a–z, 0–9, _; 2–30)",
+                f"{topic!r}: an office topic is named {OWN_TOPIC_PREFIX}<name> (a–z, 0–9, _; 2–30)",
             )
         ]
     if edit.text is None:  # withdrawing the topic is always allowed

@@ -22,12 +22,10 @@ from gerbang.messages import (
     ContentState,
     ContentVersion,
 )
-from gerbang.offices import LocalizedText
+from gerbang.offices import OWN_TOPIC_PREFIX, LocalizedText
 
 ANNOUNCEMENT = "announcement"
 """The topic name of an office's announcement record (`<office>:announcement`)."""
-OWN_PREFIX = "own."
-"""An office's own topic (created in `/ops` from its unanswered questions): `own.<name>`."""
 EXAMPLES_PREFIX = "examples."
 """An office's labelled examples of one topic: `<office>:examples.<topic>` (`examples.fees`,
 `examples.requirements.minor`, `examples.own.<name>`)."""
@@ -35,7 +33,7 @@ EXAMPLES_PREFIX = "examples."
 
 def is_own_topic(topic: str) -> bool:
     """Whether `topic` is an office's own topic (`own.<name>`)."""
-    return topic.startswith(OWN_PREFIX)
+    return topic.startswith(OWN_TOPIC_PREFIX)
 
 
 def examples_key(topic: str) -> str:

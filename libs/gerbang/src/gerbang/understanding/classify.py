@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gerbang.messages import MENU_ROWS, Intent, Service, Understanding
+from gerbang.offices import OWN_TOPIC_PREFIX
 from gerbang.understanding import details
 from gerbang.understanding import examples as office_examples
 from gerbang.understanding import model as model_module
@@ -474,10 +475,6 @@ class IntentMatcher:
                         return office.code
                     index = _contains(raw_tokens, place, index + 1)
         return None
-
-
-OWN_TOPIC_PREFIX = "own."
-"""An office's own topic (`gerbang.publishing.versions.OWN_PREFIX`)."""
 
 
 def _example_intent(topic: str) -> tuple[Intent, str | None]:

@@ -28,10 +28,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gerbang.faq.content import FAQ_TOPICS
 from gerbang.messages import ContentKind, ContentRecord
-from gerbang.offices import LocalizedText
+from gerbang.offices import OWN_TOPIC_PREFIX, LocalizedText
 from gerbang.publishing.validate import Problem, check
 from gerbang.publishing.versions import (
-    OWN_PREFIX,
     Edit,
     examples_key,
     examples_target,
@@ -251,7 +250,7 @@ def build_learn_router() -> APIRouter:
             "reason": reason,
         }
         slug = name.strip().lower().replace(" ", "_").replace("-", "_")
-        topic = slug if slug.startswith(OWN_PREFIX) else f"{OWN_PREFIX}{slug}"
+        topic = slug if slug.startswith(OWN_TOPIC_PREFIX) else f"{OWN_TOPIC_PREFIX}{slug}"
         edit = Edit(
             title=LocalizedText.model_construct(id=title_id.strip(), en=title_en.strip() or None),
             text=LocalizedText.model_construct(id=text_id.strip(), en=text_en.strip() or None),
