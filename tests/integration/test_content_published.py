@@ -17,13 +17,14 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from gerbang import cli
 from gerbang.bus import Producer
 from gerbang.faq.content import render
-from gerbang.messages import ContentRecord, Topic
+from gerbang.messages import ContentRecord, Intent, Topic
 from gerbang.offices import NATIONAL_SCOPE, LocalizedText, OfficeRegistry, load_registry
 from gerbang.publishing.transfer import export_yaml, read_view
-from gerbang.publishing.versions import ANNOUNCEMENT, Edit, publish_now, rollback
+from gerbang.publishing.versions import ANNOUNCEMENT, Edit, examples_key, publish_now, rollback
 from gerbang.publishing.view import live_content
 from gerbang.settings import ServiceSettings
 from gerbang.topics import delete_topics, ensure_topics
+from gerbang.understanding.classify import IntentMatcher
 from tests.conftest import REPO, new_prefix
 from tests.support.aio import run_sync
 
@@ -188,6 +189,76 @@ def test_export_reproduces_live_and_import_recreates_it(
         assert cli.main(["content", "import", str(broken)]) == 1
         after = run_sync(read_view(target, _registry()))
         assert export_yaml(after) == exported.read_text()
+    finally:
+        for settings in (source, target):
+            run_sync(delete_topics(settings))
+
+
+def test_office_examples_and_topics_rebuild_and_move_between_deployments(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A miss attached to a topic and an office's own topic: a restarted worker rebuilds them
+    from the topic and its matcher routes by them; export → import into an empty deployment
+    reproduces them (own topic first, then the examples that may point at it)."""
+    miss = "apakah boleh pakai jilbab waktu foto paspor"
+    own = "own.mpp_sabtu"
+    records = [
+        publish_now(
+            None,
+            "jakpus",
+            own,
+            Edit(
+                LocalizedText(id="MPP buka Sabtu 08.00–12.00", en="MPP opens Sat 08:00–12:00"),
+                title=LocalizedText(id="Layanan MPP Sabtu", en="Saturday MPP"),
+                examples=("apakah bisa bikin paspor di mal pelayanan publik hari sabtu",),
+            ),
+            author="jakpus.lead",
+            now=NOW,
+        ),
+        publish_now(
+            None,
+            "jakpus",
+            examples_key(own),
+            Edit(None, examples=("mpp buka hari sabtu?",)),
+            author="jakpus.lead",
+            now=NOW,
+        ),
+        publish_now(
+            None,
+            "jakpus",
+            examples_key("requirements"),
+            Edit(None, examples=(miss,)),
+            author="jakpus.lead",
+            now=NOW,
+        ),
+    ]
+    source = ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=new_prefix())
+    target = ServiceSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=new_prefix())
+    for settings in (source, target):
+        run_sync(ensure_topics(settings))
+    try:
+        run_sync(_publish(source, *records))
+        restarted = _registry()
+        live = run_sync(read_view(source, restarted))
+        matcher = IntentMatcher.from_registry(restarted)["jakpus"]
+        assert matcher.understand(miss, office_code="jakpus").intent is Intent.FAQ_REQUIREMENTS
+        mpp = matcher.understand("mpp buka sabtu ga", office_code="jakpus")
+        assert (mpp.intent, mpp.office_topic) == (Intent.FAQ_OFFICE_TOPIC, own)
+        assert matcher.understand(miss, office_code="bogor").intent is not (Intent.FAQ_REQUIREMENTS)
+
+        monkeypatch.setenv("GERBANG_KAFKA_BOOTSTRAP", kafka_bootstrap)
+        monkeypatch.setenv("GERBANG_OFFICES_DIR", str(REPO / "offices"))
+        exported = tmp_path / "content.yaml"
+        monkeypatch.setenv("GERBANG_TOPIC_PREFIX", source.topic_prefix)
+        assert cli.main(["content", "export", "--out", str(exported)]) == 0
+        assert exported.read_text() == export_yaml(live)
+        monkeypatch.setenv("GERBANG_TOPIC_PREFIX", target.topic_prefix)
+        assert cli.main(["content", "import", str(exported)]) == 0
+        copied = run_sync(read_view(target, _registry()))
+        assert export_yaml(copied) == exported.read_text()
+        assert render(copied.registry, copied.registry.get("jakpus"), own, "id") == (
+            "MPP buka Sabtu 08.00–12.00"
+        )
     finally:
         for settings in (source, target):
             run_sync(delete_topics(settings))

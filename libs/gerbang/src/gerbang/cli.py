@@ -2,7 +2,9 @@
 
 gerbang ask --office jakpus [--json] [TEXT]   answer like the WhatsApp line would (offline);
     several messages (-m TEXT -m TEXT, --file, or one per stdin line) are one citizen's
-    conversation: follow-ups, prompts and tickets as the router handles them
+    conversation: follow-ups, prompts and tickets as the router handles them;
+    --published: with what staff published (read from content.published in Kafka);
+    --content FILE: with a `gerbang content export` file (no Kafka needed)
 gerbang offices check                         validate every office folder and its content
 gerbang topics create                         create Kafka topics (re-runnable)
 gerbang content export [--out FILE]           what staff published (live over the YAML), as YAML
@@ -62,6 +64,40 @@ def ask(registry: OfficeRegistry, office_code: str, texts: Iterable[str], as_jso
         else:
             print(f"> {text}\n[{intent.value} {confidence:.2f}] {reply}\n", flush=True)
     return 0
+
+
+def apply_published(
+    settings: Any, registry: OfficeRegistry, *, content: str | None, from_kafka: bool
+) -> str | None:
+    """Apply published content to `registry` as the workers do: an export file (validated as
+    an import would be) and/or the `content.published` topic. Returns why it could not be
+    applied (None: applied)."""
+    import datetime as dt
+
+    from gerbang.publishing.transfer import ImportRefused, parse, plan_import, read_view
+    from gerbang.publishing.view import ContentView
+
+    view = ContentView(registry)
+    if from_kafka:
+        try:
+            view = asyncio.run(asyncio.wait_for(read_view(settings, registry), 30.0))
+        except (TimeoutError, OSError) as exc:
+            return f"content.published not read from Kafka ({exc or 'timed out'})"
+    if content:
+        try:
+            records = plan_import(
+                view,
+                parse(Path(content).read_text(encoding="utf-8")),
+                reason="gerbang ask --content",
+                now=dt.datetime.now(dt.UTC),
+            )
+        except ImportRefused as exc:
+            return "content file refused: " + "; ".join(exc.problems)
+        except OSError as exc:
+            return f"content file not read: {exc}"
+        for record in records:
+            view.apply(record)
+    return None
 
 
 def check_offices(registry: OfficeRegistry) -> int:
@@ -129,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     p_ask.add_argument(
         "--file", type=argparse.FileType("r", encoding="utf-8"), help="one message per line"
     )
+    p_ask.add_argument(
+        "--published",
+        action="store_true",
+        help="answer with what staff published (reads content.published from Kafka)",
+    )
+    p_ask.add_argument(
+        "--content", metavar="FILE", help="answer with a `gerbang content export` file applied"
+    )
     p_off = sub.add_parser("offices", help="office data")
     p_off.add_argument("action", choices=["check"])
     p_top = sub.add_parser("topics", help="Kafka topics")
@@ -157,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.published or args.content:
+            problem = apply_published(
+                settings, registry, content=args.content, from_kafka=args.published
+            )
+            if problem:
+                print(f"gerbang ask: {problem}", file=sys.stderr)
+                return 2
         texts: list[str] = [" ".join(args.text)] if args.text else []
         texts += args.message
         if args.file is not None:

@@ -46,7 +46,10 @@ OFFER_KEY = "offer"
 APPEND_KEY = "append_to"
 """Request context key: this message adds detail to that ticket."""
 
-_TOPICLESS = frozenset({Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN, Intent.HANDOFF})
+_TOPICLESS = frozenset(
+    {Intent.MENU, Intent.FALLBACK, Intent.OUT_OF_DOMAIN, Intent.HANDOFF, Intent.FAQ_OFFICE_TOPIC}
+)
+"""No follow-up is read against these (an office's own topic has no variants)."""
 
 
 @dataclass(frozen=True)

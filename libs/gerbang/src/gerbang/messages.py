@@ -80,6 +80,9 @@ class Intent(StrEnum):
     """About something this line does not handle (parcel postage, driving licences): said so."""
     HANDOFF = "handoff"
     """The citizen asks for a person (office staff)."""
+    FAQ_OFFICE_TOPIC = "faq:office_topic"
+    """A topic one office created in `/ops` (`Understanding.office_topic` names it): only that
+    office's published examples lead here, never the classifier."""
 
     @property
     def service(self) -> Service:
@@ -261,6 +264,14 @@ class Understanding(BaseModel):
     validity_years: Literal[5, 10] | None = None
     age_group: Literal["minor", "adult", "elderly"] | None = None
     other_office: str | None = Field(default=None, description="Code of another office named")
+    office_topic: str | None = Field(
+        default=None,
+        description="faq:office_topic: the office's own topic (`own.<name>`) its examples matched",
+    )
+    example_similarity: float | None = Field(
+        default=None,
+        description="The office example that decided the topic: its similarity (cosine)",
+    )
     # signals
     phone_numbers: tuple[str, ...] = Field(
         default=(), description="Phone numbers mentioned, digits with country code"
@@ -916,6 +927,8 @@ class ContentKind(StrEnum):
 
     ANSWER = "answer"  # an FAQ answer (a topic of `gerbang.faq.content.TOPICS`)
     ANNOUNCEMENT = "announcement"  # an office notice shown above its answers while valid
+    EXAMPLES = "examples"  # an office's labelled examples of one topic (`examples.<topic>`)
+    OFFICE_TOPIC = "office_topic"  # a topic one office created: title, answer, examples
 
 
 class ContentState(StrEnum):
@@ -948,6 +961,12 @@ class ContentVersion(BaseModel):
     published_at: dt.datetime | None = None
     restores: int | None = Field(
         default=None, ge=0, description="A rollback: the version number restored (0: baseline)"
+    )
+    title: LocalizedText | None = Field(default=None, description="An office's own topic")
+    examples: tuple[str, ...] = Field(
+        default=(),
+        max_length=50,
+        description="Examples records and office topics: messages that ask this topic",
     )
 
 

@@ -254,14 +254,34 @@ class Notice:
     valid_until: dt.datetime
 
 
+OWN_TOPIC_PREFIX = "own."
+"""The name of a topic one office created in `/ops`: `own.<name>` (beside the FAQ topics)."""
+
+
+@dataclass(frozen=True)
+class OwnTopic:
+    """A topic one office created in `/ops`: its title; its answer is a published answer
+    under the same name, its example questions label it for the matcher."""
+
+    title: LocalizedText
+    examples: tuple[str, ...]
+
+
 class PublishedContent:
     """What staff published in `/ops` over the YAML baseline (`gerbang.publishing` keeps it
     up to date from `content.published`). Empty in a process that does not follow the topic
-    (`gerbang ask`, tests of the core): the YAML answers alone."""
+    (`gerbang ask` without `--published`/`--content`, tests of the core): the YAML alone.
+
+    Besides answers and announcements: each office's labelled examples (per topic) and its
+    own topics, which the matcher reads per office (`examples_of`); `generation` changes
+    whenever an office's examples do, so the matcher rebuilds only that office's index."""
 
     def __init__(self) -> None:
         self._answers: dict[tuple[str, str], FaqAnswer] = {}
         self._notices: dict[str, Notice] = {}
+        self._examples: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._own_topics: dict[str, dict[str, OwnTopic]] = {}
+        self._generations: dict[str, int] = {}
 
     def answer(self, scope: str, topic: str) -> FaqAnswer | None:
         """The published answer of `scope` (an office code or `NATIONAL_SCOPE`), if any."""
@@ -279,7 +299,59 @@ class PublishedContent:
         other = PublishedContent()
         other._answers = dict(self._answers)
         other._notices = dict(self._notices)
+        other._examples = {office: dict(by) for office, by in self._examples.items()}
+        other._own_topics = {office: dict(by) for office, by in self._own_topics.items()}
+        other._generations = dict(self._generations)
         return other
+
+    def generation(self, office: str) -> int:
+        """Changes whenever the office's examples or own topics change (0: never had any)."""
+        return self._generations.get(office, 0)
+
+    def _touch(self, office: str) -> None:
+        self._generations[office] = self._generations.get(office, 0) + 1
+
+    def set_examples(self, office: str, topic: str, examples: tuple[str, ...]) -> None:
+        """Publish (or withdraw, with ()) an office's labelled examples of `topic`."""
+        by_topic = self._examples.setdefault(office, {})
+        if examples:
+            by_topic[topic] = tuple(examples)
+        else:
+            by_topic.pop(topic, None)
+        self._touch(office)
+
+    def examples(self, office: str, topic: str) -> tuple[str, ...]:
+        """The office's published examples attached to `topic` (not its own topics')."""
+        return self._examples.get(office, {}).get(topic, ())
+
+    def set_own_topic(self, office: str, topic: str, own: OwnTopic | None) -> None:
+        """Publish (or withdraw, with None) an office's own topic (its answer: `set_answer`)."""
+        by_topic = self._own_topics.setdefault(office, {})
+        if own is None:
+            by_topic.pop(topic, None)
+        else:
+            by_topic[topic] = own
+        self._touch(office)
+
+    def own_topics(self, office: str) -> dict[str, OwnTopic]:
+        """The office's own topics that are live, by name (`own.<name>`)."""
+        return dict(self._own_topics.get(office, {}))
+
+    def examples_of(self, office: str) -> list[tuple[str, str]]:
+        """Every (example, topic) pair that labels the office's messages: the examples
+        attached to topics (an own topic's only while it is live) and the own topics'
+        example questions."""
+        own = self._own_topics.get(office, {})
+        pairs = [
+            (example, topic)
+            for topic, examples in sorted(self._examples.get(office, {}).items())
+            if not topic.startswith(OWN_TOPIC_PREFIX) or topic in own
+            for example in examples
+        ]
+        pairs += [
+            (example, topic) for topic, value in sorted(own.items()) for example in value.examples
+        ]
+        return pairs
 
     def set_answer(self, scope: str, topic: str, answer: FaqAnswer | None) -> None:
         """Publish (or withdraw, with None) an answer of a scope."""

@@ -75,8 +75,10 @@ def test_data_files_follow_the_guide() -> None:
     dev_rows = read_examples(DEV_FILE)
     assert len(train_rows) >= 1150
     assert len(dev_rows) >= 250
-    assert {e.intent for e in train_rows} == set(Intent)
-    assert {e.intent for e in dev_rows} == set(Intent)
+    # An office's own topics are learnt from its published examples, never from these files.
+    labels = set(Intent) - {Intent.FAQ_OFFICE_TOPIC}
+    assert {e.intent for e in train_rows} == labels
+    assert {e.intent for e in dev_rows} == labels
     texts = [e.text for e in train_rows]
     assert len(texts) == len(set(texts))
     assert not set(texts) & {e.text for e in dev_rows}

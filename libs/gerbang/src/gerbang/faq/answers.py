@@ -65,6 +65,8 @@ def answer_topic(understanding: Understanding) -> str:
         return "fallback"
     if intent is Intent.OUT_OF_DOMAIN:
         return "out_of_domain"
+    if intent is Intent.FAQ_OFFICE_TOPIC:
+        return understanding.office_topic or "fallback"
     if not intent.value.startswith("faq:"):
         raise NotAnFaqIntent(f"intent {intent.value!r} is answered by the {intent.service} service")
     narrower = _SUBTOPICS.get(intent, {})
@@ -270,6 +272,7 @@ def compose(
     - `out_of_domain` → the menu list whose body says honestly what this line is for;
     - `faq:fees` with a variant asked (e-paspor, 10 years, a child) → its line first, then
       the table; `faq:requirements` for a child → the child's requirements;
+    - `faq:office_topic` → the office's own topic (`office_topic`), published in `/ops`;
     - `faq:*` → the topic's answer (narrowed by `subtopic`); `faq:official_channels` with
       phone numbers → a verdict per number instead of the general answer;
     - scam signals → the scam warning is added (unless the answer is already the general
@@ -283,6 +286,10 @@ def compose(
     intent = understanding.intent
     topic = answer_topic(understanding)
     other = _other_office(registry, office, understanding.other_office)
+    if intent is Intent.FAQ_OFFICE_TOPIC and registry.published.answer(office.code, topic) is None:
+        # An office topic this worker does not know (withdrawn a moment ago, or not applied
+        # here yet): the menu, as for a message not understood.
+        intent, topic = Intent.FALLBACK, "fallback"
 
     replies: list[ReplyContent] = []
     options = clarify_options(understanding)

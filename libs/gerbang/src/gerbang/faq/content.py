@@ -13,7 +13,15 @@ from collections.abc import Mapping
 
 # The module, not its names: gerbang.texts imports this module (looked up when called).
 from gerbang import texts as catalogue
-from gerbang.offices import LANGS, FaqAnswer, Lang, Office, OfficeRegistry, OpeningHours
+from gerbang.offices import (
+    LANGS,
+    OWN_TOPIC_PREFIX,
+    FaqAnswer,
+    Lang,
+    Office,
+    OfficeRegistry,
+    OpeningHours,
+)
 from gerbang.phone import display
 
 # The answers citizens can ask for (the contract with the matcher's `Understanding`).
@@ -65,6 +73,13 @@ FEE_VARIANT_TOPICS: tuple[str, ...] = (
 )
 
 TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS + FEE_VARIANT_TOPICS
+
+
+def is_answer_topic(topic: str) -> bool:
+    """A topic citizens ask about: one of `FAQ_TOPICS`, or an office's own topic (a published
+    answer of that office only)."""
+    return topic in FAQ_TOPICS or topic.startswith(OWN_TOPIC_PREFIX)
+
 
 # Placeholders every text may use, filled from the office and national data.
 PLACEHOLDERS: frozenset[str] = frozenset(
@@ -128,8 +143,9 @@ class PlaceholderError(FaqContentError):
 
 
 def answer_for(registry: OfficeRegistry, office: Office, topic: str) -> FaqAnswer:
-    """The answer for `topic` at `office`: the office's override, else the national default."""
-    if topic not in TOPICS:
+    """The answer for `topic` at `office`: the office's override, else the national default
+    (an office's own topic: its published answer)."""
+    if topic not in TOPICS and not topic.startswith(OWN_TOPIC_PREFIX):
         raise UnknownTopic(f"unknown FAQ topic {topic!r}; known: {', '.join(TOPICS)}")
     answer = registry.faq_answer(office, topic)
     if answer is None:
@@ -259,7 +275,7 @@ def render(
         )
         note = f"{note}\n{example}" if note else example
     text = _insert_before_closing(text, note) if note else text
-    if topic in FAQ_TOPICS:
+    if is_answer_topic(topic):
         notice = registry.published.notice(office.code, at or dt.datetime.now(dt.UTC))
         if notice is not None:
             text = f"{render_notice(notice.text.get(lang), values)}\n\n{text}"

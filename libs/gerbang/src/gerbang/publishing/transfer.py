@@ -19,10 +19,17 @@ import yaml
 from pydantic import ValidationError
 
 from gerbang.bus import Producer, Publish, replay
-from gerbang.messages import ContentRecord, Topic
+from gerbang.messages import ContentKind, ContentRecord, Topic
 from gerbang.offices import LocalizedText, OfficeRegistry
 from gerbang.publishing.validate import Problem, check, with_candidate
-from gerbang.publishing.versions import ANNOUNCEMENT, Edit, edit_of, publish_now
+from gerbang.publishing.versions import (
+    ANNOUNCEMENT,
+    Edit,
+    edit_of,
+    examples_target,
+    is_own_topic,
+    publish_now,
+)
 from gerbang.publishing.view import ContentView
 from gerbang.settings import ServiceSettings
 
@@ -55,9 +62,17 @@ def export_data(view: ContentView) -> dict[str, dict[str, dict[str, Any]]]:
     data: dict[str, dict[str, dict[str, Any]]] = {}
     for record in view:
         live = record.live
+        if record.kind is ContentKind.EXAMPLES:
+            if live is not None and live.examples:
+                data.setdefault(record.scope, {})[record.topic] = {"examples": list(live.examples)}
+            continue
         if live is None or live.text is None:
             continue  # never published, or back to the YAML: the baseline is live
         entry: dict[str, Any] = {"text": {"id": live.text.id, "en": live.text.en}}
+        if live.title is not None:
+            entry["title"] = {"id": live.title.id, "en": live.title.en}
+        if live.examples:
+            entry["examples"] = list(live.examples)
         for name in ("source", "verified_on", "valid_from", "valid_until"):
             value = getattr(live, name)
             if value is not None:
@@ -88,6 +103,15 @@ def parse(text: str) -> list[Entry]:
             continue
         for topic, raw in topics.items():
             where = f"{scope}.{topic}"
+            if isinstance(raw, Mapping) and examples_target(str(topic)) is not None:
+                examples = raw.get("examples")
+                if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+                    problems.append(f"{where}.examples: required (a list of messages)")
+                    continue
+                entries.append(
+                    Entry(str(scope), str(topic), Edit(text=None, examples=tuple(examples)))
+                )
+                continue
             if not isinstance(raw, Mapping) or not isinstance(raw.get("text"), Mapping):
                 problems.append(f"{where}.text: required ({{id: …, en: …}})")
                 continue
@@ -110,7 +134,12 @@ def _edit(raw: Mapping[str, Any]) -> Edit:
     verified = raw.get("verified_on")
     if verified is not None and not isinstance(verified, dt.date):
         verified = dt.date.fromisoformat(str(verified))
+    examples = raw.get("examples") or []
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        raise ValueError("examples: a list of messages")
     return Edit(
+        title=LocalizedText.model_validate(raw["title"]) if raw.get("title") else None,
+        examples=tuple(examples),
         text=LocalizedText.model_validate(raw["text"]),
         source=raw.get("source"),
         verified_on=verified,
@@ -127,7 +156,8 @@ def plan_import(
     registry: OfficeRegistry = view.registry
     problems: list[str] = []
     records: list[ContentRecord] = []
-    for entry in entries:
+    # An office's own topic before the examples attached to it (they need it live).
+    for entry in sorted(entries, key=lambda e: not is_own_topic(e.topic)):
         edit = Edit(
             text=entry.edit.text,
             reason=reason,
@@ -135,6 +165,8 @@ def plan_import(
             verified_on=entry.edit.verified_on,
             valid_from=entry.edit.valid_from,
             valid_until=entry.edit.valid_until,
+            title=entry.edit.title,
+            examples=entry.edit.examples,
         )
         found: list[Problem] = check(registry, entry.scope, entry.topic, edit, now=now)
         if found:
@@ -155,13 +187,8 @@ def plan_import(
 
 
 def _same(a: Edit, b: Edit) -> bool:
-    return (a.text, a.source, a.verified_on, a.valid_from, a.valid_until) == (
-        b.text,
-        b.source,
-        b.verified_on,
-        b.valid_from,
-        b.valid_until,
-    )
+    fields = ("text", "source", "verified_on", "valid_from", "valid_until", "title", "examples")
+    return all(getattr(a, name) == getattr(b, name) for name in fields)
 
 
 async def read_view(settings: ServiceSettings, registry: OfficeRegistry) -> ContentView:

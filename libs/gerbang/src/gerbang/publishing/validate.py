@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from gerbang.faq.answers import menu_reply
@@ -29,13 +30,22 @@ from gerbang.messages import ButtonsContent, ListContent, ReplyContent, TextCont
 from gerbang.offices import (
     LANGS,
     NATIONAL_SCOPE,
+    OWN_TOPIC_PREFIX,
     FaqAnswer,
     Notice,
     Office,
     OfficeRegistry,
+    OwnTopic,
 )
-from gerbang.publishing.versions import ANNOUNCEMENT, NATIONAL_FACTS, Edit
+from gerbang.publishing.versions import (
+    ANNOUNCEMENT,
+    NATIONAL_FACTS,
+    Edit,
+    examples_target,
+    is_own_topic,
+)
 from gerbang.texts import is_text, limit_problem, text_placeholders
+from gerbang.understanding.normalize import analyze
 
 # WhatsApp Cloud API limits (reference: whatsapp-cloud-api.md, "Limits").
 BUTTONS_LIMIT = 3
@@ -46,6 +56,15 @@ ROW_TITLE_LIMIT = 24
 LIST_BUTTON_LIMIT = 20
 NOTICE_LIMIT = 1000
 """An announcement stands above every answer: kept short so that the answer still fits."""
+EXAMPLE_LIMIT = 300
+"""An example question (a citizen's message, masked): longer ones are not one question."""
+EXAMPLES_PER_TOPIC = 50
+"""Examples an office attaches to one topic (the record keeps 30 versions under 1 MiB)."""
+OWN_TOPIC_EXAMPLES = (1, 10)
+"""An office's own topic comes with a few example questions: at least one, at most ten."""
+OWN_TITLE_LIMIT = ROW_TITLE_LIMIT
+"""An own topic's title fits a WhatsApp list row (24), where topics are offered."""
+_OWN_NAME = re.compile(r"^own\.[a-z][a-z0-9_]{1,29}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +115,13 @@ def reply_problems(content: ReplyContent, where: str = "") -> list[Problem]:
 def with_candidate(registry: OfficeRegistry, scope: str, topic: str, edit: Edit) -> OfficeRegistry:
     """The registry as it would be with `edit` live (what is live is not touched)."""
     published = registry.published.copy()
+    target = examples_target(topic)
+    if target is not None:
+        published.set_examples(scope, target, edit.examples if edit.text is None else ())
+        return dataclasses.replace(registry, published=published)
+    if is_own_topic(topic):
+        own = OwnTopic(edit.title, edit.examples) if edit.text and edit.title else None
+        published.set_own_topic(scope, topic, own)
     if topic == ANNOUNCEMENT:
         notice = None
         if edit.text is not None and edit.valid_from and edit.valid_until:
@@ -163,6 +189,10 @@ def check(
     the office still within 4,096 characters with the announcement above it.
     """
     now = now or dt.datetime.now(dt.UTC)
+    if examples_target(topic) is not None:
+        return _examples_problems(registry, scope, topic, edit)
+    if is_own_topic(topic):
+        return _own_topic_problems(registry, scope, topic, edit, now)
     problems = _scope_problems(registry, scope, topic)
     if problems:
         return problems
@@ -324,3 +354,98 @@ def _announcement_problems(
     # Rendered at the start of the validity, where it shows, for every answer of the office.
     at = max(edit.valid_from, now)
     return _rendered_problems(candidate, [registry.get(office)], list(FAQ_TOPICS), at)
+
+
+# --- an office's examples and own topics (closing the loop on unanswered questions) -------
+
+
+def _office_scope_problems(registry: OfficeRegistry, scope: str) -> list[Problem]:
+    if scope == NATIONAL_SCOPE:
+        return [Problem("office", "examples and own topics belong to one office")]
+    if scope not in registry.offices:
+        return [Problem("office", f"no office {scope!r}")]
+    return []
+
+
+def _example_problems(
+    registry: OfficeRegistry, office: str, topic: str, examples: tuple[str, ...]
+) -> list[Problem]:
+    """Each example: a real question (words the normaliser keeps), not too long, not twice,
+    and not already an example of another of the office's topics (the office's examples
+    must not contradict each other)."""
+    problems: list[Problem] = []
+    elsewhere = {
+        analyze(text).text: other
+        for text, other in registry.published.examples_of(office)
+        if other != topic
+    }
+    seen: set[str] = set()
+    for i, example in enumerate(examples):
+        field = f"examples[{i}]"
+        text = example.strip()
+        if len(text) > EXAMPLE_LIMIT:
+            problems.append(Problem(field, f"{len(text):,} characters; at most {EXAMPLE_LIMIT}"))
+            continue
+        normalised = analyze(text).text
+        if not normalised:
+            problems.append(Problem(field, f"{text!r} has no words to learn from"))
+        elif normalised in seen:
+            problems.append(Problem(field, f"{text!r} is there twice"))
+        elif normalised in elsewhere:
+            problems.append(
+                Problem(field, f"{text!r} is already an example of {elsewhere[normalised]!r}")
+            )
+        seen.add(normalised)
+    return problems
+
+
+def _examples_problems(
+    registry: OfficeRegistry, scope: str, topic: str, edit: Edit
+) -> list[Problem]:
+    problems = _office_scope_problems(registry, scope)
+    if problems:
+        return problems
+    target = examples_target(topic) or ""
+    if target not in FAQ_TOPICS and target not in registry.published.own_topics(scope):
+        return [Problem("topic", f"no topic {target!r} at {scope} to attach examples to")]
+    if edit.text is not None:
+        return [Problem("text", "an examples record has no answer text")]
+    if len(edit.examples) > EXAMPLES_PER_TOPIC:
+        return [Problem("examples", f"{len(edit.examples)} examples; at most {EXAMPLES_PER_TOPIC}")]
+    return _example_problems(registry, scope, target, edit.examples)
+
+
+def _own_topic_problems(
+    registry: OfficeRegistry, scope: str, topic: str, edit: Edit, now: dt.datetime
+) -> list[Problem]:
+    problems = _office_scope_problems(registry, scope)
+    if problems:
+        return problems
+    if not _OWN_NAME.match(topic):
+        return [
+            Problem(
+                "topic",
+                f"{topic!r}: an office topic is named {OWN_TOPIC_PREFIX}<name> (a–z, 0–9, _; 2–30)",
+            )
+        ]
+    if edit.text is None:  # withdrawing the topic is always allowed
+        return []
+    for lang in LANGS:
+        title = (edit.title.get(lang) if edit.title else "") or ""
+        if not title.strip():
+            problems.append(Problem(f"title.{lang}", "required (Bahasa Indonesia and English)"))
+        elif len(title) > OWN_TITLE_LIMIT:
+            problems.append(
+                Problem(f"title.{lang}", f"{title!r}: at most {OWN_TITLE_LIMIT} characters")
+            )
+    problems += _text_problems(edit, PLACEHOLDERS)
+    low, high = OWN_TOPIC_EXAMPLES
+    if not low <= len(edit.examples) <= high:
+        problems.append(
+            Problem("examples", f"{len(edit.examples)} example questions; {low} to {high}")
+        )
+    problems += _example_problems(registry, scope, topic, edit.examples)
+    if problems:
+        return problems
+    candidate = with_candidate(registry, scope, topic, edit)
+    return _rendered_problems(candidate, [registry.get(scope)], [topic], now)

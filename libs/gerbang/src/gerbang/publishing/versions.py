@@ -22,10 +22,31 @@ from gerbang.messages import (
     ContentState,
     ContentVersion,
 )
-from gerbang.offices import LocalizedText
+from gerbang.offices import OWN_TOPIC_PREFIX, LocalizedText
 
 ANNOUNCEMENT = "announcement"
 """The topic name of an office's announcement record (`<office>:announcement`)."""
+EXAMPLES_PREFIX = "examples."
+"""An office's labelled examples of one topic: `<office>:examples.<topic>` (`examples.fees`,
+`examples.requirements.minor`, `examples.own.<name>`)."""
+
+
+def is_own_topic(topic: str) -> bool:
+    """Whether `topic` is an office's own topic (`own.<name>`)."""
+    return topic.startswith(OWN_TOPIC_PREFIX)
+
+
+def examples_key(topic: str) -> str:
+    """The record topic holding an office's examples of `topic`."""
+    return f"{EXAMPLES_PREFIX}{topic}"
+
+
+def examples_target(record_topic: str) -> str | None:
+    """The topic an examples record labels (`examples.fees` → `fees`), else None."""
+    if record_topic.startswith(EXAMPLES_PREFIX):
+        return record_topic[len(EXAMPLES_PREFIX) :]
+    return None
+
 
 # National facts: the same for every office, sourced and dated, edited only by national staff
 # (the issue: fees, requirements, payment deadline). The lost/damaged answers carry the
@@ -53,6 +74,10 @@ class Edit:
     verified_on: dt.date | None = None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    title: LocalizedText | None = None
+    """An office's own topic: its name in `/ops` (both languages)."""
+    examples: tuple[str, ...] = ()
+    """Examples records and office topics: messages citizens wrote for this topic."""
 
 
 def edit_of(version: ContentVersion) -> Edit:
@@ -64,6 +89,8 @@ def edit_of(version: ContentVersion) -> Edit:
         verified_on=version.verified_on,
         valid_from=version.valid_from,
         valid_until=version.valid_until,
+        title=version.title,
+        examples=version.examples,
     )
 
 
@@ -73,8 +100,14 @@ def record_key(scope: str, topic: str) -> str:
 
 
 def kind_of(topic: str) -> ContentKind:
-    """Announcement or answer, from the topic name."""
-    return ContentKind.ANNOUNCEMENT if topic == ANNOUNCEMENT else ContentKind.ANSWER
+    """Announcement, examples, an office's own topic or an answer, from the topic name."""
+    if topic == ANNOUNCEMENT:
+        return ContentKind.ANNOUNCEMENT
+    if topic.startswith(EXAMPLES_PREFIX):
+        return ContentKind.EXAMPLES
+    if is_own_topic(topic):
+        return ContentKind.OFFICE_TOPIC
+    return ContentKind.ANSWER
 
 
 def _version(
@@ -103,6 +136,8 @@ def _version(
         published_by=author if published else None,
         published_at=now if published else None,
         restores=restores,
+        title=edit.title,
+        examples=edit.examples,
     )
 
 
@@ -201,6 +236,8 @@ def rollback(
         verified_on=target.verified_on if target else None,
         valid_from=target.valid_from if target else None,
         valid_until=target.valid_until if target else None,
+        title=target.title if target else None,
+        examples=target.examples if target else (),
     )
     restored = _version(
         record,
@@ -222,6 +259,10 @@ def _rollback_reason(record: ContentRecord, target: ContentVersion | None) -> st
         return f"rollback to version {target.number}"
     if record.kind is ContentKind.ANNOUNCEMENT:
         return "announcement withdrawn"
+    if record.kind is ContentKind.EXAMPLES:
+        return "examples withdrawn"
+    if record.kind is ContentKind.OFFICE_TOPIC:
+        return "topic withdrawn"
     return "rollback to YAML"
 
 

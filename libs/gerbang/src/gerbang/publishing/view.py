@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Iterator
 
 from gerbang.bus import Replayed, tail
 from gerbang.messages import ContentKind, ContentRecord, Topic
-from gerbang.offices import NATIONAL_SCOPE, Notice, OfficeRegistry
+from gerbang.offices import NATIONAL_SCOPE, Notice, OfficeRegistry, OwnTopic
 from gerbang.publishing.validate import candidate_answer
-from gerbang.publishing.versions import Edit
+from gerbang.publishing.versions import Edit, examples_target
 from gerbang.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,15 @@ class ContentView:
                 notice = Notice(live.text, live.valid_from, live.valid_until)
             published.set_notice(record.scope, notice)
             return
+        if record.kind is ContentKind.EXAMPLES:
+            target = examples_target(record.topic) or ""
+            published.set_examples(record.scope, target, live.examples if live else ())
+            return
+        if record.kind is ContentKind.OFFICE_TOPIC:
+            own = None
+            if live is not None and live.text is not None and live.title is not None:
+                own = OwnTopic(live.title, live.examples)
+            published.set_own_topic(record.scope, record.topic, own)
         answer = None
         if live is not None and live.text is not None:
             edit = Edit(text=live.text, source=live.source, verified_on=live.verified_on)
@@ -89,7 +98,13 @@ class ContentView:
             return
         if record.kind is ContentKind.ANNOUNCEMENT:
             self.registry.published.set_notice(record.scope, None)
+        elif record.kind is ContentKind.EXAMPLES:
+            self.registry.published.set_examples(
+                record.scope, examples_target(record.topic) or "", ()
+            )
         else:
+            if record.kind is ContentKind.OFFICE_TOPIC:
+                self.registry.published.set_own_topic(record.scope, record.topic, None)
             self.registry.published.set_answer(record.scope, record.topic, None)
 
 

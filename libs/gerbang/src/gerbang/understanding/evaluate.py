@@ -145,11 +145,30 @@ def _conversations(path: Path) -> Callable[[], dict[str, object] | None]:
     return run
 
 
+def examples_calibration() -> dict[str, object]:
+    """How far an office's examples can be trusted (`gerbang.understanding.examples`): the
+    nearest-example rule, as the matcher applies it, with train as the examples and dev as
+    the messages: the share decided by their nearest example that get the right intent."""
+    from gerbang.understanding.classify import prepare
+    from gerbang.understanding.examples import calibrate
+    from gerbang.understanding.model import TRAIN_FILE
+
+    report: dict[str, object] = {}
+    report |= calibrate(
+        matcher().model,
+        prepare,
+        [(e.text, e.intent.value) for e in read_examples(TRAIN_FILE)],
+        [(e.text, e.intent.value) for e in read_examples(DEV_FILE)],
+    )
+    return report
+
+
 SECTIONS: dict[str, Callable[[], dict[str, object] | None]] = {
     "dev": dev_section,
     "test": test_section,
     "multi_turn": _conversations(SCENARIOS_FILE),
     "multi_turn_heldout": _conversations(HELD_OUT_CONVERSATIONS),
+    "examples_calibration": examples_calibration,
 }
 """Name → a function returning that section's dict (None: not available here)."""
 
@@ -236,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dev = results["dev"]
         assert isinstance(dev, dict)
         print("dev accuracy by abstain threshold:", dev["threshold_sweep"], end="\n\n")
+        print("office examples, nearest-example rule (train as examples, dev):",
+              results["examples_calibration"], end="\n\n")  # fmt: skip
         if args.errors:
             for error in dev["errors"]:
                 print(f"  {error['gold']:<24} {error['predicted']:<24} {error['text']}")

@@ -102,6 +102,23 @@ def word_ngrams(text: str) -> list[str]:
     return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
 
+def distinct(found: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The distinct ids of a non-empty `found` (sorted in place), and their sublinear term
+    frequency, 1 + log(count), or None when each occurs once. `np.unique(found,
+    return_counts=True)` without its overhead: sort, then where a run of equal ids starts."""
+    found.sort()
+    starts = np.empty(found.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(found[1:], found[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    if first.size == found.size:
+        return found, None
+    counts = np.empty(first.size, dtype=np.float64)
+    np.subtract(first[1:], first[:-1], out=counts[:-1])
+    counts[-1] = found.size - first[-1]
+    return found[first], 1.0 + np.log(counts)
+
+
 def data_hash(*paths: Path, extra: Iterable[str] = ()) -> str:
     """Hash of the training data (files and extra lines): the model's cache key."""
     digest = hashlib.sha256()
@@ -190,20 +207,10 @@ class LinearModel:
         found = np.concatenate(parts)
         scores = self.intercepts.copy()
         if found.size:
-            # `np.unique(found, return_counts=True)` without its overhead: sort, then where a
-            # run of equal columns starts.
-            found.sort()
-            starts = np.empty(found.size, dtype=bool)
-            starts[0] = True
-            np.not_equal(found[1:], found[:-1], out=starts[1:])
-            first = np.flatnonzero(starts)
-            columns = found[first]
+            columns, tf = distinct(found)
             values = self.idf[columns]
-            if first.size < found.size:  # some feature occurs more than once: 1 + log(tf)
-                counts = np.empty(first.size, dtype=np.float64)
-                np.subtract(first[1:], first[:-1], out=counts[:-1])
-                counts[-1] = found.size - first[-1]
-                values *= 1.0 + np.log(counts)
+            if tf is not None:
+                values *= tf
             split = int(columns.searchsorted(self._char_count))  # type: ignore[attr-defined]
             for block in (values[:split], values[split:]):
                 if block.size:

@@ -126,7 +126,14 @@ def _scope(office: str) -> str:
     return NATIONAL_SCOPE if office == ALL_OFFICES else office
 
 
-def _topic_or_404(request: Request, topic: str) -> str:
+_LEARNT = re.compile(r"^(examples\.[a-z_]{2,30}(\.[a-z0-9_]{2,30})?|own\.[a-z][a-z0-9_]{1,29})$")
+"""An office's examples of a topic, or its own topic (`ops/learn.py`): published and rolled
+back by the same actions as answers."""
+
+
+def _topic_or_404(request: Request, topic: str, *, learnt: bool = False) -> str:
+    if learnt and _LEARNT.match(topic):
+        return topic
     registry: OfficeRegistry = request.app.state.gateway.registry
     known = topic in TOPICS or topic == ANNOUNCEMENT or is_text(registry, topic)
     if not _TOPIC.match(topic) or not known:
@@ -504,7 +511,7 @@ def build_content_router() -> APIRouter:
         csrf: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
         pages = _pages()
-        topic = _topic_or_404(request, topic)
+        topic = _topic_or_404(request, topic, learnt=True)
         if action not in ("publish", "rollback"):
             raise pages.NoSuchOffice(action)
         viewer, _ = await pages._office_page(request, office, csrf)
@@ -554,6 +561,8 @@ def build_content_router() -> APIRouter:
                                                   if top.restores is not None else ""))
         )  # fmt: skip
         done = "published" if action == "publish" else "rolled_back"
+        if _LEARNT.match(topic):
+            return RedirectResponse(f"/ops/o/{office}/learn?n={done}", status_code=303)
         return RedirectResponse(f"/ops/o/{office}/content/{topic}?n={done}", status_code=303)
 
     return router

@@ -799,10 +799,12 @@ def install_ops(app: FastAPI) -> None:
     # Imported here: the content editor uses this module's page helpers.
     from gerbang_gateway.ops.broadcasts import build_broadcast_router
     from gerbang_gateway.ops.content import ContentRefused, build_content_router, content_refused
+    from gerbang_gateway.ops.learn import build_learn_router
 
     app.include_router(build_router())
     app.include_router(build_content_router())
     app.include_router(build_broadcast_router())
+    app.include_router(build_learn_router())
     app.add_exception_handler(ContentRefused, content_refused)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)
