@@ -109,8 +109,19 @@ def test_office_override_wins(registry: OfficeRegistry, bogor: Office, jakpus: O
     assert "(example)" in render(registry, bogor, "hours_location", "en")
     assert "(contoh)" not in render(registry, jakpus, "hours_location", "id")
     # Topics Bogor does not override come from the national defaults.
-    national = registry.national.faq["fees"].text.id
-    assert render(registry, bogor, "fees", "id") == national.replace("{official_app}", "M-Paspor")
+    national = registry.national.faq["fees"]
+    assert render(registry, bogor, "fees", "id") == national.text.id.replace(
+        "{official_app}", "M-Paspor"
+    ).replace("{verified_on}", national.verified_on.strftime("%d-%m-%Y"))
+
+
+def test_a_national_fact_shows_when_it_was_last_checked(
+    registry: OfficeRegistry, jakpus: Office
+) -> None:
+    checked = registry.national.faq["fees"].verified_on.strftime("%d-%m-%Y")
+    assert f"_Terakhir diperiksa: {checked}_" in render(registry, jakpus, "fees", "id")
+    assert f"_Last checked: {checked}_" in render(registry, jakpus, "fees", "en")
+    assert "{verified_on}" not in render(registry, jakpus, "payment", "id")
 
 
 def test_hours_and_address_come_from_the_office(registry: OfficeRegistry) -> None:

@@ -174,9 +174,19 @@ def placeholders_in(text: str) -> set[str]:
     return names
 
 
+# Placeholders every answer may use besides the office's: `{verified_on}`, the day its facts
+# were last checked (set with a national fact's publication in /ops, or in the YAML).
+ANSWER_PLACEHOLDERS: frozenset[str] = frozenset({"verified_on"})
+
+
 def allowed_placeholders(topic: str) -> frozenset[str]:
     """The placeholders a text of `topic` may use."""
-    return PLACEHOLDERS | TOPIC_PLACEHOLDERS.get(topic, frozenset())
+    return PLACEHOLDERS | ANSWER_PLACEHOLDERS | TOPIC_PLACEHOLDERS.get(topic, frozenset())
+
+
+def format_date(value: dt.date) -> str:
+    """`25-11-2026`: day-month-year, as Indonesian readers write it (both languages)."""
+    return f"{value:%d-%m-%Y}"
 
 
 def format_time(value: dt.time, lang: Lang) -> str:
@@ -251,7 +261,8 @@ def render(
     citizen to confirm with the office. An FAQ answer starts with the office's announcement
     while it is valid at `at` (now by default).
     """
-    template = answer_for(registry, office, topic).text.get(lang)
+    answer = answer_for(registry, office, topic)
+    template = answer.text.get(lang)
     used = placeholders_in(template)
     unknown = used - allowed_placeholders(topic)
     if unknown:
@@ -261,6 +272,7 @@ def render(
             f"{', '.join(sorted(unknown))}; allowed: {allowed}"
         )
     values = office_values(registry, office, lang)
+    values["verified_on"] = format_date(answer.verified_on)
     values.update(extra or {})
     missing = used - values.keys()
     if missing:
@@ -295,8 +307,10 @@ def sample_extra(topic: str) -> dict[str, str]:
         "hotline_purpose": "x" * 300,
         "first": "Biaya paspor",
         "second": "Cara pembayaran",
+        "verified_on": "25-11-2026",
     }
-    return {name: samples[name] for name in TOPIC_PLACEHOLDERS.get(topic, frozenset())}
+    names = ANSWER_PLACEHOLDERS | TOPIC_PLACEHOLDERS.get(topic, frozenset())
+    return {name: samples[name] for name in names}
 
 
 def validate_content(registry: OfficeRegistry) -> list[str]:
