@@ -402,12 +402,10 @@ class IntentMatcher:
     ) -> tuple[Intent, float]:
         """Numbers decide what the classifier left to chance: a phone number to check is an
         official-channels question, an application number alone asks for its status."""
-        if (
-            signals["phone_numbers"]
-            and intent not in _NUMBER_CHECK_KEEPS
-            and not mentions_own_number(analysis.text)
-        ):
-            return Intent.FAQ_OFFICIAL_CHANNELS, max(confidence, 0.9)
+        if signals["phone_numbers"] and not mentions_own_number(analysis.text):
+            if intent not in _NUMBER_CHECK_KEEPS or intent is Intent.FAQ_OFFICIAL_CHANNELS:
+                # The number is what the message is about: checked, not asked about.
+                return Intent.FAQ_OFFICIAL_CHANNELS, max(confidence, 0.9)
         if signals["scam_signals"] and intent in _NOT_TOPICS:
             # A calo, a "jalur belakang", a personal account we cannot otherwise place: the
             # official channels (with the warning) is the answer that protects the citizen.
