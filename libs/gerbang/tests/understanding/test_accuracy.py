@@ -3,9 +3,10 @@
 The test split is written by someone who never saw the model and is never used for tuning
 (train.tsv trains, dev.tsv chooses the threshold and the model: their numbers are in
 `make eval`, not here). Targets of issue 9: intent accuracy ≥ 97%, out-of-domain messages
-answered as out-of-domain ≥ 90% (`TARGET_*`). They are NOT met yet (2026-12-03: 88.5% and
-67.7% on the 487 held-out messages), so this gate holds the floor that is reached, a little
-below the measured numbers, and `make eval` reports the numbers against the targets. Raise the
+answered as out-of-domain ≥ 90% (`TARGET_*`). Accuracy is NOT met yet (2026-12-03, after
+issue 9's data and calibration work: 92.8% accuracy, 93.5% out-of-domain recall on the 487
+held-out messages), so this gate holds the floor that is reached, a little below the
+measured numbers, and `make eval` reports the numbers against the targets. Raise the
 floor as the model improves; never lower it to let a change pass.
 """
 
@@ -18,8 +19,8 @@ from gerbang.understanding.model import read_examples
 
 TARGET_ACCURACY = 0.97
 TARGET_OUT_OF_DOMAIN_RECALL = 0.90
-MINIMUM_ACCURACY = 0.87
-MINIMUM_OUT_OF_DOMAIN_RECALL = 0.65
+MINIMUM_ACCURACY = 0.91
+MINIMUM_OUT_OF_DOMAIN_RECALL = 0.88
 
 
 @pytest.fixture(scope="module")

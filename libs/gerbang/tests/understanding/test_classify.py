@@ -196,7 +196,7 @@ def test_unknown_example_topic_is_refused() -> None:
 
 
 def test_threshold_sends_weak_matches_to_fallback() -> None:
-    strict = IntentMatcher(threshold=0.99)
+    strict = IntentMatcher(threshold=1.0)
     assert strict.understand("biaya").intent is Intent.FALLBACK
     assert strict.understand("2").intent is Intent.FAQ_FEES  # menu choices are not guesses
 
@@ -268,13 +268,17 @@ def test_messages_about_other_things_are_not_language_requests(
 
 
 def test_two_topics_nearly_tied_are_asked_not_guessed() -> None:
-    from gerbang.understanding.classify import _ambiguous
+    from gerbang.understanding.classify import _ask
 
     fees, payment, ood = Intent.FAQ_FEES, Intent.FAQ_PAYMENT, Intent.OUT_OF_DOMAIN
-    assert _ambiguous(fees, 0.45, [(fees, 0.45), (payment, 0.36), (ood, 0.1)])
-    assert not _ambiguous(fees, 0.45, [(fees, 0.45), (payment, 0.2), (ood, 0.1)])  # clear lead
-    assert not _ambiguous(fees, 0.62, [(fees, 0.62), (payment, 0.38)])  # sure enough
-    assert not _ambiguous(fees, 0.45, [(fees, 0.45), (ood, 0.44)])  # not two topics to offer
-    assert not _ambiguous(
-        Intent.FEEDBACK_COMPLAINT, 0.4, [(Intent.FEEDBACK_COMPLAINT, 0.4), (payment, 0.39)]
+    assert _ask(fees, 0.55, [(fees, 0.55), (payment, 0.40), (ood, 0.05)], 0.35, 0.2)
+    assert not _ask(fees, 0.55, [(fees, 0.55), (payment, 0.3), (ood, 0.1)], 0.35, 0.2)  # lead
+    assert _ask(fees, 0.3, [(fees, 0.3), (ood, 0.2)], 0.35, 0.2)  # not likely enough
+    assert not _ask(fees, 0.45, [(fees, 0.45), (ood, 0.44)], 0.35, 0.2)  # no second topic
+    assert not _ask(
+        Intent.FEEDBACK_COMPLAINT,
+        0.5,
+        [(Intent.FEEDBACK_COMPLAINT, 0.5), (payment, 0.45)],
+        0.35,
+        0.2,
     )  # feedback is not offered as a clarify button

@@ -44,6 +44,8 @@ class Lexicon:
     amount_multipliers: dict[str, int]
     speech_acts: tuple[tuple[str, re.Pattern[str]], ...]
     domain_words: frozenset[str]
+    passport_words: frozenset[str]
+    other_domain_words: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -77,4 +79,6 @@ def lexicon(path: Path = LEXICON_FILE) -> Lexicon:
         amount_multipliers={str(k): int(v) for k, v in raw["amount_multipliers"].items()},
         speech_acts=named(raw["speech_acts"]),
         domain_words=frozenset(raw["domain_words"].split()) | frozenset(raw["topic_words"].split()),
+        passport_words=frozenset(raw["passport_words"].split()),
+        other_domain_words=frozenset(raw["other_domain_words"].split()),
     )

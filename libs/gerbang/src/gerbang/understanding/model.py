@@ -178,8 +178,9 @@ class LinearModel:
             cache[word] = columns
         return columns
 
-    def probabilities(self, text: str) -> np.ndarray:
-        """P(intent | text) for every intent, in `intents` order.
+    def probabilities(self, text: str, temperature: float = 1.0) -> np.ndarray:
+        """P(intent | text) for every intent, in `intents` order; the scores are divided by
+        `temperature` before the softmax (calibration: below 1 sharpens, above 1 flattens).
 
         All of the message's feature columns (the character block's, then the word block's,
         which are numbered after them) go through numpy at once: one `unique` for the term
@@ -187,10 +188,10 @@ class LinearModel:
         """
         words = text.split()
         cache: dict[str, np.ndarray] = self._word_columns  # type: ignore[attr-defined]
-        parts = [cache.get(word) for word in words]
-        for index, part in enumerate(parts):
-            if part is None:
-                parts[index] = self._char_columns(words[index])
+        parts: list[np.ndarray] = []
+        for word in words:
+            columns = cache.get(word)
+            parts.append(self._char_columns(word) if columns is None else columns)
         vocabulary = self.word_vocabulary
         parts.append(
             np.array(
@@ -220,16 +221,18 @@ class LinearModel:
                 scores += np.dot(values, rows)
             else:  # element-wise: a large BLAS product may start threads (slow on a busy box)
                 scores += (rows * values[:, None]).sum(axis=0)
+        if temperature != 1.0:
+            scores /= temperature
         scores -= scores.max()
         exp = np.exp(scores)
         result: np.ndarray = exp / exp.sum()
         return result
 
-    def ranked(self, text: str) -> list[tuple[Intent, float]]:
+    def ranked(self, text: str, temperature: float = 1.0) -> list[tuple[Intent, float]]:
         """Every intent with its probability, likeliest first (ties by intent order)."""
         # A reverse sort is stable: equal probabilities keep the intents' order.
         return sorted(
-            zip(self.intents, self.probabilities(text).tolist(), strict=True),
+            zip(self.intents, self.probabilities(text, temperature).tolist(), strict=True),
             key=itemgetter(1),
             reverse=True,
         )

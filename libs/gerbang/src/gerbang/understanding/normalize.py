@@ -212,6 +212,8 @@ def canonical(token: str) -> tuple[str, ...]:
     repaired = _repair_typo(token)
     if repaired is None and token.endswith("nya") and len(token) >= 7:
         repaired = _repair_typo(token[:-3])
+    if repaired in SLANG:  # a typo of a spelling the lexicon rewrites ("passaora" → "paspor")
+        return tuple(SLANG[repaired].split())
     return (repaired,) if repaired else (token,)
 
 
