@@ -189,6 +189,23 @@ async def test_every_office_number_keeps_its_own_budget(
     assert sum(over) > 0.0, "a number over its cap waits"
 
 
+async def test_a_window_that_closed_before_the_send_is_not_used(
+    redis_db: Redis, settings: ServiceSettings
+) -> None:
+    """A slot reserved with the claim, for a second that has passed by the time the send
+    comes to it, is not spent now (it would add to this second's own sends): the send
+    reserves again, in a second with room."""
+    limiter = RateLimiter(redis_db, settings.topic_prefix)
+    number = "100000000000011"
+    stale = int(time.time()) - 3
+    await limiter.wait_for(number, 2, stale)
+    second = int(time.time())
+    counts = [await redis_db.get(f"{limiter.stem(number)}:{s}") for s in (second - 1, second)]
+    assert sum(int(c) for c in counts if c is not None) == 1, "one slot reserved anew"
+    # The stale window's own count was never touched: the send did not count in it.
+    assert await redis_db.get(f"{limiter.stem(number)}:{stale}") is None
+
+
 async def test_only_the_expecting_service_ends_its_wait(sender: Sender) -> None:
     """A status prompt waits for the answer; a FAQ reply meanwhile leaves that wait alone,
     and the status service's own final reply ends it."""

@@ -560,17 +560,24 @@ class RateLimiter:
 
     async def wait_for(self, phone_number_id: str, per_second: int, window: int) -> float:
         """Sleep until the reserved `window` (unix second) opens; returns the seconds waited.
-        -1 (a queue longer than the look-ahead): wait, then reserve again."""
+        -1 (a queue longer than the look-ahead): wait, then reserve again. A window that has
+        already closed (the reservation was made early, with the claim, and the send was held
+        up since: a slow Redis, a loaded machine) is not used: its send would land in the
+        current second on top of that second's own reservations and exceed the number's
+        throughput. The send reserves again instead."""
         waited = 0.0
-        while window < 0:
-            await asyncio.sleep(self.LOOK_AHEAD_S)
-            waited += self.LOOK_AHEAD_S
+        while True:
+            while window < 0:
+                await asyncio.sleep(self.LOOK_AHEAD_S)
+                waited += self.LOOK_AHEAD_S
+                window = await self._reserve(phone_number_id, per_second)
+            now = time.time()
+            if window > int(now):
+                await asyncio.sleep(window - now)
+                return waited + window - now
+            if window == int(now):
+                return waited
             window = await self._reserve(phone_number_id, per_second)
-        now = time.time()
-        if window > int(now):
-            await asyncio.sleep(window - now)
-            waited += window - now
-        return waited
 
 
 # The first round trip of each reply's first attempt, for every reply in flight at once:
