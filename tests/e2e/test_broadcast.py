@@ -127,14 +127,12 @@ def _report(stack: Stack, code: str, broadcast_id: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def within_throughput(times: list[float], cap: int) -> tuple[bool, str]:
-    """Whether sends arriving at `times` stay within `cap` in every clock second: what the
-    number's limiter promises (one-second windows per number, a send only inside its own
-    window). Not a sliding second: `cap` sends at the end of one window and `cap` at the
-    start of the next are within the throughput. Returns the verdict and the busiest seconds."""
-    per_second = Counter(int(t) for t in times)
-    busiest = sorted(per_second.items(), key=lambda item: -item[1])[:3]
-    return all(n <= cap for n in per_second.values()), f"busiest seconds {busiest}"
+def busiest_seconds(times: list[float]) -> list[tuple[int, int]]:
+    """Sends per clock second at the Graph API, busiest first. The number's limiter promises at
+    most its cap in each (one-second windows per number, a send only inside its own window);
+    not a sliding second: `cap` sends at the end of one window and `cap` at the start of the
+    next are within the throughput."""
+    return Counter(int(t) for t in times).most_common()
 
 
 def test_broadcast_reaches_each_subscriber_once_within_throughput_across_a_sender_restart(
@@ -234,11 +232,11 @@ def test_broadcast_reaches_each_subscriber_once_within_throughput_across_a_sende
         assert {_digits(r["to"]) for r in mine} == expected[code]
         assert not {_digits(r["to"]) for r in mine} & set(opted_out[code])
         times = sorted(r["received_at_unix"] for r in mine)
-        ok, busiest = within_throughput(times, CAPS[code])
-        assert ok, f"{code}: over {CAPS[code]}/s: {busiest}"
+        busiest = busiest_seconds(times)
+        peak = busiest[0][1]
+        assert peak <= CAPS[code], f"{code}: over {CAPS[code]}/s: {busiest[:3]}"
         # Sends after the first second's, over the span: the measured rate.
         rate = (len(times) - CAPS[code]) / max(times[-1] - times[0], 1e-9)
-        peak = max(Counter(int(t) for t in times).values())
         print(
             f"{code}: {len(mine)} sends, {rate:.1f}/s overall, "
             f"peak {peak} in one second, cap {CAPS[code]}/s"
