@@ -121,6 +121,8 @@ def test_without_a_status_the_reply_is_sent_again_after_the_bound(stack: Stack) 
         hold_next_send(stack, wa_id, hold_s=4.0)
         ask(stack, wa_id)
         wait_until(lambda: len(replies(stack, wa_id)) == 2, 30, "the resend")
+        # Counted once the resend's call returns: just after Meta (the fake) recorded it.
+        wait_until(lambda: unknown_outcomes(stack, "resent") > before, 15, "the count")
         assert unknown_outcomes(stack, "resent") == before + 1
     finally:
         status_webhooks(stack, drop=False)
