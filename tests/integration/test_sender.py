@@ -24,7 +24,7 @@ from gerbang.messages import (
 from gerbang.offices import load_registry
 from gerbang.settings import ServiceSettings
 from gerbang_gateway.graph import GraphClient, graph_session
-from gerbang_gateway.redis_state import RateLimiter, SentLog, Sessions
+from gerbang_gateway.redis_state import SPREAD_MS, RateLimiter, SentLog, Sessions
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
 from tests.support.fake_graph import FakeGraphServer
@@ -183,10 +183,14 @@ async def test_every_office_number_keeps_its_own_budget(
     numbers = [o.whatsapp.phone_number_id for o in load_registry(default_offices_dir())]
     assert len(set(numbers)) == 151
     limiter = RateLimiter(redis_db, settings.topic_prefix)
-    waited = [await limiter.acquire(number, per_second=2) for number in numbers for _ in range(2)]
-    assert max(waited) == 0.0
-    over = [await limiter.acquire(numbers[0], per_second=2) for _ in range(3)]
-    assert sum(over) > 0.0, "a number over its cap waits"
+    second = int(time.time()) + 200  # a moment of the test's choosing
+
+    async def reserve(number: str) -> int:
+        return int(await limiter._script(keys=[limiter.stem(number)], args=[second * 1000, 2, 5]))
+
+    windows = [await reserve(number) // 1000 for number in numbers for _ in range(2)]
+    assert set(windows) == {second}, "every number sends its cap in the same second"
+    assert await reserve(numbers[0]) // 1000 == second + 1, "a number over its cap waits"
 
 
 async def test_a_window_that_closed_before_the_send_is_not_used(
@@ -198,12 +202,44 @@ async def test_a_window_that_closed_before_the_send_is_not_used(
     limiter = RateLimiter(redis_db, settings.topic_prefix)
     number = "100000000000011"
     stale = int(time.time()) - 3
-    await limiter.wait_for(number, 2, stale)
+    await limiter.wait_for(number, 2, stale * 1000)
     second = int(time.time())
     counts = [await redis_db.get(f"{limiter.stem(number)}:{s}") for s in (second - 1, second)]
     assert sum(int(c) for c in counts if c is not None) == 1, "one slot reserved anew"
     # The stale window's own count was never touched: the send did not count in it.
     assert await redis_db.get(f"{limiter.stem(number)}:{stale}") is None
+
+
+async def test_a_full_window_spreads_its_sends(redis_db: Redis, settings: ServiceSettings) -> None:
+    """A window's sends leave paced over its first SPREAD_MS, never before the reservation
+    was made, so none is left at the window's very end; the next window's start the same."""
+    limiter = RateLimiter(redis_db, settings.topic_prefix)
+    stem = limiter.stem("100000000000012")
+    second = int(time.time()) + 100  # a moment of the test's choosing: nothing else there
+    at = [int(await limiter._script(keys=[stem], args=[second * 1000, 4, 5])) for _ in range(8)]
+    step = SPREAD_MS // 4
+    assert at == [second * 1000 + k * step for k in range(4)] + [
+        (second + 1) * 1000 + k * step for k in range(4)
+    ]
+    later = int(await limiter._script(keys=[stem], args=[(second + 2) * 1000 + 500, 4, 5]))
+    assert later == (second + 2) * 1000 + 500, "a slot's moment never lies before now"
+
+
+async def test_a_send_held_up_late_into_its_window_reserves_again(
+    redis_db: Redis, settings: ServiceSettings
+) -> None:
+    """A send whose moment passed long ago, now near the end of its full window, does not go
+    (it could reach Meta in the next second, on top of that second's sends): it takes a
+    place in the next window."""
+    limiter = RateLimiter(redis_db, settings.topic_prefix)
+    number = "100000000000013"
+    now = time.time()
+    second = int(now) + 1
+    await asyncio.sleep(second + 0.9 - now)
+    await redis_db.set(f"{limiter.stem(number)}:{second}", 3)  # the window is full
+    waited = await limiter.wait_for(number, 3, second * 1000)
+    assert waited > 0
+    assert await redis_db.get(f"{limiter.stem(number)}:{second + 1}") == "1"
 
 
 async def test_only_the_expecting_service_ends_its_wait(sender: Sender) -> None:

@@ -508,18 +508,26 @@ class StatusLog:
         return None if value is None else str(value)
 
 
-# Reserve the first one-second window, from now on, that still has room for this number.
-# One call per send and no polling: waiters do not stampede Redis at every second boundary.
-# `stem` is the number's key stem (windows are `<stem>:<unix second>`, one hash tag so a
-# cluster keeps them on one slot); `now` (unix second), `limit`, how far ahead to look.
-# Returns the second reserved, or -1 if every window within the look-ahead is full.
-_RESERVE_FN = """
-local function reserve(stem, now, limit, ahead)
+# Reserve the first one-second window, from now on, that still has room for this number, and
+# the moment inside it that the send may go. One call per send and no polling: waiters do not
+# stampede Redis at every second boundary. `stem` is the number's key stem (windows are
+# `<stem>:<unix second>`, one hash tag so a cluster keeps them on one slot); `now_ms` (unix
+# milliseconds), `limit`, how far ahead to look (seconds). The n-th send of a window goes at
+# (n - 1) * SPREAD_MS / limit into it, never before `now_ms`: a full window's sends are
+# spread over its first SPREAD_MS instead of leaving together at its start, so a send that
+# the network holds up for a moment still reaches Meta inside its own second. Returns the
+# unix millisecond reserved, or -1 if every window within the look-ahead is full.
+SPREAD_MS = 800
+_RESERVE_FN = f"""
+local function reserve(stem, now_ms, limit, ahead)
+  local now = math.floor(now_ms / 1000)
   for i = 0, ahead do
     local key = stem .. ':' .. (now + i)
     local n = redis.call('INCR', key)
     if n == 1 then redis.call('EXPIRE', key, ahead + 5) end
-    if n <= limit then return now + i end
+    if n <= limit then
+      return math.max(now_ms, (now + i) * 1000 + math.floor((n - 1) * {SPREAD_MS} / limit))
+    end
   end
   return -1
 end
@@ -539,6 +547,9 @@ class RateLimiter:
     """
 
     LOOK_AHEAD_S = 30
+    # A send this late for its moment, and this far into its window, reserves again.
+    HELD_UP_S = 0.05
+    LATEST_S = SPREAD_MS / 1000 + 0.05
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
@@ -555,29 +566,34 @@ class RateLimiter:
         return await self.wait_for(phone_number_id, per_second, window)
 
     async def _reserve(self, phone_number_id: str, per_second: int) -> int:
-        args = [int(time.time()), per_second, self.LOOK_AHEAD_S]
+        args = [int(time.time() * 1000), per_second, self.LOOK_AHEAD_S]
         return int(await self._script(keys=[self.stem(phone_number_id)], args=args))
 
-    async def wait_for(self, phone_number_id: str, per_second: int, window: int) -> float:
-        """Sleep until the reserved `window` (unix second) opens; returns the seconds waited.
-        -1 (a queue longer than the look-ahead): wait, then reserve again. A window that has
-        already closed (the reservation was made early, with the claim, and the send was held
-        up since: a slow Redis, a loaded machine) is not used: its send would land in the
-        current second on top of that second's own reservations and exceed the number's
-        throughput. The send reserves again instead."""
+    async def wait_for(self, phone_number_id: str, per_second: int, at_ms: int) -> float:
+        """Sleep until the reserved moment `at_ms` (unix milliseconds); returns the seconds
+        waited. -1 (a queue longer than the look-ahead): wait, then reserve again.
+
+        A send held up since its reservation (made early, with the claim; a slow Redis, a
+        loaded machine) still goes if its window has time left. Held up past LATEST_S into
+        its window, or past the window itself, it reserves again: sent now, it could reach
+        Meta in the next second on top of that second's own sends."""
         waited = 0.0
         while True:
-            while window < 0:
+            while at_ms < 0:
                 await asyncio.sleep(self.LOOK_AHEAD_S)
                 waited += self.LOOK_AHEAD_S
-                window = await self._reserve(phone_number_id, per_second)
+                at_ms = await self._reserve(phone_number_id, per_second)
             now = time.time()
-            if window > int(now):
-                await asyncio.sleep(window - now)
-                return waited + window - now
-            if window == int(now):
+            at = at_ms / 1000
+            if now < at:
+                await asyncio.sleep(at - now)
+                waited += at - now
+                now = max(time.time(), at)  # a sleep's end may read a hair early
+            window = at_ms // 1000
+            held_up = now - at > self.HELD_UP_S
+            if int(now) == window and not (held_up and now - window >= self.LATEST_S):
                 return waited
-            window = await self._reserve(phone_number_id, per_second)
+            at_ms = await self._reserve(phone_number_id, per_second)
 
 
 # The first round trip of each reply's first attempt, for every reply in flight at once:
@@ -587,9 +603,9 @@ class RateLimiter:
 # `RateLimiter.acquire`), in the same order, in one atomic call. Per reply i, KEYS[3i-2] its
 # sent key, KEYS[3i-1] its conversation, KEYS[3i] its number's rate stem (one Redis node: the
 # keys of a batch are in different slots, as the rate windows already are). ARGV[1] the claim
-# TTL, ARGV[2] now (unix second), ARGV[3] the look-ahead; then 9 per reply: the claim value,
+# TTL, ARGV[2] now (unix millisecond), ARGV[3] the look-ahead; then 9 per reply: the claim value,
 # the number's limit, the 7 `apply_reply` arguments. Returns per reply {1, the conversation
-# before, the reserved second} or {0, the claim's current value}.
+# before, the reserved moment (unix ms)} or {0, the claim's current value}.
 _START_SENDS_SCRIPT = (
     _APPLY_REPLY_FN
     + _RESERVE_FN
@@ -616,11 +632,11 @@ return out
 @dataclass(frozen=True)
 class SendStart:
     """What a reply's first round trip found: the claim, and where it is ours (`claim.free`),
-    the conversation before the reply's directive and the rate-limit second reserved."""
+    the conversation before the reply's directive and the rate-limit moment reserved (ms)."""
 
     claim: Claim
     session: Session | None = None
-    window: int = -1
+    at_ms: int = -1
 
 
 class SendStarts:
@@ -643,7 +659,7 @@ class SendStarts:
     async def _flush(self, batch: list[tuple[OutboundReply, float, int]]) -> list[SendStart]:
         now = time.time()
         keys: list[str] = []
-        args: list[str | int] = [self.sent.claim_ttl_s, int(now), self.limiter.LOOK_AHEAD_S]
+        args: list[str | int] = [self.sent.claim_ttl_s, int(now * 1000), self.limiter.LOOK_AHEAD_S]
         for reply, deadline, per_second in batch:
             keys += [
                 self.sent.key(reply.idempotency_key),

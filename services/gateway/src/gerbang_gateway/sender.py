@@ -269,7 +269,7 @@ class Sender:
             attempt += 1
             per_second = office.whatsapp.throughput_mps
             if attempt == 1 and call.start is not None:
-                await self.limiter.wait_for(reply.phone_number_id, per_second, call.start.window)
+                await self.limiter.wait_for(reply.phone_number_id, per_second, call.start.at_ms)
             else:
                 await self.limiter.acquire(reply.phone_number_id, per_second)
             if self._deadline() > call.deadline + 1.0:
