@@ -95,6 +95,21 @@ FEES = LastTopic(Intent.FAQ_FEES, {}, 1000.0)
         ("feedback is never a follow-up", FEES,
          u(Intent.FEEDBACK_COMPLAINT, 0.5, age_group="elderly"), Intent.FEEDBACK_COMPLAINT,
          {"age_group": "elderly"}),
+        ("a short question of another topic keeps the details that apply to it",
+         LastTopic(Intent.FAQ_LOST_DAMAGED, {"subtopic": "lost"}, 1000.0),
+         u(Intent.FAQ_FEES, 0.99, normalized="biayanya"), Intent.FAQ_FEES,
+         {"subtopic": "lost"}),
+        ("a child's requirements, then the fee: the child's fee",
+         LastTopic(Intent.FAQ_REQUIREMENTS, {"subtopic": "minor"}, 1000.0),
+         u(Intent.FAQ_FEES, 0.99, normalized="biayanya berapa"), Intent.FAQ_FEES,
+         {"age_group": "minor"}),
+        ("a long question of another topic says what it means by itself",
+         LastTopic(Intent.FAQ_LOST_DAMAGED, {"subtopic": "lost"}, 1000.0),
+         u(Intent.FAQ_FEES, 0.99, normalized="berapa biaya bikin paspor baru untuk kerja"),
+         Intent.FAQ_FEES, {}),
+        ("a detail that does not apply to the new topic stays behind",
+         LastTopic(Intent.FAQ_LOST_DAMAGED, {"subtopic": "lost"}, 1000.0),
+         u(Intent.FAQ_PAYMENT, 0.99, normalized="bayarnya gimana"), Intent.FAQ_PAYMENT, {}),
         ("no topic, nothing to follow", None,
          u(Intent.FALLBACK, 0.2, followup=True, validity_years=10), Intent.FALLBACK,
          {"validity_years": 10}),
@@ -144,6 +159,45 @@ def test_questions_and_statements(text: str, asks: bool, matcher: IntentMatcher)
 )  # fmt: skip
 def test_only_thanks(text: str, thanks: bool, matcher: IntentMatcher) -> None:
     assert dialogue.only_thanks(text, matcher.understand(text)) is thanks
+
+
+@pytest.mark.parametrize(
+    ("text", "after_answer", "closing"),
+    [("terima kasih ya", False, "thanks"), ("ok makasih bnyk kak", True, "thanks"),
+     ("oke siap", True, "ack"), ("sip kak", True, "ack"), ("noted, thanks", True, "thanks"),
+     ("oke siap", False, None), ("ok syaratnya apa", True, None),
+     ("makasih, tapi petugasnya kasar", True, None)],
+)  # fmt: skip
+def test_a_closing_is_told_from_a_new_start(
+    text: str, after_answer: bool, closing: str | None, matcher: IntentMatcher
+) -> None:
+    assert dialogue.closing(text, matcher.understand(text), after_answer=after_answer) == closing
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting_status", "asks"),
+    [("gatau nomornya dimana", True, True), ("lupa no permohonannya kak", False, True),
+     ("nomor permohonan itu apa ya", False, True), ("ga punya nomor permohonan", False, True),
+     ("where do i find the application number?", False, True),
+     ("i don't know my number", True, True),
+     ("nomornya dimana ya", False, False),  # no prompt waits, nothing says "application"
+     ("nomor permohonan 2345678901234567", True, False),  # an answer, not a question
+     ("apakah nomor 081299887766 resmi?", False, False),
+     ("kalo diwakilin keluarga bisa ga", True, False)],
+)  # fmt: skip
+def test_a_question_about_the_application_number(
+    text: str, expecting_status: bool, asks: bool, matcher: IntentMatcher
+) -> None:
+    understanding = matcher.understand(text)
+    assert (
+        dialogue.asks_for_the_number(text, understanding, expecting_status=expecting_status) is asks
+    )
+
+
+def test_a_bare_yes_or_no_in_the_word_lists_is_refused() -> None:
+    with pytest.raises(ValueError, match="quote it"):
+        dialogue._all_strings({"filler": ["ok", True]}, "dialogue_words.yaml")
+    assert "no" in dialogue._words().number and "yes" in dialogue._words().filler
 
 
 TICKET = OpenTicket("JKP-2026-000007", "complaint", 1000.0)

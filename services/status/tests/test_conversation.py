@@ -144,6 +144,23 @@ def test_cancel_and_give_up(registry, records) -> None:
     assert isinstance(read_turn("hmm", None, {"asks": 1}, expected=True, today=TODAY), Ask)
 
 
+def test_asked_where_the_number_is_says_where_and_keeps_waiting(registry, records) -> None:
+    """ "gatau nomornya dimana" is a question, not a failed answer: where to find the number,
+    the prompt still waiting, and it does not count towards giving up."""
+    step = read_turn("gatau nomornya dimana", None, {"asks": 2}, expected=True, today=TODAY)
+    assert step == Ask(None, None, asks=2, where_number=True)
+    reply = talk(registry, records, "gatau nomornya dimana", context={"asks": 1}, expected=True)
+    assert "tanda terima" in reply.text and "Kanim Jakarta Pusat" in reply.text
+    assert reply.expect is not None and reply.expect.service is Service.STATUS
+    english = talk(registry, records, "where do I find the application number?", lang="en")
+    assert "receipt" in english.text
+    # With the date given already, the question keeps it.
+    kept = read_turn(
+        "lupa no permohonannya", None, {"date_of_birth": "1990-05-12"}, expected=True, today=TODAY
+    )
+    assert kept == Ask(None, DOB, asks=0, where_number=True)
+
+
 def test_read_turn_steps() -> None:
     assert read_turn(f"{NUMBER} 12-05-1990", None, {}, expected=False, today=TODAY) == Query(
         NUMBER, DOB

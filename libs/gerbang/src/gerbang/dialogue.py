@@ -36,6 +36,9 @@ import yaml
 from gerbang.messages import Intent, Service, Understanding
 from gerbang.offices import Lang
 
+SHORT_FOLLOWUP_WORDS = 4
+"""A question of a new topic this short ("biayanya?", "trus bayarnya gmn") keeps the last
+topic's details that apply to it; a longer one says what it means by itself."""
 DETAIL_FIELDS: tuple[str, ...] = ("subtopic", "passport_kind", "validity_years", "age_group")
 """The fields of `Understanding` that narrow a topic; a follow-up carries them over."""
 
@@ -122,7 +125,25 @@ class _Words:
     question_phrases: tuple[tuple[str, ...], ...]
     thanks: frozenset[str]
     filler: frozenset[str]
+    acknowledgements: frozenset[str]
     ordinals: tuple[frozenset[str], ...]
+    number: frozenset[str]
+    number_of: frozenset[str]
+    not_knowing: frozenset[str]
+
+
+def _all_strings(node: Any, where: str) -> None:
+    """Every word a string: YAML reads a bare yes, no, on, off as true/false, which would
+    silently drop the word from its list."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _all_strings(value, f"{where}: {key}")
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, list):
+                _all_strings(item, where)
+            elif isinstance(item, bool) or not isinstance(item, str | int):
+                raise ValueError(f'{where}: {item!r} is not a word; quote it ("{item}")')
 
 
 @cache
@@ -130,12 +151,18 @@ def _words() -> _Words:
     raw = yaml.safe_load(
         resources.files("gerbang").joinpath("dialogue_words.yaml").read_text(encoding="utf-8")
     )
+    _all_strings(raw, "dialogue_words.yaml")
     return _Words(
         question_words=frozenset(raw["question_words"]),
         question_phrases=tuple(tuple(p.split()) for p in raw["question_phrases"]),
         thanks=frozenset(raw["thanks"]),
         filler=frozenset(raw["filler"]),
+        acknowledgements=frozenset(raw["acknowledgements"]),
         ordinals=tuple(frozenset(str(w) for w in words) for words in raw["ordinals"]),
+        number=frozenset(raw["application_number"]["number"]),
+        number_of=frozenset(raw["application_number"]["of"]),
+        not_knowing=frozenset(raw["application_number"]["unknown"])
+        | frozenset(raw["application_number"]["negation"]),
     )
 
 
@@ -174,6 +201,37 @@ def only_thanks(text: str, understanding: Understanding | None) -> bool:
     )
 
 
+def closing(text: str, understanding: Understanding | None, *, after_answer: bool) -> str | None:
+    """A message that only closes the exchange, worth a line rather than the menu again:
+    "thanks" ("makasih ya kak", "noted, thanks"), or, after an answer, "ack" ("oke siap",
+    "sip"); else None. Read on the text as written and on the normalised text."""
+    words = _words()
+    closing_words = words.thanks | words.acknowledgements | words.filler
+    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
+    if not any(tokens and all(t in closing_words for t in tokens) for tokens in readings):
+        return None
+    said = {t for tokens in readings for t in tokens}
+    if said & words.thanks:
+        return "thanks"
+    return "ack" if after_answer and said & words.acknowledgements else None
+
+
+def asks_for_the_number(
+    text: str, understanding: Understanding | None, *, expecting_status: bool
+) -> bool:
+    """A question about the application number itself, not the number: "gatau nomornya
+    dimana", "lupa no permohonannya", "where do I find the application number". It names
+    the number (with "permohonan"/"application", or bare while the status prompt waits) and
+    does not know it, has not got it, or asks; it carries no number."""
+    if _has_digits(text):
+        return False
+    words = _words()
+    tokens = set(_WORD.findall(text.lower())) | set(_tokens(text, understanding))
+    if not tokens & words.number or not (expecting_status or tokens & words.number_of):
+        return False
+    return bool(tokens & words.not_knowing) or asks_question(text, understanding)
+
+
 def details_of(understanding: Understanding) -> dict[str, Any]:
     """The details a message names (only those set)."""
     return {
@@ -195,7 +253,10 @@ def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[s
         merged.setdefault("subtopic", "minor")
     if intent is not Intent.FAQ_REQUIREMENTS and merged.get("subtopic") in _REQUIREMENT_SUBS:
         merged.pop("subtopic")
-    if intent is not Intent.FAQ_LOST_DAMAGED and merged.get("subtopic") in ("lost", "damaged"):
+    if intent not in (Intent.FAQ_LOST_DAMAGED, Intent.FAQ_FEES) and merged.get("subtopic") in (
+        "lost",
+        "damaged",
+    ):
         merged.pop("subtopic")
     return merged
 
@@ -227,7 +288,10 @@ def resolve_followup(
     - `followup` (elliptical: details, no topic), or a low-confidence reading that carries
       details → the last topic, details merged ("kalo yg 10 taun?" after the fees);
     - the same topic again → the details it does not name are carried over;
-    - anything else (a new topic: "trus bayarnya?") is left as it is.
+    - a short question of another topic that names no details of its own ("biayanya?"
+      after the lost passport, "trus bayarnya?") → that topic, with the details of the
+      last one that apply to it (the lost passport's fee first);
+    - anything else (a new topic with its own details) is left as it is.
     """
     if topic is None or topic.intent in _TOPICLESS:
         return understanding
@@ -245,6 +309,16 @@ def resolve_followup(
     if understanding.intent is topic.intent:
         carried = {k: v for k, v in topic.details.items() if k != "subtopic" or not details}
         return _with(understanding, topic.intent, _merged(carried, details, topic.intent))
+    if (
+        not details
+        and topic.details
+        and understanding.intent.value.startswith("faq:")
+        and understanding.intent not in _TOPICLESS
+        and 0 < len(_tokens("", understanding)) <= SHORT_FOLLOWUP_WORDS
+    ):
+        carried = _merged(topic.details, {}, understanding.intent)
+        if carried:
+            return _with(understanding, understanding.intent, carried)
     return understanding
 
 
@@ -374,8 +448,8 @@ def fits_expectation(
     if expecting is Service.STATUS:
         if understanding.application_numbers or understanding.dates or _has_digits(text):
             return True
-        if same:
-            return True
+        if same or asks_for_the_number(text, understanding, expecting_status=True):
+            return True  # "gatau nomornya dimana": the status service says where to look
         if other_topic:
             return False
         if asks_question(text, understanding):

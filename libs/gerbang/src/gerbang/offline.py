@@ -23,7 +23,7 @@ from typing import Any
 
 from gerbang import dialogue, subscriptions
 from gerbang.dialogue import DialogueSettings, LastTopic, OpenTicket
-from gerbang.faq.answers import menu_reply, non_text_reply, respond
+from gerbang.faq.answers import respond, router_replies
 from gerbang.messages import (
     Conversation,
     FeedbackAddendum,
@@ -167,6 +167,15 @@ class OfflineLine:
             conversation=DialogueView(state.topic, state.ticket, now, self.settings),
         )
         answered = route.understanding if route.understanding is not None else understanding
+        closing = (
+            dialogue.closing(
+                text or "",
+                understanding,
+                after_answer=dialogue.live_topic(state.topic, now, self.settings) is not None,
+            )
+            if route.intent is Intent.MENU
+            else None
+        )
         # --- what the router writes (Sessions.record_inbound) ---
         if understanding is not None:
             state.language = language
@@ -192,7 +201,7 @@ class OfflineLine:
                 messages_seen=state.messages_seen,
             ),
         )
-        published = self._answer(route, request, language)
+        published = self._answer(route, request, language, closing)
         result = TurnResult(
             text or "",
             route,
@@ -204,7 +213,9 @@ class OfflineLine:
             self._apply(reply, now)
         return result
 
-    def _answer(self, route: Route, request: ServiceRequest, language: Lang) -> list[Any]:
+    def _answer(
+        self, route: Route, request: ServiceRequest, language: Lang, closing: str | None
+    ) -> list[Any]:
         if route.service is Service.ROUTER:
             if route.intent is Intent.HANDOFF:
                 note = (
@@ -213,10 +224,12 @@ class OfflineLine:
                     else "(diteruskan ke petugas kantor: tidak disimulasikan offline)"
                 )
                 return [request.reply(TextContent(body=note), service=Service.ROUTER)]
-            contents = (
-                non_text_reply(self.registry, self.office, language)
-                if route.reply_to_media
-                else [menu_reply(self.registry, self.office, language)]
+            contents = router_replies(
+                self.registry,
+                self.office,
+                language,
+                media=route.reply_to_media,
+                closing=closing,
             )
             return [
                 request.reply(content, part=i, service=Service.ROUTER)

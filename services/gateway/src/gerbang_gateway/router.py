@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from gerbang import dialogue, metrics
 from gerbang.bus import Publish
 from gerbang.dialogue import DialogueSettings
-from gerbang.faq.answers import menu_reply, non_text_reply
+from gerbang.faq.answers import router_replies
 from gerbang.messages import (
     Conversation,
     InboundMessage,
+    Intent,
     Service,
     ServiceRequest,
     Topic,
@@ -173,10 +174,18 @@ class Router:
             if offer:
                 return [*notices, *offer]
         if route.service is Service.ROUTER:
-            contents = (
-                non_text_reply(self.registry, office, language)
-                if route.reply_to_media
-                else [menu_reply(self.registry, office, language)]
+            contents = router_replies(
+                self.registry,
+                office,
+                language,
+                media=route.reply_to_media,
+                closing=dialogue.closing(
+                    message.text or "",
+                    understanding,
+                    after_answer=dialogue.live_topic(session.topic, now, self.dialogue) is not None,
+                )
+                if route.intent is Intent.MENU
+                else None,
             )
             replies = [
                 request.reply(content, part=i, service=Service.ROUTER)

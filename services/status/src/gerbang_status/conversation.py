@@ -2,6 +2,7 @@
 
 Flow
     "cek status"                       → ask for application number and date of birth
+    "gatau nomornya dimana"            → where to find the number, and ask again
     number (and/or date) in one or two messages; the partial answer travels in the
                                          context the router hands back (`expect`)
     correct pair, this office          → stage + next step + "notify me" button
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gerbang import dialogue
 from gerbang.messages import (
     ApplicationRecord,
     Button,
@@ -79,6 +81,8 @@ class Ask:
     date_of_birth: dt.date | None
     asks: int
     invalid_date: bool = False
+    where_number: bool = False
+    """The applicant asked where to find the number ("gatau nomornya dimana"): say where."""
 
     @property
     def context(self) -> dict[str, Any]:
@@ -158,6 +162,9 @@ def read_turn(
     if application_no and date_of_birth:
         return Query(application_no, date_of_birth)
     progressed = found.application_no is not None or found.date_of_birth is not None
+    if not progressed and dialogue.asks_for_the_number(text, None, expecting_status=expected):
+        # A question, not a failed answer: it does not count towards giving up.
+        return Ask(application_no, date_of_birth, asks=asks, where_number=True)
     if expected and not progressed and not found.invalid_date and asks >= MAX_EMPTY_ASKS:
         return GiveUp()
     return Ask(
@@ -211,6 +218,8 @@ def _expect(context: dict[str, Any], ttl: int) -> Expectation:
 
 def ask_text(step: Ask, lang: Lang, office: Office, registry: OfficeRegistry) -> str:
     """The question for what is still missing."""
+    if step.where_number and not step.application_no:
+        return render_text(registry, office, "status.where_number", lang)
     if step.application_no and not step.date_of_birth:
         question = "status.ask_date"
     elif step.date_of_birth and not step.application_no:

@@ -83,6 +83,8 @@ def answer_topic(understanding: Understanding) -> str:
 def fee_variant(understanding: Understanding) -> str | None:
     """The lead line of the fee answer for the variant asked about (`fees.e_paspor_10`, …),
     or None when the question names no variant."""
+    if understanding.subtopic in ("lost", "damaged"):
+        return f"fees.{understanding.subtopic}"
     if understanding.age_group == "minor":
         return "fees.minor"
     kind, years = understanding.passport_kind, understanding.validity_years
@@ -192,6 +194,19 @@ def menu_reply(
     the message was not understood.
     """
     return build_menu(registry, office, lang, body=render(registry, office, body_topic, lang))
+
+
+def router_replies(
+    registry: OfficeRegistry, office: Office, lang: Lang, *, media: bool, closing: str | None
+) -> list[ReplyContent]:
+    """What the router answers itself: the 'text only' note for media, a line for a closing
+    (`closing`: "thanks" or "ack", see `gerbang.dialogue.closing`), else the menu."""
+    if media:
+        return non_text_reply(registry, office, lang)
+    if closing is not None:
+        text_id = {"thanks": "router.thanks", "ack": "router.ack"}[closing]
+        return text_replies(catalogue.render_text(registry, office, text_id, lang))
+    return [menu_reply(registry, office, lang)]
 
 
 def non_text_reply(registry: OfficeRegistry, office: Office, lang: Lang) -> list[ReplyContent]:

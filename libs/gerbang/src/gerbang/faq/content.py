@@ -70,6 +70,8 @@ FEE_VARIANT_TOPICS: tuple[str, ...] = (
     "fees.validity_10",
     "fees.validity_5",
     "fees.minor",
+    "fees.lost",
+    "fees.damaged",
 )
 
 TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS + FEE_VARIANT_TOPICS
