@@ -147,6 +147,36 @@ def test_decide(situation, msg, understanding, expecting, service, intent, expec
     assert route.context == (context if expected else None), situation
 
 
+@pytest.mark.parametrize(
+    ("text", "reading", "after_answer", "closing", "service"),
+    [
+        ("makasih ya kak", Intent.MENU, False, "thanks", Service.ROUTER),
+        ("terima kasih banyak", Intent.FEEDBACK_APPRECIATION, False, "thanks", Service.ROUTER),
+        ("oh gitu ya kak", Intent.FALLBACK, True, "ack", Service.ROUTER),
+        ("oke siap", Intent.MENU, False, None, Service.ROUTER),  # nothing answered: the menu
+        ("petugasnya ramah, makasih", Intent.FEEDBACK_APPRECIATION, True, None, Service.FEEDBACK),
+        ("ok syaratnya apa", Intent.FAQ_REQUIREMENTS, True, None, Service.FAQ),
+    ],
+)
+def test_a_closing_gets_a_line_and_no_record(
+    text: str, reading: Intent, after_answer: bool, closing: str | None, service: Service
+) -> None:
+    """Thanks alone is a courtesy, not an appreciation to record; "oke siap" after an answer
+    closes the exchange; a first "oke" still gets the menu."""
+    from gerbang.dialogue import DialogueSettings, LastTopic
+    from gerbang.routing import DialogueView
+
+    topic = LastTopic(Intent.FAQ_FEES, {}, 1000.0) if after_answer else None
+    route = decide(
+        message(text=text),
+        understood(reading).model_copy(update={"normalized": text}),
+        expecting=None,
+        context=None,
+        conversation=DialogueView(topic, None, 1010.0, DialogueSettings()),
+    )
+    assert (route.closing, route.service) == (closing, service)
+
+
 def test_reactions_are_ignored() -> None:
     route = decide(message(InboundKind.REACTION, None), None, expecting=None, context=None)
     assert route.ignore

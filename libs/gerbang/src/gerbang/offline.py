@@ -167,15 +167,6 @@ class OfflineLine:
             conversation=DialogueView(state.topic, state.ticket, now, self.settings),
         )
         answered = route.understanding if route.understanding is not None else understanding
-        closing = (
-            dialogue.closing(
-                text or "",
-                understanding,
-                after_answer=dialogue.live_topic(state.topic, now, self.settings) is not None,
-            )
-            if route.intent is Intent.MENU
-            else None
-        )
         # --- what the router writes (Sessions.record_inbound) ---
         if understanding is not None:
             state.language = language
@@ -201,7 +192,7 @@ class OfflineLine:
                 messages_seen=state.messages_seen,
             ),
         )
-        published = self._answer(route, request, language, closing)
+        published = self._answer(route, request, language)
         result = TurnResult(
             text or "",
             route,
@@ -213,9 +204,7 @@ class OfflineLine:
             self._apply(reply, now)
         return result
 
-    def _answer(
-        self, route: Route, request: ServiceRequest, language: Lang, closing: str | None
-    ) -> list[Any]:
+    def _answer(self, route: Route, request: ServiceRequest, language: Lang) -> list[Any]:
         if route.service is Service.ROUTER:
             if route.intent is Intent.HANDOFF:
                 note = (
@@ -229,7 +218,7 @@ class OfflineLine:
                 self.office,
                 language,
                 media=route.reply_to_media,
-                closing=closing,
+                closing=route.closing,
             )
             return [
                 request.reply(content, part=i, service=Service.ROUTER)

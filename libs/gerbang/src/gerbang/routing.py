@@ -13,7 +13,10 @@ Rules, in order:
    clearly asks something else leaves it and is routed as if nothing waited.
 5. A message that adds detail to the ticket just recorded goes to the feedback service to
    be appended (`gerbang.dialogue.adds_to_ticket`).
-6. Otherwise the understanding decides, read against the last topic: an elliptical
+6. Thanks alone, or an acknowledgement after an answer ("oke siap"), closes the exchange:
+   the router answers it with a line (`gerbang.dialogue.closing`), not the menu, and no
+   appreciation is recorded for a bare "makasih".
+7. Otherwise the understanding decides, read against the last topic: an elliptical
    follow-up becomes that topic with the details merged (`gerbang.dialogue.resolve_followup`).
    The menu is answered by the router itself.
 
@@ -32,6 +35,9 @@ from gerbang.messages import MENU_ROWS, InboundKind, InboundMessage, Intent, Ser
 MENU_BY_ROW = dict(MENU_ROWS)
 SWITCH_CONFIDENCE = 0.8
 """How sure the matcher must be before a message leaves a service that waits for an answer."""
+
+_CLOSABLE = frozenset({Intent.MENU, Intent.FALLBACK, Intent.FEEDBACK_APPRECIATION})
+"""Readings a closing may carry: only words of thanks or acknowledgement are checked after."""
 
 TEXT_KINDS = {InboundKind.TEXT, InboundKind.INTERACTIVE, InboundKind.BUTTON}
 
@@ -55,6 +61,9 @@ class Route:
     """The message adds detail to this ticket (routed to feedback with `append_to`)."""
     left_expectation: bool = False
     """A service waited for an answer and this message was not one."""
+    closing: str | None = None
+    """The message only closes the exchange ("thanks", "ack": `gerbang.dialogue.closing`):
+    the router answers it with a line, not the menu."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,18 @@ def decide(
         )
 
     topic = dialogue.live_topic(view.topic, view.now, settings)
+    if understanding.intent in _CLOSABLE:
+        after_answer = topic is not None or ticket is not None
+        closing = dialogue.closing(text, understanding, after_answer=after_answer)
+        if closing is not None:
+            return Route(
+                Intent.MENU,
+                Service.ROUTER,
+                understanding.confidence,
+                understanding=understanding,
+                left_expectation=left,
+                closing=closing,
+            )
     resolved = dialogue.resolve_followup(understanding, topic, settings)
     return Route(
         resolved.intent,

@@ -19,7 +19,6 @@ from gerbang.faq.answers import router_replies
 from gerbang.messages import (
     Conversation,
     InboundMessage,
-    Intent,
     Service,
     ServiceRequest,
     Topic,
@@ -179,13 +178,7 @@ class Router:
                 office,
                 language,
                 media=route.reply_to_media,
-                closing=dialogue.closing(
-                    message.text or "",
-                    understanding,
-                    after_answer=dialogue.live_topic(session.topic, now, self.dialogue) is not None,
-                )
-                if route.intent is Intent.MENU
-                else None,
+                closing=route.closing,
             )
             replies = [
                 request.reply(content, part=i, service=Service.ROUTER)
