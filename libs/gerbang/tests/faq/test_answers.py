@@ -15,7 +15,7 @@ from gerbang.faq.answers import (
     number_verdict,
     split_text,
 )
-from gerbang.faq.content import render
+from gerbang.faq.content import NATIONAL_WEBSITE, render
 from gerbang.messages import (
     MENU_ROWS,
     ButtonsContent,
@@ -138,6 +138,32 @@ def test_fallback_sends_the_menu_with_the_fallback_text(
     assert isinstance(reply, ListContent)
     assert reply.body.startswith("Mohon maaf, kami belum memahami pesan Anda.")
     assert reply == menu_reply(registry, jakpus, "id", body_topic="fallback")
+
+
+@pytest.mark.parametrize("intent", [Intent.FALLBACK, Intent.OUT_OF_DOMAIN])
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_visa_question_is_told_where_to_go_not_that_it_was_not_understood(
+    registry: OfficeRegistry, intent: Intent, lang: Lang
+) -> None:
+    """Visas and stay permits are immigration matters this line has no topic for: the menu,
+    with a body that says so and where to ask, in every office, within the limits."""
+    for office in registry:
+        (reply,) = compose(registry, office, understood(intent, lang, subtopic="visa_stay"))
+        assert isinstance(reply, ListContent)
+        assert reply.body == render(registry, office, "visa_stay", lang)
+        assert (office.website or NATIONAL_WEBSITE) in reply.body and "KITAS" in reply.body
+        assert_within_limits([reply])
+
+
+def test_the_words_of_a_visa_question_name_the_visa_subtopic() -> None:
+    from gerbang.understanding import IntentMatcher
+
+    matcher = IntentMatcher()
+    for text in ("min mau nanya visa ke jepang gmn ya", "saya WNA mau perpanjang KITAS"):
+        reading = matcher.understand(text)
+        assert (reading.intent, reading.subtopic) == (Intent.FALLBACK, "visa_stay"), text
+    asked = matcher.understand("paspor buat apply visa harus berlaku brp lama")
+    assert asked.intent is Intent.FAQ_REQUIREMENTS, "a passport question naming a visa stays"
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -39,6 +39,10 @@ _SUBTOPICS: Mapping[Intent, Mapping[str, str]] = {
         "name_mismatch": "requirements.name_mismatch",
     },
     Intent.FAQ_LOST_DAMAGED: {"lost": "lost", "damaged": "damaged"},
+    # Visas and stay permits: no topic of this line, but where to go instead of "not
+    # understood" (in the menu's body, as the fallback).
+    Intent.FALLBACK: {"visa_stay": "visa_stay"},
+    Intent.OUT_OF_DOMAIN: {"visa_stay": "visa_stay"},
 }
 
 # At most this many numbers are checked per message (one reply; a list of 20 numbers is
@@ -62,9 +66,9 @@ def answer_topic(understanding: Understanding) -> str:
     if intent is Intent.MENU:
         return "greeting"
     if intent is Intent.FALLBACK:
-        return "fallback"
+        return _SUBTOPICS[intent].get(understanding.subtopic or "", "fallback")
     if intent is Intent.OUT_OF_DOMAIN:
-        return "out_of_domain"
+        return _SUBTOPICS[intent].get(understanding.subtopic or "", "out_of_domain")
     if intent is Intent.FAQ_OFFICE_TOPIC:
         return understanding.office_topic or "fallback"
     if not intent.value.startswith("faq:"):
@@ -112,7 +116,7 @@ gets the menu, not two buttons at 1%."""
 def clarify_options(understanding: Understanding) -> list[Intent]:
     """The two likeliest topics to offer when the message was not understood well enough
     (`fallback` with alternatives), or [] when there are not two to offer."""
-    if understanding.intent is not Intent.FALLBACK:
+    if understanding.intent is not Intent.FALLBACK or understanding.subtopic == "visa_stay":
         return []
     options: list[Intent] = []
     for intent, probability in understanding.alternatives:

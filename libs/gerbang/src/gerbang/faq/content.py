@@ -55,6 +55,7 @@ SERVICE_TOPICS: tuple[str, ...] = (
     "non_text",
     "greeting",
     "out_of_domain",
+    "visa_stay",
     "clarify",
 )
 
