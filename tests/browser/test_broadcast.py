@@ -18,6 +18,7 @@ from deploy.local.stack import Stack
 from tests.browser.conftest import DESKTOP, PHONE, open_chat, screenshot
 from tests.browser.test_content import TIMEOUT_MS, _ask, _sign_in
 from tests.support.broadcast import announcement, produce
+from tests.support.ops import csrf, staff
 from tests.support.whatsapp import citizen, post, signed_text, wait_replies
 
 pytestmark = pytest.mark.e2e
@@ -90,21 +91,41 @@ def test_lead_starts_a_broadcast_and_sees_the_delivery_report(
         def cell(col: str) -> int:
             return int(page.inner_text(f'{row} td[data-col="{col}"]'))  # type: ignore[attr-defined]
 
+        # The report fills in by itself (the page follows the report's JSON; no reload).
         deadline = time.monotonic() + 60
         while not (cell("targeted") >= 3 and cell("read") == cell("targeted")):
             assert time.monotonic() < deadline, page.inner_text(row)  # type: ignore[attr-defined]
             time.sleep(1)
-            page.reload()  # type: ignore[attr-defined]
         assert cell("sent") == cell("delivered") == cell("targeted") and cell("failed") == 0
+        assert cell("withheld") == 0
         assert "jakpus.lead" in page.inner_text(row)  # type: ignore[attr-defined]
+        assert "selesai diantre" in page.inner_text(row)  # type: ignore[attr-defined]
+        assert page.locator(f"{row} [data-cancel]").count() == 0  # type: ignore[attr-defined]
         _keep(screenshot(page, "broadcast-report-jakpus"))
+
+        # Stopping: an agent may not (refused, audited); a finished broadcast stays finished.
+        agent = staff(stack, "jakpus.agent")
+        stop = f"/ops/o/jakpus/broadcasts/{broadcast_id}/cancel"
+        refused = agent.post(stop, data={"csrf": csrf(agent, "/ops/o/jakpus/broadcasts")})
+        assert refused.status_code == 403 and "Hanya kepala kantor" in refused.text
+        lead = staff(stack, "jakpus.lead")
+        late = lead.post(stop, data={"csrf": csrf(lead, "/ops/o/jakpus/broadcasts")})
+        assert late.status_code == 303
+        assert "selesai diantre" in lead.get("/ops/o/jakpus/broadcasts").text
+        other = staff(stack, "bogor.lead")  # another office's broadcast: as if missing
+        missing = other.post(
+            f"/ops/o/bogor/broadcasts/{broadcast_id}/cancel",
+            data={"csrf": csrf(other, "/ops/o/bogor/broadcasts")},
+        )
+        assert missing.status_code == 404
 
         # The citizen's chat shows the announcement (the approved template).
         chat.locator(".msg.office", has_text=marker).wait_for(timeout=TIMEOUT_MS)  # type: ignore
         _keep(screenshot(chat, "broadcast-citizen-chat"))
         # The start is audited with who started it.
         page.goto(f"{stack.api_url}/ops/o/jakpus/audit")  # type: ignore[attr-defined]
-        assert "broadcast.start" in page.content()  # type: ignore[attr-defined]
+        audit = page.content()  # type: ignore[attr-defined]
+        assert "broadcast.start" in audit and "broadcast.cancel" in audit
     finally:
         produce(stack, [announcement("jakpus", "", "", number=2)])  # withdrawn
         httpx.put(f"{stack.graph_url}/__webhooks", json=config, timeout=10).raise_for_status()

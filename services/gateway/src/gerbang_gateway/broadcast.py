@@ -13,6 +13,10 @@ mid-way resumes from it and may produce the last few again, which the sender's
 exactly-once claims drop. The sender also skips a broadcast send to a citizen who opted out
 after it was produced.
 
+An office lead may stop a running broadcast (`BroadcastStore.cancel`, audited): the
+broadcaster produces no more (it checks before each batch), and the sender holds back the
+sends already queued (`unsubscribed_gate`); a send already made to Meta cannot be taken back.
+
 The report comes from Meta's status webhooks: each send carries its key as
 `biz_opaque_callback_data`; the webhook API keeps each citizen's furthest status (sent <
 delivered < read; failed) and counts them (`record_statuses`).
@@ -22,6 +26,8 @@ Redis (prefixed like every gateway key):
                                        started_by, started_at, state, targeted, cursor, finished_at
     gerbang:broadcast:<id>:audience    list of wa_ids, frozen at the start (in order)
     gerbang:broadcast:<id>:skipped     set of wa_ids that had opted out when their turn came
+    gerbang:broadcast:<id>:withheld    set of wa_ids whose send was held back: the broadcast
+                                       was stopped (`cancel`) before the sender got to it
     gerbang:broadcast:<id>:status      hash wa_id → furthest status reported by Meta
     gerbang:broadcast:<id>:report      hash status → citizens whose furthest status it is
     gerbang:broadcast:<id>:lease       the broadcaster running it (expires if it dies)
@@ -78,6 +84,19 @@ if old and rank[old] then redis.call('HINCRBY', KEYS[3], old, -1) end
 return 1
 """
 
+# End a running broadcast, once: KEYS: its hash, the running set; ARGV: the new state (done or
+# cancelled), the time, who (cancelled only), the id. A broadcast already ended stays as it is
+# (a stop just after the last batch does not turn "done" into "cancelled", nor the reverse).
+_END_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'finished_at', ARGV[2])
+if ARGV[1] == 'cancelled' then
+  redis.call('HSET', KEYS[1], 'cancelled_by', ARGV[3], 'cancelled_at', ARGV[2])
+end
+redis.call('SREM', KEYS[2], ARGV[4])
+return 1
+"""
+
 _RENEW_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -118,6 +137,9 @@ class Report:
     delivered: int
     read: int
     failed: int
+    withheld: int = 0
+    cancelled_by: str = ""
+    cancelled_at: float = 0.0
 
     @property
     def queued(self) -> int:
@@ -133,6 +155,7 @@ class BroadcastStore:
         self.prefix = prefix
         self._status = redis.register_script(_STATUS_SCRIPT)
         self._renew = redis.register_script(_RENEW_SCRIPT)
+        self._end = redis.register_script(_END_SCRIPT)
 
     def _key(self, broadcast_id: str, part: str = "") -> str:
         return f"{self.prefix}gerbang:broadcast:{broadcast_id}" + (f":{part}" if part else "")
@@ -184,7 +207,8 @@ class BroadcastStore:
             pipe.hgetall(self._key(broadcast_id))
             pipe.scard(self._key(broadcast_id, "skipped"))
             pipe.hgetall(self._key(broadcast_id, "report"))
-            raw, skipped, counts = await pipe.execute()
+            pipe.scard(self._key(broadcast_id, "withheld"))
+            raw, skipped, counts, withheld = await pipe.execute()
         if not raw:
             return None
         count = {name: int(counts.get(name) or 0) for name in ("sent", "delivered", "read")}
@@ -204,6 +228,9 @@ class BroadcastStore:
             delivered=count["delivered"] + count["read"],
             read=count["read"],
             failed=int(counts.get("failed") or 0),
+            withheld=int(withheld),
+            cancelled_by=raw.get("cancelled_by", ""),
+            cancelled_at=float(raw.get("cancelled_at") or 0),
         )
 
     async def record_statuses(self, events: Sequence[DeliveryEvent]) -> None:
@@ -229,6 +256,22 @@ class BroadcastStore:
     async def skip(self, broadcast_id: str, wa_id: str) -> None:
         """The citizen had opted out when their turn came."""
         await self.redis.sadd(self._key(broadcast_id, "skipped"), wa_id)
+
+    async def cancel(self, broadcast_id: str, by: str) -> bool:
+        """Stop a running broadcast (False: it had already ended, or there is none)."""
+        return await self._end_as(broadcast_id, "cancelled", by)
+
+    async def state(self, broadcast_id: str) -> str:
+        """running, done, cancelled ("" for no such broadcast)."""
+        return str(await self.redis.hget(self._key(broadcast_id), "state") or "")
+
+    async def withhold(self, broadcast_id: str, wa_id: str) -> None:
+        """A queued send not made: the broadcast was stopped first."""
+        await self.redis.sadd(self._key(broadcast_id, "withheld"), wa_id)
+
+    async def _end_as(self, broadcast_id: str, state: str, by: str = "") -> bool:
+        keys = [self._key(broadcast_id), self._running_key]
+        return bool(await self._end(keys=keys, args=[state, repr(time.time()), by, broadcast_id]))
 
     # --- the broadcaster's bookkeeping ---
 
@@ -276,12 +319,7 @@ class BroadcastStore:
 
     async def finish(self, broadcast_id: str) -> None:
         """Every citizen of the audience is produced (or skipped)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self._key(broadcast_id), mapping={"state": "done", "finished_at": repr(time.time())}
-            )
-            pipe.srem(self._running_key, broadcast_id)
-            await pipe.execute()
+        await self._end_as(broadcast_id, "done")
 
 
 class Broadcaster:
@@ -368,6 +406,9 @@ class Broadcaster:
         pace = self.pace(office.code)
         renewed = time.monotonic()
         while cursor < targeted:
+            if await self.store.state(broadcast_id) != "running":  # stopped in /ops
+                log.info("broadcast stopped", extra={"broadcast": broadcast_id, "at": cursor})
+                return
             for wa_id in await self.store.audience(broadcast_id, cursor, BATCH):
                 if time.monotonic() - renewed > LEASE_S / 3:
                     if not await self.store.renew(broadcast_id, self.owner):
@@ -401,11 +442,15 @@ class Broadcaster:
 def unsubscribed_gate(
     subscriptions: SubscriptionStore, store: BroadcastStore
 ) -> Callable[[OutboundReply], Awaitable[bool]]:
-    """The sender's check before a broadcast send: still subscribed? (else recorded as skipped)."""
+    """The sender's check before a broadcast send: the broadcast not stopped (else recorded
+    as withheld) and the citizen still subscribed (else recorded as skipped)?"""
 
     async def still_subscribed(reply: OutboundReply) -> bool:
         if reply.broadcast is None:
             return True
+        if await store.state(reply.broadcast) == "cancelled":
+            await store.withhold(reply.broadcast, reply.wa_id)
+            return False
         if await subscriptions.language(reply.office, reply.wa_id) is not None:
             return True
         await store.skip(reply.broadcast, reply.wa_id)

@@ -139,7 +139,7 @@ class Sender:
             and self.still_subscribed is not None
             and not await self.still_subscribed(reply)
         ):
-            log.info("broadcast send skipped: the citizen opted out")
+            log.info("broadcast send held back: the citizen opted out, or the broadcast stopped")
             return []
         call = await self._acquire(reply)
         if call is None:

@@ -5,10 +5,12 @@ Routes:
     GET  /ops/o/{office}/broadcasts          subscribers, the live announcement, every
                                              broadcast with its report (newest first)
     POST /ops/o/{office}/broadcasts          start one (office lead or national staff)
-    GET  /ops/o/{office}/broadcasts/{id}.json  one report (for live updates and tests)
+    POST /ops/o/{office}/broadcasts/{id}/cancel  stop a running one (the same roles)
+    GET  /ops/o/{office}/broadcasts/{id}.json  one report (the page's live updates, tests)
 
-Office-scoped: a broadcast is listed and reported only on its own office's page (another
-office's id answers 404). Starting, and a refused start, are audited (`broadcast.start`).
+Office-scoped: a broadcast is listed, reported and stopped only on its own office's page
+(another office's id answers 404). Starting and stopping, and a refused attempt, are audited
+(`broadcast.start`, `broadcast.cancel`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 LEAD_ONLY = (
     "Hanya kepala kantor atau staf nasional yang dapat memulai siaran. / Only the office lead "
     "or national staff start a broadcast."
+)
+LEAD_ONLY_STOP = (
+    "Hanya kepala kantor atau staf nasional yang dapat menghentikan siaran. / Only the office "
+    "lead or national staff stop a broadcast."
 )
 NO_NOTICE = (
     "Tidak ada pengumuman yang berlaku sekarang: terbitkan pengumuman dulu di Konten. / No "
@@ -67,7 +73,9 @@ def build_broadcast_router() -> APIRouter:
     router = APIRouter()
 
     @router.get("/ops/o/{office}/broadcasts", response_class=HTMLResponse)
-    async def broadcasts(request: Request, office: str, started: str = "") -> Response:
+    async def broadcasts(
+        request: Request, office: str, started: str = "", cancelled: str = ""
+    ) -> Response:
         pages = _pages()
         viewer, _ = await pages._office_page(request, office)
         if office == ALL_OFFICES:
@@ -85,6 +93,7 @@ def build_broadcast_router() -> APIRouter:
             reports=reports,
             wib=_wib,
             started=started if _ID.match(started) else "",
+            cancelled=cancelled if _ID.match(cancelled) else "",
         )
 
     @router.post("/ops/o/{office}/broadcasts")
@@ -115,6 +124,37 @@ def build_broadcast_router() -> APIRouter:
         )  # fmt: skip
         return RedirectResponse(
             f"/ops/o/{office}/broadcasts?started={broadcast_id}", status_code=303
+        )
+
+    @router.post("/ops/o/{office}/broadcasts/{broadcast_id}/cancel")
+    async def cancel(
+        request: Request,
+        office: str,
+        broadcast_id: str,
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        pages = _pages()
+        viewer, _ = await pages._office_page(request, office, csrf)
+        store = _store(request)
+        found = await store.report(broadcast_id) if _ID.match(broadcast_id) else None
+        if found is None or found.office != office:  # another office's: as if missing
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        ops = pages._ops(request)
+        if not viewer.lead:
+            await ops.audit.record(
+                action_for(viewer, "broadcast.cancel", target_office=office,
+                           target=broadcast_id, outcome="refused", detail="not a lead")
+            )  # fmt: skip
+            raise ContentRefused(LEAD_ONLY_STOP, status=403)
+        stopped = await store.cancel(broadcast_id, viewer.username)
+        await ops.audit.record(
+            action_for(viewer, "broadcast.cancel", target_office=office, target=broadcast_id,
+                       outcome="ok" if stopped else "refused",
+                       detail=f"{found.queued} of {found.targeted} queued" if stopped
+                       else f"already {found.state}")
+        )  # fmt: skip
+        return RedirectResponse(
+            f"/ops/o/{office}/broadcasts?cancelled={broadcast_id}", status_code=303
         )
 
     @router.get("/ops/o/{office}/broadcasts/{broadcast_id}.json")

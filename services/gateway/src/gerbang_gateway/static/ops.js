@@ -98,4 +98,44 @@
       inbox.querySelector('[data-empty="inbox"]').hidden = items.length > 0;
     });
   }
+
+  // A form that asks before it goes (stopping a broadcast).
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+
+  // Broadcast reports: a running broadcast's counts follow its JSON twin until it ends.
+  var COUNTS = ["targeted", "queued", "skipped", "withheld", "sent", "delivered", "read",
+    "failed"];
+  // After it ends, Meta's statuses still come in for a while: a minute more.
+  document.querySelectorAll('tr[data-broadcast][data-state="running"]').forEach(function (row) {
+    var after = 30;
+    function tick() {
+      fetch(row.getAttribute("data-live"),
+        { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          COUNTS.forEach(function (col) {
+            var cell = row.querySelector('td[data-col="' + col + '"]');
+            if (cell) { cell.textContent = String(data[col]); }
+          });
+          var live = data.state === "running" || (after -= 1) > 0;
+          if (data.state !== "running") {
+            row.setAttribute("data-state", data.state);
+            var tag = row.querySelector('[data-col="state"]');
+            tag.textContent = data.state === "done" ? "selesai diantre" : "dihentikan";
+            tag.className = data.state === "done" ? "tag ok" : "tag";
+            var stop = row.querySelector("form[data-confirm]");
+            if (stop) { stop.remove(); }
+          }
+          return live;
+        })
+        .then(function (again) { if (again !== false) { setTimeout(tick, 2000); } },
+              function () { setTimeout(tick, 2000); });
+    }
+    setTimeout(tick, 2000);
+  });
 })();
