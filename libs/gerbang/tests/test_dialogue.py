@@ -398,3 +398,18 @@ def test_a_ticket_detail_is_appended_and_told(registry: OfficeRegistry) -> None:
     clock[0] += SETTINGS.ticket_s + 1  # past the window: a detail is no longer appended
     third = line.send("oh iya, loket 3 juga sama")
     assert not third.addenda
+
+
+@pytest.mark.parametrize(
+    ("text", "remembered", "language"),
+    [("10 years?", "en", "en"), ("and for kids?", "en", "en"), ("ok", "en", "en"),
+     ("yg 10 tahun", "en", "id"), ("biayanya?", "id", "id"), ("how much is it", "id", "en"),
+     ("visa jepang", "en", "id")],
+)  # fmt: skip
+def test_a_short_follow_up_keeps_the_conversation_language(
+    text: str, remembered: str, language: str, matcher: IntentMatcher
+) -> None:
+    """An English conversation's "10 years?" is answered in English; a message in the other
+    language with words of its own switches."""
+    understood = matcher.understand(text)
+    assert dialogue.conversation_language(understood, remembered) == language  # type: ignore[arg-type]
