@@ -177,6 +177,26 @@ def test_a_closing_gets_a_line_and_no_record(
     assert (route.closing, route.service) == (closing, service)
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "service"),
+    [("kak mau tanya dong", Intent.MENU, Service.ROUTER),
+     ("permisi, boleh nanya soal paspor?", Intent.MENU, Service.ROUTER),
+     ("can I ask something", Intent.MENU, Service.ROUTER),
+     ("mau tanya jam buka", Intent.FALLBACK, Service.FAQ),
+     ("asdfgh", Intent.FALLBACK, Service.FAQ)],
+)  # fmt: skip
+def test_a_preamble_gets_the_welcome_not_we_did_not_understand(
+    text: str, intent: Intent, service: Service
+) -> None:
+    route = decide(
+        message(text=text),
+        understood(Intent.FALLBACK).model_copy(update={"normalized": text.lower()}),
+        expecting=None,
+        context=None,
+    )
+    assert (route.intent, route.service) == (intent, service)
+
+
 def test_reactions_are_ignored() -> None:
     route = decide(message(InboundKind.REACTION, None), None, expecting=None, context=None)
     assert route.ignore

@@ -127,6 +127,7 @@ class _Words:
     filler: frozenset[str]
     acknowledgements: frozenset[str]
     ordinals: tuple[frozenset[str], ...]
+    preamble: frozenset[str]
     number: frozenset[str]
     number_of: frozenset[str]
     not_knowing: frozenset[str]
@@ -159,6 +160,7 @@ def _words() -> _Words:
         filler=frozenset(raw["filler"]),
         acknowledgements=frozenset(raw["acknowledgements"]),
         ordinals=tuple(frozenset(str(w) for w in words) for words in raw["ordinals"]),
+        preamble=frozenset(raw["preamble"]),
         number=frozenset(raw["application_number"]["number"]),
         number_of=frozenset(raw["application_number"]["of"]),
         not_knowing=frozenset(raw["application_number"]["unknown"])
@@ -214,6 +216,19 @@ def closing(text: str, understanding: Understanding | None, *, after_answer: boo
     if said & words.thanks:
         return "thanks"
     return "ack" if after_answer and said & words.acknowledgements else None
+
+
+def only_preamble(text: str, understanding: Understanding | None) -> bool:
+    """"kak mau tanya dong", "boleh nanya soal paspor?": about to ask, nothing asked yet."""
+    words = _words()
+    allowed = words.preamble | words.filler | words.thanks
+    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
+    return any(
+        tokens
+        and all(t in allowed for t in tokens)
+        and any(t in words.preamble and t not in words.filler for t in tokens)
+        for tokens in readings
+    )
 
 
 def asks_for_the_number(

@@ -13,9 +13,10 @@ Rules, in order:
    clearly asks something else leaves it and is routed as if nothing waited.
 5. A message that adds detail to the ticket just recorded goes to the feedback service to
    be appended (`gerbang.dialogue.adds_to_ticket`).
-6. Thanks alone, or an acknowledgement after an answer ("oke siap"), closes the exchange:
-   the router answers it with a line (`gerbang.dialogue.closing`), not the menu, and no
-   appreciation is recorded for a bare "makasih".
+6. A preamble alone ("kak mau tanya dong") gets the welcome and the menu, not "we did not
+   understand". Thanks alone, or an acknowledgement after an answer ("oke siap"), closes
+   the exchange: the router answers it with a line (`gerbang.dialogue.closing`), not the
+   menu, and no appreciation is recorded for a bare "makasih".
 7. Otherwise the understanding decides, read against the last topic: an elliptical
    follow-up becomes that topic with the details merged (`gerbang.dialogue.resolve_followup`).
    The menu is answered by the router itself.
@@ -165,6 +166,15 @@ def decide(
         )
 
     topic = dialogue.live_topic(view.topic, view.now, settings)
+    if understanding.intent is Intent.FALLBACK and dialogue.only_preamble(text, understanding):
+        # "kak mau tanya dong": the welcome and the menu, not "we did not understand".
+        return Route(
+            Intent.MENU,
+            Service.ROUTER,
+            understanding.confidence,
+            understanding=understanding,
+            left_expectation=left,
+        )
     if understanding.intent in _CLOSABLE:
         after_answer = topic is not None or ticket is not None
         closing = dialogue.closing(text, understanding, after_answer=after_answer)
