@@ -219,7 +219,7 @@ def closing(text: str, understanding: Understanding | None, *, after_answer: boo
 
 
 def only_preamble(text: str, understanding: Understanding | None) -> bool:
-    """"kak mau tanya dong", "boleh nanya soal paspor?": about to ask, nothing asked yet."""
+    """ "kak mau tanya dong", "boleh nanya soal paspor?": about to ask, nothing asked yet."""
     words = _words()
     allowed = words.preamble | words.filler | words.thanks
     readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
