@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from gerbang.messages import ButtonsContent, Service, Stage, TextContent
+from gerbang.messages import ButtonsContent, Intent, Service, Stage, TextContent, Understanding
 from gerbang.offices import OfficeRegistry
 from gerbang_status.conversation import (
     OPTIN_PREFIX,
@@ -159,6 +159,36 @@ def test_asked_where_the_number_is_says_where_and_keeps_waiting(registry, record
         "lupa no permohonannya", None, {"date_of_birth": "1990-05-12"}, expected=True, today=TODAY
     )
     assert kept == Ask(None, DOB, asks=0, where_number=True)
+
+
+def test_the_invitation_to_be_notified_expects_a_typed_answer(registry, records) -> None:
+    """ "Ingin dikabari …? Tekan Kabari saya" asks a question: "ya" typed is the tap, "gak
+    usah" a polite no, and the router keeps only those (and numbers) for the status service."""
+    from gerbang import dialogue
+
+    found = talk(registry, records, f"{NUMBER} 12-05-1990")
+    assert found.offer_optin == NUMBER
+    assert found.expect is not None and found.expect.context == {"optin": NUMBER}
+    context = found.expect.context
+    assert read_turn("iya mau", None, context, expected=True, today=TODAY) == OptIn(NUMBER)
+    assert read_turn("ok kak", None, context, expected=True, today=TODAY) == OptIn(NUMBER)
+    declined = talk(registry, records, "gak usah", context=context, expected=True)
+    assert "tidak akan mengirim kabar" in declined.text and declined.expect is None
+    # Not expected (the invitation expired): "ya" is no opt-in.
+    assert not isinstance(read_turn("ya", None, context, expected=False, today=TODAY), OptIn)
+    answers = [("ya", True), ("gak usah", True), ("ok", True), ("makasih", False),
+               ("jam buka kantor?", False), ("1234567890123 12-05-1990", True)]  # fmt: skip
+    for text, fits in answers:
+        assert (
+            dialogue.fits_expectation(
+                Service.STATUS,
+                context,
+                text,
+                Understanding(intent=Intent.MENU, confidence=0.9),
+                dialogue.DialogueSettings(),
+            )
+            is fits
+        ), text
 
 
 def test_read_turn_steps() -> None:

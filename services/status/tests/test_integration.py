@@ -342,6 +342,26 @@ async def test_bulk_upload_reports_each_row(status_settings, registry, redis3) -
     ]
 
 
+async def test_a_typed_yes_to_the_invitation_opts_in_as_the_tap_does(
+    status_settings, registry, redis3, citizen
+) -> None:
+    """After a found status, "iya mau" typed (the router hands it back with the invitation's
+    context) switches notifications on; typed without a lookup it does nothing."""
+    number = "1000000000007"
+    async with running_worker(status_settings, registry, redis3), \
+            api_client(status_settings, registry) as client:  # fmt: skip
+        await create(client, "jakpus", number, stage="paid")
+        applicant = citizen("jakpus")
+        found = await applicant.last_reply(f"{number} 12-05-1990")
+        assert found.expect is not None and found.expect.context == {"optin": number}
+        applicant.context, applicant.expected = dict(found.expect.context), True
+        confirmed = await applicant.say("iya mau")
+        assert number in confirmed and "kabar" in confirmed.lower()
+        stranger = citizen("jakpus")  # the same words, no invitation: nothing switched on
+        stranger.context, stranger.expected = {"optin": number}, True
+        assert "cek status" in await stranger.say("iya mau")
+
+
 async def test_opted_in_applicant_gets_one_notification_per_stage_change(
     status_settings, registry, redis3, citizen, outbound
 ) -> None:

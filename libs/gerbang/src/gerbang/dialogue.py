@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from gerbang.handoff import is_no, is_yes
 from gerbang.messages import Intent, Service, Understanding
 from gerbang.offices import Lang
 
@@ -46,6 +47,8 @@ CLARIFY_KEY = "clarify"
 """Expectation context key of the clarify question: the offered intents, in order."""
 OFFER_KEY = "offer"
 """Expectation context key of the feedback kinds offered as buttons (value: the hinted kind)."""
+STATUS_OPTIN_KEY = "optin"
+"""Expectation context key of the status service's invitation to be notified."""
 APPEND_KEY = "append_to"
 """Request context key: this message adds detail to that ticket."""
 
@@ -454,6 +457,10 @@ def fits_expectation(
         # handoff step before routing; anything else is a message of its own.
         return False
     intent = understanding.intent
+    if expecting is Service.STATUS and (context or {}).get(STATUS_OPTIN_KEY):
+        # The invitation to be notified after a found status: "ya" / "gak usah" answer it,
+        # a number starts another lookup; anything else ("makasih") is not trapped.
+        return is_yes(text) or is_no(text) or _has_digits(text)
     if intent in (Intent.MENU, Intent.HANDOFF) and not understanding.cancel:
         return False
     if understanding.cancel:

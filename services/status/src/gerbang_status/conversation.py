@@ -9,7 +9,8 @@ Flow
     correct pair, another office       → that office's name, service and WhatsApp number only
     unknown number or wrong birth date → one neutral answer, identical in both cases
     locked (too many failures)         → polite "try again after HH:MM"
-    tap on `status|optin|<no>`         → notifications switched on (if a lookup offered it)
+    tap on `status|optin|<no>`, or     → notifications switched on (if a lookup offered it)
+      "ya" typed after the invitation    ("gak usah": acknowledged, nothing switched on)
 
 The answer to another office's application needs the correct date of birth too: otherwise
 the pointer would tell a stranger that a number exists, and where.
@@ -30,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from gerbang import dialogue
+from gerbang.handoff import is_no, is_yes
 from gerbang.messages import (
     ApplicationRecord,
     Button,
@@ -48,6 +50,9 @@ from gerbang_status.stages import FINAL_STAGES, describe
 
 OPTIN_PREFIX = "status|optin|"
 """Reply-button id prefix of the opt-in; the router routes `status|…` taps to this service."""
+
+OPTIN_KEY = dialogue.STATUS_OPTIN_KEY
+"""Expectation context key after a found status: the application the invitation is for."""
 
 EXPECT_TTL_SECONDS = 600
 MAX_EMPTY_ASKS = 2
@@ -116,11 +121,16 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Decline:
+    """The applicant answered the invitation to be notified with a no ("gak usah")."""
+
+
+@dataclass(frozen=True)
 class GiveUp:
     """Several messages without a number or a date: stop waiting, explain how to restart."""
 
 
-Step = Ask | Query | OptIn | Cancel | GiveUp
+Step = Ask | Query | OptIn | Decline | Cancel | GiveUp
 
 
 def _context_date(value: Any) -> dt.date | None:
@@ -147,6 +157,11 @@ def read_turn(
         if number:
             return OptIn(number)
     text = text or ""
+    invited = fmt.normalize(str(context.get(OPTIN_KEY, ""))) if expected else None
+    if invited and is_yes(text):
+        return OptIn(invited)
+    if invited and is_no(text):
+        return Decline()
     short_words_only = len(text) <= 40 and not any(c.isdigit() for c in text)
     if short_words_only and set(_WORDS.findall(text.lower())) & _CANCEL_WORDS:
         return Cancel()
@@ -274,7 +289,9 @@ def found_reply(
             )
         ],
     )
-    return Reply([content], outcome=Outcome.FOUND, offer_optin=record.application_no)
+    # The invitation asks a question: "ya" / "gak usah" typed answer it as the button does.
+    expect = _expect({OPTIN_KEY: record.application_no}, EXPECT_TTL_SECONDS)
+    return Reply([content], expect, outcome=Outcome.FOUND, offer_optin=record.application_no)
 
 
 def respond(
@@ -296,6 +313,10 @@ def respond(
         )
     if isinstance(step, Cancel):
         return Reply([TextContent(body=render_text(registry, office, "status.cancelled", lang))])
+    if isinstance(step, Decline):
+        return Reply(
+            [TextContent(body=render_text(registry, office, "status.optin_declined", lang))]
+        )
     if isinstance(step, GiveUp):
         return Reply([TextContent(body=render_text(registry, office, "status.give_up", lang))])
     if isinstance(step, OptIn):
