@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 import yaml
@@ -62,10 +62,20 @@ class _Words:
     subject: frozenset[str]
     filler: frozenset[str]
 
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word a request may be made of (besides fillers)."""
+        return self.stop | self.start | self.negation | self.subject
+
+
+_REPEATED = re.compile(r"(.)\1+")
+_NOT = re.compile(r"n['’]t\b")
+_WORD = re.compile(r"[a-z]+")
+
 
 def _squeeze(word: str) -> str:
     """Repeated letters folded: "stoppp" → "stop", "langganan" → "langanan" (both sides)."""
-    return re.sub(r"(.)\1+", r"\1", word)
+    return _REPEATED.sub(r"\1", word)
 
 
 @cache
@@ -89,11 +99,11 @@ def _words() -> _Words:
 
 def _tokens(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.lower())
-    folded = re.sub(r"n['’]t\b", " not", folded)  # "don't" → "do not"
+    folded = _NOT.sub(" not", folded)  # "don't" → "do not"
     folded = folded.replace("opt-out", "optout").replace("opt out", "optout")
     folded = folded.replace("opt-in", "optin").replace("opt in", "optin")
     folded = folded.replace("un-subscribe", "unsubscribe").replace("un subscribe", "unsubscribe")
-    return [_squeeze(w) for w in re.findall(r"[a-z]+", folded)]
+    return [_squeeze(w) for w in _WORD.findall(folded)]
 
 
 def _within_one_edit(a: str, b: str) -> bool:
@@ -138,11 +148,13 @@ def subscription_request(text: str) -> Request | None:
     tokens = [t for t in _tokens(text) if t not in words.filler or t in words.negation]
     if not tokens or len(tokens) > MAX_WORDS:
         return None
-    vocabulary = words.stop | words.start | words.negation | words.subject
-    known = [_canonical(t, vocabulary) for t in tokens]
-    if any(word is None for word in known):
-        return None
-    seen = {w for w in known if w is not None}
+    vocabulary = words.vocabulary
+    seen: set[str] = set()
+    for token in tokens:  # the first word outside the vocabulary settles it
+        word = _canonical(token, vocabulary)
+        if word is None:
+            return None
+        seen.add(word)
     if seen & words.stop:
         return Request.STOP
     # "no" words name an opt-out only together with what is refused: a bare "tidak" answers

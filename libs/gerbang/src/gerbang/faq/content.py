@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 from collections.abc import Mapping
+from functools import lru_cache
 
 # The module, not its names: gerbang.texts imports this module (looked up when called).
 from gerbang import texts as catalogue
@@ -158,6 +159,13 @@ def answer_for(registry: OfficeRegistry, office: Office, topic: str) -> FaqAnswe
 
 def placeholders_in(text: str) -> set[str]:
     """Names of the `{placeholders}` a text uses. Format specs and attribute access are refused."""
+    return set(_placeholders(text))
+
+
+@lru_cache(maxsize=4096)
+def _placeholders(text: str) -> frozenset[str]:
+    # Every answer rendered asks this of its template: the same few hundred texts, parsed
+    # once each (a refused text raises every time: exceptions are not cached).
     names: set[str] = set()
     try:
         parsed = list(string.Formatter().parse(text))
@@ -171,7 +179,7 @@ def placeholders_in(text: str) -> set[str]:
                 f"placeholder {{{name}}} must be a plain name like {{short_name}}"
             )
         names.add(name)
-    return names
+    return frozenset(names)
 
 
 # Placeholders every answer may use besides the office's: `{verified_on}`, the day its facts
