@@ -35,6 +35,7 @@ from gerbang.messages import DeliveryEvent, DeliveryStatus, Topic, UnroutedPaylo
 from gerbang.offices import OfficeRegistry, load_registry, office_secret
 from gerbang.profiling import write_profile
 from gerbang.redisconn import connect_redis
+from gerbang.service import settle_heap
 from gerbang_gateway.broadcast import BroadcastStore
 from gerbang_gateway.ops.pages import install_ops, ops_running
 from gerbang_gateway.redis_state import Dedupe, StatusLog
@@ -216,6 +217,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         log.info("gateway api ready", extra={"offices": len(registry)})
         try:
             async with ops_running(app):
+                settle_heap()
                 yield
         finally:
             await app.state.gateway.dedupe.flush()
