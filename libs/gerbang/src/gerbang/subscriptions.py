@@ -67,6 +67,19 @@ class _Words:
         """Every word a request may be made of (besides fillers)."""
         return self.stop | self.start | self.negation | self.subject
 
+    @cached_property
+    def near_by_length(self) -> dict[int, tuple[str, ...]]:
+        """Per length of a typed word (six letters or more), the words of the vocabulary it
+        may be one typo away from (one letter longer, as long, one shorter), in the
+        vocabulary's order: a message's long words are checked against these alone."""
+        long_words = [word for word in self.vocabulary if len(word) >= 6]
+        lengths = {len(word) + step for word in long_words for step in (-1, 0, 1)}
+        return {
+            n: tuple(word for word in long_words if abs(len(word) - n) <= 1)
+            for n in lengths
+            if n >= 6
+        }
+
 
 _REPEATED = re.compile(r"(.)\1+")
 _NOT = re.compile(r"n['’]t\b")
@@ -126,13 +139,14 @@ def _within_one_edit(a: str, b: str) -> bool:
     return edits + (len(b) - j) + (len(a) - i) <= 1
 
 
-def _canonical(token: str, vocabulary: frozenset[str]) -> str | None:
-    """`token` as a word of `vocabulary`, allowing one typo in words of six letters or more."""
-    if token in vocabulary:
+def _canonical(token: str, words: _Words) -> str | None:
+    """`token` as a word of the vocabulary, allowing one typo in words of six letters or
+    more."""
+    if token in words.vocabulary:
         return token
     if len(token) >= 6:
-        for word in vocabulary:
-            if len(word) >= 6 and _within_one_edit(token, word):
+        for word in words.near_by_length.get(len(token), ()):
+            if _within_one_edit(token, word):
                 return word
     return None
 
@@ -148,10 +162,9 @@ def subscription_request(text: str) -> Request | None:
     tokens = [t for t in _tokens(text) if t not in words.filler or t in words.negation]
     if not tokens or len(tokens) > MAX_WORDS:
         return None
-    vocabulary = words.vocabulary
     seen: set[str] = set()
     for token in tokens:  # the first word outside the vocabulary settles it
-        word = _canonical(token, vocabulary)
+        word = _canonical(token, words)
         if word is None:
             return None
         seen.add(word)
