@@ -45,7 +45,8 @@ def settle_heap() -> None:
     They live as long as the process, but each full collection under load walked all of
     them again (60–80 ms each on the two-core machine): 9–18% of a worker's CPU at capacity
     went to the collector. Reference counting still frees whatever of them is let go; only
-    a cycle among them is never collected, which for start-up state is never garbage.
+    a reference cycle among them is never collected (start-up state replaced later, such as
+    content published in `/ops`, leaks only what it holds in cycles: rare and bounded).
 
     The youngest generation is also collected after `YOUNG_GC_THRESHOLD` allocations instead
     of Python's 700: a message in flight allocates hundreds of objects that reference
