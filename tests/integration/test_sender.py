@@ -186,7 +186,8 @@ async def test_every_office_number_keeps_its_own_budget(
     second = int(time.time()) + 200  # a moment of the test's choosing
 
     async def reserve(number: str) -> int:
-        return int(await limiter._script(keys=[limiter.stem(number)], args=[second * 1000, 2, 5]))
+        (moment,) = await limiter._script(keys=[limiter.stem(number)], args=[second * 1000, 5, 2])
+        return int(moment)
 
     windows = [await reserve(number) // 1000 for number in numbers for _ in range(2)]
     assert set(windows) == {second}, "every number sends its cap in the same second"
@@ -216,12 +217,12 @@ async def test_a_full_window_spreads_its_sends(redis_db: Redis, settings: Servic
     limiter = RateLimiter(redis_db, settings.topic_prefix)
     stem = limiter.stem("100000000000012")
     second = int(time.time()) + 100  # a moment of the test's choosing: nothing else there
-    at = [int(await limiter._script(keys=[stem], args=[second * 1000, 4, 5])) for _ in range(8)]
+    at = [(await limiter._script(keys=[stem], args=[second * 1000, 5, 4]))[0] for _ in range(8)]
     step = SPREAD_MS // 4
     assert at == [second * 1000 + k * step for k in range(4)] + [
         (second + 1) * 1000 + k * step for k in range(4)
     ]
-    later = int(await limiter._script(keys=[stem], args=[(second + 2) * 1000 + 500, 4, 5]))
+    (later,) = await limiter._script(keys=[stem], args=[(second + 2) * 1000 + 500, 5, 4])
     assert later == (second + 2) * 1000 + 500, "a slot's moment never lies before now"
 
 

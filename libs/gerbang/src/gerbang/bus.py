@@ -519,13 +519,28 @@ def _succeeded(task: asyncio.Task[None]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is None
 
 
+_LOG_NAMES = ("office", "message_id", "wa_id")
+_log_names_of: dict[type[BaseModel], tuple[tuple[str, ...], bool]] = {}
+
+
+def _log_names(model: type[BaseModel]) -> tuple[tuple[str, ...], bool]:
+    """Which of the log fields a model has, and whether it carries an `inbound`: looked up
+    once per model (a pydantic model's `getattr` of a missing name raises inside, per record)."""
+    names = _log_names_of.get(model)
+    if names is None:
+        has = [n for n in (*_LOG_NAMES, "inbound") if n in model.model_fields or hasattr(model, n)]
+        names = _log_names_of[model] = (tuple(n for n in has if n != "inbound"), "inbound" in has)
+    return names
+
+
 def _log_fields(message: BaseModel) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for name in ("office", "message_id", "wa_id"):
+    names, has_inbound = _log_names(type(message))
+    for name in names:
         value = getattr(message, name, None)
         if isinstance(value, str):
             fields[name] = value
-    inbound = getattr(message, "inbound", None)
+    inbound = getattr(message, "inbound", None) if has_inbound else None
     if inbound is not None:
         fields.update(office=inbound.office, message_id=inbound.message_id, wa_id=inbound.wa_id)
     return fields

@@ -10,8 +10,13 @@ Short socket timeouts keep a dead Redis an error (503 / retry), never a hang.
 
 from __future__ import annotations
 
+from typing import Any
+
+import hiredis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.driver_info import DriverInfo
+from redis.exceptions import DataError
 
 from gerbang.settings import ServiceSettings
 
@@ -19,6 +24,37 @@ _DRIVER_INFO = DriverInfo()
 """What every connection tells Redis (CLIENT SETINFO), made once: redis-py otherwise reads
 its own version from the package metadata for each new connection (≈7 ms of CPU each, and
 a busy pool opens dozens of them under load)."""
+
+
+class _HiredisPacking(AbstractConnection):
+    """Commands packed by hiredis (C), as redis-py's synchronous client already does.
+
+    The asyncio connection packs in Python, joining its growing buffer again for every
+    argument: the per-batch script calls (dozens to hundreds of arguments each) spent
+    ≈340 µs packing 180 arguments, ≈9% of the router's CPU at capacity; hiredis packs the
+    same bytes in ≈35 µs."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        # As redis-py: a command name with spaces ("CONFIG GET") is sent as separate words.
+        if isinstance(args[0], str):
+            args = tuple(args[0].encode().split()) + args[1:]
+        elif b" " in args[0]:
+            args = tuple(args[0].split()) + args[1:]
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:  # what redis-py's own encoder raises for None, a bool, …
+            raise DataError(str(exc)) from exc
+
+
+_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def _with_hiredis_packing(kind: type[AbstractConnection]) -> type[AbstractConnection]:
+    """`kind` (TCP, TLS or Unix socket, as the URL chose) packing with hiredis."""
+    packed = _PACKING.get(kind)
+    if packed is None:
+        packed = _PACKING[kind] = type(f"Hiredis{kind.__name__}", (_HiredisPacking, kind), {})
+    return packed
 
 
 def connect_redis(
@@ -40,4 +76,5 @@ def connect_redis(
         decode_responses=True,
         driver_info=_DRIVER_INFO,
     )
+    pool.connection_class = _with_hiredis_packing(pool.connection_class)
     return Redis.from_pool(pool)

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 import yaml
@@ -62,10 +62,33 @@ class _Words:
     subject: frozenset[str]
     filler: frozenset[str]
 
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word a request may be made of (besides fillers)."""
+        return self.stop | self.start | self.negation | self.subject
+
+    @cached_property
+    def near_by_length(self) -> dict[int, tuple[str, ...]]:
+        """Per length of a typed word (six letters or more), the words of the vocabulary it
+        may be one typo away from (one letter longer, as long, one shorter), in the
+        vocabulary's order: a message's long words are checked against these alone."""
+        long_words = [word for word in self.vocabulary if len(word) >= 6]
+        lengths = {len(word) + step for word in long_words for step in (-1, 0, 1)}
+        return {
+            n: tuple(word for word in long_words if abs(len(word) - n) <= 1)
+            for n in lengths
+            if n >= 6
+        }
+
+
+_REPEATED = re.compile(r"(.)\1+")
+_NOT = re.compile(r"n['’]t\b")
+_WORD = re.compile(r"[a-z]+")
+
 
 def _squeeze(word: str) -> str:
     """Repeated letters folded: "stoppp" → "stop", "langganan" → "langanan" (both sides)."""
-    return re.sub(r"(.)\1+", r"\1", word)
+    return _REPEATED.sub(r"\1", word)
 
 
 @cache
@@ -89,11 +112,11 @@ def _words() -> _Words:
 
 def _tokens(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.lower())
-    folded = re.sub(r"n['’]t\b", " not", folded)  # "don't" → "do not"
+    folded = _NOT.sub(" not", folded)  # "don't" → "do not"
     folded = folded.replace("opt-out", "optout").replace("opt out", "optout")
     folded = folded.replace("opt-in", "optin").replace("opt in", "optin")
     folded = folded.replace("un-subscribe", "unsubscribe").replace("un subscribe", "unsubscribe")
-    return [_squeeze(w) for w in re.findall(r"[a-z]+", folded)]
+    return [_squeeze(w) for w in _WORD.findall(folded)]
 
 
 def _within_one_edit(a: str, b: str) -> bool:
@@ -116,13 +139,14 @@ def _within_one_edit(a: str, b: str) -> bool:
     return edits + (len(b) - j) + (len(a) - i) <= 1
 
 
-def _canonical(token: str, vocabulary: frozenset[str]) -> str | None:
-    """`token` as a word of `vocabulary`, allowing one typo in words of six letters or more."""
-    if token in vocabulary:
+def _canonical(token: str, words: _Words) -> str | None:
+    """`token` as a word of the vocabulary, allowing one typo in words of six letters or
+    more."""
+    if token in words.vocabulary:
         return token
     if len(token) >= 6:
-        for word in vocabulary:
-            if len(word) >= 6 and _within_one_edit(token, word):
+        for word in words.near_by_length.get(len(token), ()):
+            if _within_one_edit(token, word):
                 return word
     return None
 
@@ -138,11 +162,12 @@ def subscription_request(text: str) -> Request | None:
     tokens = [t for t in _tokens(text) if t not in words.filler or t in words.negation]
     if not tokens or len(tokens) > MAX_WORDS:
         return None
-    vocabulary = words.stop | words.start | words.negation | words.subject
-    known = [_canonical(t, vocabulary) for t in tokens]
-    if any(word is None for word in known):
-        return None
-    seen = {w for w in known if w is not None}
+    seen: set[str] = set()
+    for token in tokens:  # the first word outside the vocabulary settles it
+        word = _canonical(token, words)
+        if word is None:
+            return None
+        seen.add(word)
     if seen & words.stop:
         return Request.STOP
     # "no" words name an opt-out only together with what is refused: a bare "tidak" answers

@@ -268,3 +268,16 @@ def test_every_typing_hint_is_an_example_of_its_topic(registry: OfficeRegistry) 
     for hint, topic in HINTS.items():
         examples = [example.lower() for example in registry.national.faq[topic].examples]
         assert any(hint in example for example in examples), f"{hint!r} not in {topic} examples"
+
+
+def test_office_values_follow_a_changed_office(registry: OfficeRegistry, jakpus: Office) -> None:
+    """The placeholder values are made once per office; an office changed (a new object,
+    as a reload makes) gets its own, and the caller may change the dict it was given."""
+    from gerbang.faq.content import office_values
+
+    first = office_values(registry, jakpus, "id")
+    first["short_name"] = "changed by the caller"
+    assert office_values(registry, jakpus, "id")["short_name"] == jakpus.short_name
+    renamed = jakpus.model_copy(update={"short_name": "Kanim Contoh"})
+    assert office_values(registry, renamed, "id")["short_name"] == "Kanim Contoh"
+    assert office_values(registry, jakpus, "en")["hours"] == render_hours(jakpus.hours, "en")

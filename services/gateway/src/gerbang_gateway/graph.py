@@ -360,6 +360,8 @@ def graph_session(timeout_s: float, max_connections: int) -> aiohttp.ClientSessi
         timeout=aiohttp.ClientTimeout(total=timeout_s),
         connector=aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300),
         raise_for_status=False,
+        # The Graph API sets no cookies: no jar to filter for every call.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

@@ -183,6 +183,7 @@ def _run(role: str, settings: GatewaySettings) -> None:
             port=settings.api_port,
             log_config=None,
             access_log=False,
+            server_header=False,  # no "server: uvicorn" on every answer
         )
     elif role == "router":
         run_main(run_router(settings))

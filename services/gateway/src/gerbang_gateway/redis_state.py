@@ -532,8 +532,18 @@ local function reserve(stem, now_ms, limit, ahead)
   return -1
 end
 """
+# Every reservation asked for while the previous call was out, in call order: KEYS[i] a
+# number's stem, ARGV[1] now (unix ms), ARGV[2] the look-ahead, ARGV[2 + i] that number's
+# limit. Returns the moment reserved for each (unix ms; -1: none within the look-ahead).
 _RATE_SCRIPT = (
-    _RESERVE_FN + "return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))"
+    _RESERVE_FN
+    + """
+local out = {}
+for i = 1, #KEYS do
+  out[i] = reserve(KEYS[i], tonumber(ARGV[1]), tonumber(ARGV[2 + i]), tonumber(ARGV[2]))
+end
+return out
+"""
 )
 
 
@@ -543,7 +553,10 @@ class RateLimiter:
     Meta counts throughput per phone number (80 mps by default, reference §1.6): each send
     reserves a place in the first one-second window with room, then sleeps until that
     window opens. Windows are per number, so one office's burst never spends another's
-    budget, and a reservation is one Redis call however long the queue.
+    budget, and a reservation is one Redis call however long the queue. The reservations of
+    concurrent sends share that call (a `Coalescer`: one round trip per batch under load,
+    nothing added for a send alone): at capacity every send in flight across a second
+    boundary reserves again at once, and each used to pay its own round trip.
     """
 
     LOOK_AHEAD_S = 30
@@ -555,6 +568,7 @@ class RateLimiter:
         self.redis = redis
         self.prefix = prefix
         self._script = redis.register_script(_RATE_SCRIPT)
+        self._calls: Coalescer[tuple[str, int], int] = Coalescer(self._reserve_batch)
 
     def stem(self, phone_number_id: str) -> str:
         """The key stem of the number's windows."""
@@ -566,8 +580,12 @@ class RateLimiter:
         return await self.wait_for(phone_number_id, per_second, window)
 
     async def _reserve(self, phone_number_id: str, per_second: int) -> int:
-        args = [int(time.time() * 1000), per_second, self.LOOK_AHEAD_S]
-        return int(await self._script(keys=[self.stem(phone_number_id)], args=args))
+        return await self._calls.call((self.stem(phone_number_id), per_second))
+
+    async def _reserve_batch(self, batch: list[tuple[str, int]]) -> list[int]:
+        args = [int(time.time() * 1000), self.LOOK_AHEAD_S, *(limit for _, limit in batch)]
+        found = await self._script(keys=[stem for stem, _ in batch], args=args)
+        return [int(moment) for moment in found]
 
     async def wait_for(self, phone_number_id: str, per_second: int, at_ms: int) -> float:
         """Sleep until the reserved moment `at_ms` (unix milliseconds); returns the seconds

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 from collections.abc import Mapping
+from functools import lru_cache
 
 # The module, not its names: gerbang.texts imports this module (looked up when called).
 from gerbang import texts as catalogue
@@ -161,6 +162,13 @@ def answer_for(registry: OfficeRegistry, office: Office, topic: str) -> FaqAnswe
 
 def placeholders_in(text: str) -> set[str]:
     """Names of the `{placeholders}` a text uses. Format specs and attribute access are refused."""
+    return set(_placeholders(text))
+
+
+@lru_cache(maxsize=4096)
+def _placeholders(text: str) -> frozenset[str]:
+    # Every answer rendered asks this of its template: the same few hundred texts, parsed
+    # once each (a refused text raises every time: exceptions are not cached).
     names: set[str] = set()
     try:
         parsed = list(string.Formatter().parse(text))
@@ -174,7 +182,7 @@ def placeholders_in(text: str) -> set[str]:
                 f"placeholder {{{name}}} must be a plain name like {{short_name}}"
             )
         names.add(name)
-    return names
+    return frozenset(names)
 
 
 # Placeholders every answer may use besides the office's: `{verified_on}`, the day its facts
@@ -213,7 +221,28 @@ def render_hours(hours: list[OpeningHours], lang: Lang) -> str:
 
 
 def office_values(registry: OfficeRegistry, office: Office, lang: Lang) -> dict[str, str]:
-    """The values of the common placeholders for `office` in `lang`."""
+    """The values of the common placeholders for `office` in `lang` (a new dict each time).
+
+    Made once per office, national settings and language: every answer rendered needs
+    them, and the hours and the display number were formatted again for each message. The
+    office and the national settings are frozen; new ones (a reload) are new entries."""
+    national = registry.national
+    key = (id(office), id(national), lang)
+    made = _OFFICE_VALUES.get(key)
+    if made is None or made[0] is not office or made[1] is not national:
+        if len(_OFFICE_VALUES) >= _OFFICE_VALUES_MAX:
+            _OFFICE_VALUES.clear()
+        made = _OFFICE_VALUES[key] = (office, national, _office_values(registry, office, lang))
+    return dict(made[2])
+
+
+_OFFICE_VALUES: dict[tuple[int, int, str], tuple[Office, object, dict[str, str]]] = {}
+"""Keyed by identity; each entry holds its office and national settings, so that an id is
+never reused while its entry exists."""
+_OFFICE_VALUES_MAX = 2048
+
+
+def _office_values(registry: OfficeRegistry, office: Office, lang: Lang) -> dict[str, str]:
     return {
         "office_name": office.name,
         "short_name": office.short_name,
