@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from gerbang.settings import local_kafka_bootstrap
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,7 +46,7 @@ class Stack:
     topic_prefix: str = ""
     redis_db: int = 0
     kafka_bootstrap: str = field(
-        default_factory=lambda: os.environ.get("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+        default_factory=lambda: os.environ.get("GERBANG_KAFKA_BOOTSTRAP") or local_kafka_bootstrap()
     )
     redis_port: int = field(
         default_factory=lambda: int(os.environ.get("GERBANG_REDIS_PORT", "6379"))

@@ -6,6 +6,7 @@ Invalid values fail at start with the field's name (pydantic-settings).
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,6 +23,13 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+def local_kafka_bootstrap() -> str:
+    """The local broker `make infra-up` starts: 127.0.0.1 on GERBANG_KAFKA_PORT (9092), so a
+    process or script started outside `make` with another port reaches its own broker, not
+    someone else's on 9092."""
+    return f"127.0.0.1:{os.environ.get('GERBANG_KAFKA_PORT') or '9092'}"
+
+
 class ServiceSettings(BaseSettings):
     """Kafka, Redis, logging and office data: what every Gerbang service needs."""
 
@@ -32,7 +40,9 @@ class ServiceSettings(BaseSettings):
         description="development (dev secrets, simulator) or production (real secrets only)",
     )
     kafka_bootstrap: str = Field(
-        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
+        default_factory=lambda: local_kafka_bootstrap(),
+        description="Kafka bootstrap servers, comma-separated (default: the local broker, on "
+        "GERBANG_KAFKA_PORT if set, as `make infra-up` starts it)",
     )
     kafka_max_message_bytes: int = Field(
         default=1_048_576,
