@@ -17,3 +17,9 @@ def test_the_default_broker_follows_the_local_kafka_port(monkeypatch: pytest.Mon
     assert ServiceSettings().kafka_bootstrap == "127.0.0.1:9292"
     monkeypatch.setenv("GERBANG_KAFKA_BOOTSTRAP", "127.0.0.1:9392,127.0.0.1:9394")
     assert ServiceSettings().kafka_bootstrap == "127.0.0.1:9392,127.0.0.1:9394"
+
+
+def test_the_default_redis_follows_the_local_redis_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GERBANG_REDIS_URL", raising=False)
+    monkeypatch.setenv("GERBANG_REDIS_PORT", "6579")
+    assert ServiceSettings().redis_url == "redis://127.0.0.1:6579/0"

@@ -54,7 +54,12 @@ class ServiceSettings(BaseSettings):
         "Kafka's default). Anything larger is the record's fault, never an outage: the "
         "webhook keeps it aside on whatsapp.unrouted, trimmed; a consumer dead-letters it",
     )
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL")
+    redis_url: str = Field(
+        default_factory=lambda: (
+            f"redis://127.0.0.1:{os.environ.get('GERBANG_REDIS_PORT') or 6379}/0"
+        ),
+        description="Redis URL (default: the local Redis, on GERBANG_REDIS_PORT if set)",
+    )
     redis_max_connections: int = Field(
         default=64,
         ge=2,
