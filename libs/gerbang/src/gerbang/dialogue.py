@@ -268,7 +268,10 @@ def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[s
         merged.pop("subtopic")
         merged["age_group"] = "minor"
     if merged.get("age_group") == "minor" and intent is Intent.FAQ_REQUIREMENTS:
-        merged.setdefault("subtopic", "minor")
+        if new.get("age_group") == "minor":  # "anak saya juga ikut" after umrah: the child's
+            merged["subtopic"] = "minor"
+        else:
+            merged.setdefault("subtopic", "minor")
     if intent is not Intent.FAQ_REQUIREMENTS and merged.get("subtopic") in _REQUIREMENT_SUBS:
         merged.pop("subtopic")
     if intent not in (Intent.FAQ_LOST_DAMAGED, Intent.FAQ_FEES) and merged.get("subtopic") in (
