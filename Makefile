@@ -21,7 +21,7 @@ else ifdef GERBANG_KAFKA_PORT
 export GERBANG_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(GERBANG_KAFKA_PORT)
 endif
 
-.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench eval chaos profile lint format up down clean
+.PHONY: help bootstrap infra-up infra-down infra-status topics run test test-unit bench eval eval-dev chaos profile lint format up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: bootstrap infra-up ## load benchmark (JSON on the last line; saved in ben
 
 eval: bootstrap ## understanding: dev and held-out test accuracy, per-intent table, confusions, multi-turn pass rates, targets; JSON last
 	@uv run --quiet python -m gerbang.understanding.evaluate
+
+eval-dev: bootstrap ## understanding while tuning: dev split, ask-rule sweep, calibration, multi-turn scenarios (never opens the held-out files)
+	@uv run --quiet python -m gerbang.understanding.evaluate --split dev --errors
 
 chaos: bootstrap infra-up ## fault runs (kills, outages, a broker of three): exactly once? one JSON line each
 	@uv run --quiet python bench/chaos.py $(CHAOS_ARGS)

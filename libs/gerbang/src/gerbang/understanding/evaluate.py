@@ -14,6 +14,9 @@ Other evaluations add a section: `SECTIONS` maps a name to a function returning 
 The last line printed is one JSON object with every section.
 
 Run: `uv run python -m gerbang.understanding.evaluate` (`--quiet` prints only the JSON).
+`--split dev` (`make eval-dev`) reports the tuning sections only — dev, the ask rule's sweep,
+calibration and the multi-turn scenarios — and never opens the held-out files: the one to
+run while tuning, so the test number is not looked at again and again.
 """
 
 from __future__ import annotations
@@ -221,9 +224,17 @@ SECTIONS: dict[str, Callable[[], dict[str, object] | None]] = {
 """Name → a function returning that section's dict (None: not available here)."""
 
 
-def evaluate() -> dict[str, object]:
-    """Every section, by name."""
-    return {name: section() for name, section in SECTIONS.items()}
+_HELD_OUT_SECTIONS = frozenset({"test", "multi_turn_heldout"})
+"""The sections that read the held-out files (skipped by `--split dev`)."""
+
+
+def evaluate(*, held_out: bool = True) -> dict[str, object]:
+    """Every section, by name (without the held-out ones when `held_out` is False)."""
+    return {
+        name: section()
+        for name, section in SECTIONS.items()
+        if held_out or name not in _HELD_OUT_SECTIONS
+    }
 
 
 def _table(name: str, report: dict[str, object]) -> str:
@@ -298,10 +309,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quiet", action="store_true", help="only the JSON line")
     parser.add_argument("--errors", action="store_true", help="list the dev split's errors")
+    parser.add_argument(
+        "--split",
+        choices=("all", "dev"),
+        default="all",
+        help="dev: the tuning sections only; the held-out files are not opened",
+    )
     args = parser.parse_args(argv)
-    results = evaluate()
+    dev_only = args.split == "dev"
+    results = evaluate(held_out=not dev_only)
     if not args.quiet:
-        for name in ("dev", "test"):
+        for name in ("dev",) if dev_only else ("dev", "test"):
             report = results.get(name)
             if isinstance(report, dict):
                 print(_table(name, report), end="\n\n")
@@ -323,6 +341,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary[name] = {key: value for key, value in report.items() if key not in hidden}
         else:
             summary[name] = report
+    if dev_only:
+        turns = results.get("multi_turn")
+        if not args.quiet and isinstance(turns, dict):
+            print(f"multi-turn scenarios: {turns['passed']}/{turns['scenarios']}", end="\n\n")
+        print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
+        return 0
     targets = _targets(results)
     summary["targets"] = targets
     if not args.quiet:
