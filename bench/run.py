@@ -10,7 +10,7 @@ Three phases:
   (Meta's 80 mps per number by default, Batam's 20): what offices get at peak;
 - capacity: the same load on a fresh stack with every number at `--capacity-mps` (1,000, Meta's
   upgraded tier), so that only Gerbang itself limits: the pipeline's own capacity. A warm-up
-  of `--warmup` messages (300) runs on that stack first and is not measured: creating the
+  of `--warmup` messages (1,000) runs on that stack first and is not measured: creating the
   fresh topics, joining the consumer groups and the broker's first use of them are start-up
   costs, not costs per message (a deployment's broker is warm); its counts are checked too.
 The last line printed is ONE JSON object: the saturation phase's e2e_msgs_per_s, e2e_p50_ms,
@@ -339,7 +339,7 @@ def main() -> int:
         help="per-number Graph throughput of the capacity phase (0: skip)",
     )  # fmt: skip
     parser.add_argument(
-        "--warmup", type=int, default=300,
+        "--warmup", type=int, default=1000,
         help="messages run on the capacity phase's fresh stack before it is measured (0: none)",
     )  # fmt: skip
     parser.add_argument(
