@@ -195,27 +195,32 @@ def asks_question(text: str, understanding: Understanding | None) -> bool:
     )
 
 
-def only_thanks(text: str, understanding: Understanding | None) -> bool:
-    """A thank-you and nothing else ("makasih ya", "ok thanks"), read on the text as
-    written and on the normalised text (which may have dropped or expanded the thanks)."""
-    words = _words()
+def _said_only(
+    text: str, understanding: Understanding | None, allowed: frozenset[str]
+) -> set[str] | None:
+    """The words said, on the text as written and on the normalised text (which may have
+    dropped or expanded some), if one of those readings is made only of `allowed`; else None."""
     readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
-    thanked = any(t in words.thanks for tokens in readings for t in tokens)
-    return thanked and any(
-        all(t in words.thanks or t in words.filler for t in tokens) for tokens in readings
-    )
+    if not any(tokens and all(t in allowed for t in tokens) for tokens in readings):
+        return None
+    return {t for tokens in readings for t in tokens}
+
+
+def only_thanks(text: str, understanding: Understanding | None) -> bool:
+    """A thank-you and nothing else ("makasih ya", "ok thanks")."""
+    words = _words()
+    said = _said_only(text, understanding, words.thanks | words.filler)
+    return bool(said and said & words.thanks)
 
 
 def closing(text: str, understanding: Understanding | None, *, after_answer: bool) -> str | None:
     """A message that only closes the exchange, worth a line rather than the menu again:
     "thanks" ("makasih ya kak", "noted, thanks"), or, after an answer, "ack" ("oke siap",
-    "sip"); else None. Read on the text as written and on the normalised text."""
+    "sip"); else None."""
     words = _words()
-    closing_words = words.thanks | words.acknowledgements | words.filler
-    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
-    if not any(tokens and all(t in closing_words for t in tokens) for tokens in readings):
+    said = _said_only(text, understanding, words.thanks | words.acknowledgements | words.filler)
+    if not said:
         return None
-    said = {t for tokens in readings for t in tokens}
     if said & words.thanks:
         return "thanks"
     return "ack" if after_answer and said & words.acknowledgements else None
@@ -224,14 +229,8 @@ def closing(text: str, understanding: Understanding | None, *, after_answer: boo
 def only_preamble(text: str, understanding: Understanding | None) -> bool:
     """ "kak mau tanya dong", "boleh nanya soal paspor?": about to ask, nothing asked yet."""
     words = _words()
-    allowed = words.preamble | words.filler | words.thanks
-    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
-    return any(
-        tokens
-        and all(t in allowed for t in tokens)
-        and any(t in words.preamble and t not in words.filler for t in tokens)
-        for tokens in readings
-    )
+    said = _said_only(text, understanding, words.preamble | words.filler | words.thanks)
+    return bool(said and said & (words.preamble - words.filler))
 
 
 def asks_for_the_number(

@@ -166,27 +166,25 @@ def decide(
         )
 
     topic = dialogue.live_topic(view.topic, view.now, settings)
-    if understanding.intent is Intent.FALLBACK and dialogue.only_preamble(text, understanding):
-        # "kak mau tanya dong": the welcome and the menu, not "we did not understand".
+    # "kak mau tanya dong": the welcome and the menu, not "we did not understand"; "makasih",
+    # or "oke siap" after an answer: a line.
+    preamble = understanding.intent is Intent.FALLBACK and dialogue.only_preamble(
+        text, understanding
+    )
+    closing = (
+        dialogue.closing(text, understanding, after_answer=topic is not None or ticket is not None)
+        if understanding.intent in _CLOSABLE and not preamble
+        else None
+    )
+    if preamble or closing is not None:
         return Route(
             Intent.MENU,
             Service.ROUTER,
             understanding.confidence,
             understanding=understanding,
             left_expectation=left,
+            closing=closing,
         )
-    if understanding.intent in _CLOSABLE:
-        after_answer = topic is not None or ticket is not None
-        closing = dialogue.closing(text, understanding, after_answer=after_answer)
-        if closing is not None:
-            return Route(
-                Intent.MENU,
-                Service.ROUTER,
-                understanding.confidence,
-                understanding=understanding,
-                left_expectation=left,
-                closing=closing,
-            )
     resolved = dialogue.resolve_followup(understanding, topic, settings)
     return Route(
         resolved.intent,
