@@ -162,7 +162,8 @@ def test_questions_and_statements(text: str, asks: bool, matcher: IntentMatcher)
      ("makasih, tapi petugasnya tetap kasar", False), ("loket 2", False)],
 )  # fmt: skip
 def test_only_thanks(text: str, thanks: bool, matcher: IntentMatcher) -> None:
-    assert dialogue.only_thanks(text, matcher.understand(text)) is thanks
+    said = dialogue.closing(text, matcher.understand(text), after_answer=False)
+    assert (said == "thanks") is thanks
 
 
 @pytest.mark.parametrize(
@@ -214,6 +215,7 @@ TICKET = OpenTicket("JKP-2026-000007", "complaint", 1000.0)
         ("petugasnya pakai baju batik", u(Intent.FALLBACK, 0.1), True),
         ("kantor buka jam berapa?", u(Intent.FAQ_HOURS_LOCATION, 0.9), False),
         ("makasih ya", u(Intent.FEEDBACK_APPRECIATION, 0.84), False),
+        ("oke siap", u(Intent.FALLBACK, 0.3), False),  # an acknowledgement, not detail
         ("menu", u(Intent.MENU, 1.0), False),
         ("batal", u(Intent.FALLBACK, 0.1, cancel=True), False),
         ("saran saya buka hari sabtu", u(Intent.FEEDBACK_SUGGESTION, 0.9), False),

@@ -206,13 +206,6 @@ def _said_only(
     return {t for tokens in readings for t in tokens}
 
 
-def only_thanks(text: str, understanding: Understanding | None) -> bool:
-    """A thank-you and nothing else ("makasih ya", "ok thanks")."""
-    words = _words()
-    said = _said_only(text, understanding, words.thanks | words.filler)
-    return bool(said and said & words.thanks)
-
-
 def closing(text: str, understanding: Understanding | None, *, after_answer: bool) -> str | None:
     """A message that only closes the exchange, worth a line rather than the menu again:
     "thanks" ("makasih ya kak", "noted, thanks"), or, after an answer, "ack" ("oke siap",
@@ -372,8 +365,9 @@ def adds_to_ticket(
     text: str, understanding: Understanding | None, ticket: OpenTicket | None
 ) -> bool:
     """Whether a message right after a ticket adds detail to it: not a question, not a
-    thank-you, not a cancel or a request for the menu or a person, not another feedback of
-    a different kind said with confidence, not a scam report or a status query."""
+    thank-you or an acknowledgement ("oke siap"), not a cancel or a request for the menu or
+    a person, not another feedback of a different kind said with confidence, not a scam
+    report or a status query."""
     if ticket is None or understanding is None or not text.strip():
         return False
     if understanding.cancel or understanding.intent in (
@@ -386,7 +380,7 @@ def adds_to_ticket(
     # at ("it happened around 10am this morning": menu at 0.27) is detail.
     if understanding.intent is Intent.MENU and understanding.confidence >= 0.5:
         return False
-    if asks_question(text, understanding) or only_thanks(text, understanding):
+    if asks_question(text, understanding) or closing(text, understanding, after_answer=True):
         return False
     if (
         understanding.intent.service is Service.FEEDBACK
