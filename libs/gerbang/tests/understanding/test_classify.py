@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 from hypothesis import given, settings
@@ -230,9 +231,13 @@ def test_understand_on_chat_like_text(matcher: IntentMatcher, text: str) -> None
 
 def test_bench_reports_throughput() -> None:
     """`make bench` reads `messages_per_second`; the speed target itself lives in the bench."""
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
     result = bench(seconds=0.1)
     assert result["messages"] > 0
     assert result["messages_per_second"] > 0
+    assert result["heap_settled"] is True
+    # settled as the router's heap is, for the measurement only
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() <= frozen
 
 
 @pytest.mark.parametrize(

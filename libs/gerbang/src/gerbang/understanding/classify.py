@@ -383,12 +383,12 @@ class IntentMatcher:
         ):
             # Nothing but words neither the lexicon nor the training data know ("qwrty
             # zxcvb"): not understood, ask again.
-            return Understanding.model_construct(
+            return Understanding(
                 intent=Intent.FALLBACK,
                 confidence=0.9,
                 language=language,
                 normalized=canonical,
-                **signals,  # type: ignore[arg-type]
+                **signals,
             )
         ranked = self.model.ranked(prepare(analysis), TEMPERATURE)
         intent, confidence = ranked[0]
@@ -415,17 +415,17 @@ class IntentMatcher:
             found["example_similarity"] = match.similarity
             if intent is Intent.FAQ_OFFICE_TOPIC:
                 found["office_topic"] = match.topic
-        # Every field is built here with its declared type and range: skipping pydantic's
-        # validation saves a quarter of the time of a message on the router's hot path.
-        return Understanding.model_construct(
+        # Validated: pydantic-core checks the fields in ≈3 µs, faster than `model_construct`
+        # (≈6 µs: its defaults are filled in Python, field by field).
+        return Understanding(
             intent=intent,
             confidence=round(confidence, 4),
             alternatives=alternatives,
             language=language,
             other_office=self._other_office(analysis.raw_tokens, office_code),
             normalized=canonical,
-            **found,  # type: ignore[arg-type]
-            **signals,  # type: ignore[arg-type]
+            **found,
+            **signals,
         )
 
     def example_index(self, office_code: str) -> office_examples.ExampleIndex | None:
