@@ -106,6 +106,13 @@ def test_dev_seed_accounts_sign_in_with_the_dev_password() -> None:
     assert {a.office for a in staff} >= {"jakpus", "bogor", "batam", NATIONAL}
 
 
+def test_dev_seed_serves_the_offices_that_run() -> None:
+    """`bench/run.py --offices jakpus`: the seed's other offices' accounts are left out."""
+    staff = load_staff(None, {"jakpus"}, development=True)
+    assert {a.office for a in staff} == {"jakpus", NATIONAL}
+    assert staff.authenticate("bogor.lead", DEV_STAFF_PASSWORD) is None
+
+
 def test_production_refuses_the_dev_seed_and_needs_a_file() -> None:
     with pytest.raises(StaffFileError, match="GERBANG_STAFF_FILE"):
         load_staff(None, DEV, development=False)

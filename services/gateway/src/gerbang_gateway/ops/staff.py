@@ -124,8 +124,13 @@ def load_staff(path: Path | None, offices: set[str], *, development: bool) -> St
     if path is None:
         if not development:
             raise StaffFileError("GERBANG_STAFF_FILE is not set: production needs staff accounts")
-        path = DEV_STAFF_FILE
-    elif not development and path.resolve() == DEV_STAFF_FILE.resolve():
+        # The development seed serves whichever offices run (`bench/run.py --offices jakpus`):
+        # its accounts of offices not loaded are left out, not an error.
+        seed = read_staff_file(DEV_STAFF_FILE)
+        return StaffDirectory(
+            [a for a in seed.accounts if a.office == NATIONAL or a.office in offices]
+        )
+    if not development and path.resolve() == DEV_STAFF_FILE.resolve():
         raise StaffFileError(f"{path} is the development seed; production needs real accounts")
     if not path.exists():
         raise StaffFileError(f"{path}: no such staff file (create it with `staff add`)")
