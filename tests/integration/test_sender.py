@@ -14,8 +14,6 @@ from redis.asyncio import Redis
 
 from gerbang.bus import Reject
 from gerbang.messages import (
-    InboundKind,
-    InboundMessage,
     Intent,
     ServiceRequest,
     TemplateContent,
@@ -28,6 +26,7 @@ from gerbang_gateway.redis_state import SPREAD_MS, RateLimiter, SentLog, Session
 from gerbang_gateway.sender import Sender
 from gerbang_gateway.settings import GatewaySettings
 from tests.support.fake_graph import FakeGraphServer
+from tests.support.whatsapp import inbound_text
 
 pytestmark = pytest.mark.integration
 TEMPLATE = TemplateContent(name="status_paspor_update", body_parameters=["A1", "siap diambil"])
@@ -66,16 +65,7 @@ async def sender(
 
 def request(wa_id: str, n: int = 1, hours_ago: float = 0.0) -> ServiceRequest:
     at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
-    inbound = InboundMessage(
-        office="jakpus",
-        phone_number_id="100000000000001",
-        wa_id=wa_id,
-        message_id=f"wamid.s{wa_id}{n}",
-        timestamp=at,
-        received_at=at,
-        kind=InboundKind.TEXT,
-        text="halo",
-    )
+    inbound = inbound_text(wa_id, f"wamid.s{wa_id}{n}", at, "halo")
     return ServiceRequest(inbound=inbound, intent=Intent.FAQ_FEES)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 
 from deploy.local.stack import REPO, Stack
+from gerbang.messages import InboundKind, InboundMessage
 from gerbang.offices import DEV_SECRET, Office, load_registry
 from gerbang_devtools.webhooks import encode_signed, message_webhook, reply_message, text_message
 
@@ -18,6 +20,20 @@ REGISTRY = load_registry(REPO / "offices")
 def office(code: str) -> Office:
     """An office of the repository's offices/."""
     return REGISTRY.get(code)
+
+
+def inbound_text(wa_id: str, message_id: str, at: dt.datetime, text: str) -> InboundMessage:
+    """A citizen's text to Jakarta Pusat as the webhook API publishes it (received at `at`)."""
+    return InboundMessage(
+        office="jakpus",
+        phone_number_id="100000000000001",
+        wa_id=wa_id,
+        message_id=message_id,
+        timestamp=at,
+        received_at=at,
+        kind=InboundKind.TEXT,
+        text=text,
+    )
 
 
 def citizen() -> str:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 
 import yaml
@@ -145,9 +145,17 @@ def _canonical(token: str, words: _Words) -> str | None:
     if token in words.vocabulary:
         return token
     if len(token) >= 6:
-        for word in words.near_by_length.get(len(token), ()):
-            if _within_one_edit(token, word):
-                return word
+        return _near(token)
+    return None
+
+
+@lru_cache(maxsize=16_384)
+def _near(token: str) -> str | None:
+    """The vocabulary word a long token is one typo away from. Cached: the router asks this
+    of most messages' first long word ("berapa", "permohonan"), and citizens' words repeat."""
+    for word in _words().near_by_length.get(len(token), ()):
+        if _within_one_edit(token, word):
+            return word
     return None
 
 

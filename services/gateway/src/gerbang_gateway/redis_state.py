@@ -280,14 +280,17 @@ class Sessions:
 _RECORD_INBOUND_SCRIPT = """
 for i, conv in ipairs(KEYS) do
   local a = 6 * (i - 1)
-  redis.call('HSET', conv, 'last_inbound_at', ARGV[a + 1])
-  if ARGV[a + 2] ~= '' then redis.call('HSET', conv, 'language', ARGV[a + 2]) end
+  local set = {'last_inbound_at', ARGV[a + 1]}
+  if ARGV[a + 2] ~= '' then set[#set + 1] = 'language'; set[#set + 1] = ARGV[a + 2] end
+  if ARGV[a + 5] ~= '' then set[#set + 1] = 'topic'; set[#set + 1] = ARGV[a + 5] end
+  redis.call('HSET', conv, unpack(set))
   redis.call('HINCRBY', conv, 'messages_seen', 1)
+  local gone = {}
   if ARGV[a + 3] ~= '' then
-    redis.call('HDEL', conv, 'expect_service', 'expect_context', 'expect_until')
+    gone = {'expect_service', 'expect_context', 'expect_until'}
   end
-  if ARGV[a + 5] ~= '' then redis.call('HSET', conv, 'topic', ARGV[a + 5]) end
-  if ARGV[a + 6] ~= '' then redis.call('HDEL', conv, 'ticket') end
+  if ARGV[a + 6] ~= '' then gone[#gone + 1] = 'ticket' end
+  if #gone > 0 then redis.call('HDEL', conv, unpack(gone)) end
   redis.call('EXPIRE', conv, ARGV[a + 4])
 end
 return #KEYS
@@ -310,14 +313,22 @@ return out
 _APPLY_REPLY_FN = """
 local function apply_reply(conv, a)
   local before = redis.call('HGETALL', conv)
+  local set = {}
   if a[1] ~= '' then
-    redis.call('HSET', conv, 'expect_service', a[1], 'expect_context', a[2],
-               'expect_until', a[3])
-  elseif a[4] ~= '' and redis.call('HGET', conv, 'expect_service') == a[4] then
-    redis.call('HDEL', conv, 'expect_service', 'expect_context', 'expect_until')
+    set = {'expect_service', a[1], 'expect_context', a[2], 'expect_until', a[3]}
+  elseif a[4] ~= '' then
+    for f = 1, #before, 2 do
+      if before[f] == 'expect_service' then
+        if before[f + 1] == a[4] then
+          redis.call('HDEL', conv, 'expect_service', 'expect_context', 'expect_until')
+        end
+        break
+      end
+    end
   end
-  if a[5] ~= '' then redis.call('HSET', conv, 'language', a[5]) end
-  if a[7] ~= '' then redis.call('HSET', conv, 'ticket', a[7]) end
+  if a[5] ~= '' then set[#set + 1] = 'language'; set[#set + 1] = a[5] end
+  if a[7] ~= '' then set[#set + 1] = 'ticket'; set[#set + 1] = a[7] end
+  if #set > 0 then redis.call('HSET', conv, unpack(set)) end
   redis.call('EXPIRE', conv, a[6])
   return before
 end

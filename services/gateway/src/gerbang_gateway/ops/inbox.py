@@ -79,7 +79,7 @@ WINDOW_S = 24 * 3600
 
 
 # Store conversations' new transcript entries, drop those past retention or beyond the cap
-# (from the order and the entries alike), and keep each `ttl` seconds (an expiry is set once,
+# (from the order and the entries alike), and keep both `ttl` seconds (an expiry is set once,
 # then only ever lengthened). Every conversation of a fetched batch in one call. KEYS: per
 # conversation its order (sorted set) and its entries (hash); ARGV: the oldest score kept,
 # how many entries are kept, then per conversation its ttl and entry count, and id, at, JSON
@@ -93,10 +93,16 @@ for c = 1, #KEYS, 2 do
   local ttl = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
   a = a + 2
-  for _ = 1, n do
-    redis.call('HSET', entries, ARGV[a], ARGV[a + 2])
-    redis.call('ZADD', order, ARGV[a + 1], ARGV[a])
+  local fields, scores = {}, {}
+  for e = 1, n do  -- one HSET and one ZADD per 500 entries (Lua's unpack has a limit)
+    fields[#fields + 1] = ARGV[a]; fields[#fields + 1] = ARGV[a + 2]
+    scores[#scores + 1] = ARGV[a + 1]; scores[#scores + 1] = ARGV[a]
     a = a + 3
+    if #fields == 1000 or e == n then
+      redis.call('HSET', entries, unpack(fields))
+      redis.call('ZADD', order, unpack(scores))
+      fields, scores = {}, {}
+    end
   end
   for _, stale in ipairs({
     redis.call('ZRANGEBYSCORE', order, '-inf', oldest),
@@ -107,8 +113,10 @@ for c = 1, #KEYS, 2 do
       redis.call('HDEL', entries, id)
     end
   end
-  for _, key in ipairs({order, entries}) do
-    if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+  -- The two keys are created, trimmed and expired together: one TTL read answers for both.
+  if redis.call('TTL', order) < ttl then
+    redis.call('EXPIRE', order, ttl)
+    redis.call('EXPIRE', entries, ttl)
   end
 end
 return 0
