@@ -182,7 +182,10 @@ def test_a_closing_gets_a_line_and_no_record(
     [("kak mau tanya dong", Intent.MENU, Service.ROUTER),
      ("permisi, boleh nanya soal paspor?", Intent.MENU, Service.ROUTER),
      ("can I ask something", Intent.MENU, Service.ROUTER),
+     ("hello, i need help with my passport", Intent.MENU, Service.ROUTER),
+     ("halo, butuh bantuan untuk urusan paspor", Intent.MENU, Service.ROUTER),
      ("mau tanya jam buka", Intent.FALLBACK, Service.FAQ),
+     ("i need help with my stolen passport", Intent.FALLBACK, Service.FAQ),
      ("asdfgh", Intent.FALLBACK, Service.FAQ)],
 )  # fmt: skip
 def test_a_preamble_gets_the_welcome_not_we_did_not_understand(

@@ -304,6 +304,9 @@ def resolve_followup(
     - a short question of another topic that names no details of its own ("biayanya?"
       after the lost passport, "trus bayarnya?") → that topic, with the details of the
       last one that apply to it (the lost passport's fee first);
+    - read as out of the domain but naming nothing else (`other_domain` unset) → not
+      understood (`fallback`: the likeliest topics offered), never "this line only handles
+      passports" in the middle of a passport conversation;
     - anything else (a new topic with its own details) is left as it is.
     """
     if topic is None or topic.intent in _TOPICLESS:
@@ -319,6 +322,11 @@ def resolve_followup(
     if elliptical:
         merged = _merged(topic.details, details, topic.intent)
         return _with(understanding, topic.intent, merged, confidence=understanding.confidence)
+    if understanding.intent is Intent.OUT_OF_DOMAIN and not understanding.other_domain:
+        # In a passport conversation, a message that names nothing else ("kemaren ilang di
+        # bandara", "udh kadaluarsa dari taun lalu") is about the passport, not out of the
+        # domain: not understood, so the likeliest topics are offered (or the menu).
+        return understanding.model_copy(update={"intent": Intent.FALLBACK})
     if understanding.intent is topic.intent:
         carried = {k: v for k, v in topic.details.items() if k != "subtopic" or not details}
         return _with(understanding, topic.intent, _merged(carried, details, topic.intent))
@@ -543,7 +551,9 @@ def load_scenarios(path: str) -> list[dict[str, Any]]:
 def check_turn(expect: dict[str, Any] | None, observed: Observed) -> list[str]:
     """What differs between a turn's `expect` and what it got ([] when it passed).
 
-    `intent`: the intent answered; `records`: the ticket kind recorded by this turn (none
+    `intent`: the intent answered; where more than one answer is right, `intent_in` (one of
+    these) or `not_intent` (anything but this, e.g. out of the domain); `records`: the
+    ticket kind recorded by this turn (none
     when absent); `appends: true`: added to the previous ticket (not, when absent);
     `details`: a subset of the details answered; `reply_contains`: lowercase substrings.
     """
@@ -551,6 +561,10 @@ def check_turn(expect: dict[str, Any] | None, observed: Observed) -> list[str]:
     problems: list[str] = []
     if "intent" in expect and observed.intent != expect["intent"]:
         problems.append(f"intent {observed.intent} != {expect['intent']}")
+    if "not_intent" in expect and observed.intent == expect["not_intent"]:
+        problems.append(f"intent {observed.intent} (must not be)")
+    if "intent_in" in expect and observed.intent not in expect["intent_in"]:
+        problems.append(f"intent {observed.intent} not in {expect['intent_in']}")
     wanted = expect.get("records")
     wanted_records = () if wanted is None else (wanted,) if isinstance(wanted, str) else wanted
     if tuple(observed.records) != tuple(wanted_records):

@@ -285,6 +285,11 @@ class Understanding(BaseModel):
         default=(),
         description="calo, jalur_cepat, orang_dalam, personal_account, whatsapp_registration",
     )
+    other_domain: bool = Field(
+        default=False,
+        description="Set on out-of-domain readings that name a thing this line does not "
+        "handle (SIM, parcel, bank, weather…): they stand even in a passport conversation",
+    )
     cancel: bool = Field(default=False, description="'batal', 'cancel', 'gak jadi'")
     urgent: bool = Field(default=False, description="Urgency or harm (extortion, emergency)")
 

@@ -13,7 +13,12 @@ from gerbang.messages import MENU_ROWS, Intent
 from gerbang.offices import FaqAnswer, LocalizedText, OfficeRegistry
 from gerbang.understanding import IntentMatcher
 from gerbang.understanding.bench import bench
-from gerbang.understanding.classify import extract_phone_numbers, looks_like_application_no
+from gerbang.understanding.classify import (
+    extract_phone_numbers,
+    looks_like_application_no,
+    names_other_domain,
+)
+from gerbang.understanding.normalize import analyze
 
 
 @pytest.mark.parametrize(("row_id", "intent"), MENU_ROWS)
@@ -287,3 +292,25 @@ def test_two_topics_nearly_tied_are_asked_not_guessed() -> None:
         0.35,
         0.2,
     )  # feedback is not offered as a clarify button
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [("berapa ongkir jne ke bandung", True), ("is it going to rain today", True),
+     ("cara perpanjang sim a", True), ("kemaren ilang di bandara", False),
+     ("mine already expired last year", False)],
+)  # fmt: skip
+def test_out_of_domain_readings_say_whether_they_name_another_service(
+    matcher: IntentMatcher, text: str, names: bool
+) -> None:
+    """`other_domain` keeps "this line only handles passports" for messages that name what
+    they are about; one that names nothing else is read against the conversation."""
+    understanding = matcher.understand(text)
+    assert names_other_domain(analyze(text)) is names
+    if understanding.intent is Intent.OUT_OF_DOMAIN:
+        assert understanding.other_domain is names
+        assert all(
+            not i.value.startswith(("menu", "fallback")) for i, _ in understanding.alternatives
+        )
+    else:
+        assert understanding.other_domain is False

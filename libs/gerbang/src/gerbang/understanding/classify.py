@@ -151,12 +151,23 @@ def prepare(analysis: Analysis) -> str:
         token in words.domain_words or token in DOMAIN_VOCAB for token in analysis.tokens
     ) or any(root in words.domain_words for root in analysis.stems)
     marks.append("zdomz" if in_domain else "znodomz")
-    seen = {*analysis.raw_tokens, *analysis.tokens, *analysis.stems}
+    seen = _seen(analysis)
     if not seen.isdisjoint(words.passport_words):
         marks.append("zpasz")
     if not seen.isdisjoint(words.other_domain_words):
         marks.append("zothz")
     return f"{' '.join(analysis.raw_tokens)} | {' '.join(analysis.tokens)} {' '.join(marks)}"
+
+
+def _seen(analysis: Analysis) -> set[str]:
+    """Every form of the message's words: as typed, canonical, stemmed."""
+    return {*analysis.raw_tokens, *analysis.tokens, *analysis.stems}
+
+
+def names_other_domain(analysis: Analysis) -> bool:
+    """The message names something this line does not handle (`other_domain_words`: SIM,
+    parcel, bank, weather, …)."""
+    return not _seen(analysis).isdisjoint(lexicon().other_domain_words)
 
 
 def language_request(raw_tokens: tuple[str, ...]) -> Lang | None:
@@ -404,6 +415,12 @@ class IntentMatcher:
                 (other, round(p, 4)) for other, p in ranked[:6] if other not in _NOT_TOPICS
             )[:2]
             intent = Intent.FALLBACK
+        elif intent is Intent.OUT_OF_DOMAIN:
+            # What else it could be: the likeliest topics, offered if the conversation
+            # says the message is about the passport after all (`dialogue.resolve_followup`).
+            alternatives = tuple(
+                (other, round(p, 4)) for other, p in ranked[:6] if other not in _NOT_TOPICS
+            )[:2]
         else:
             alternatives = tuple(
                 (other, round(p, 4)) for other, p in ranked[:3] if other is not intent
@@ -423,6 +440,7 @@ class IntentMatcher:
             alternatives=alternatives,
             language=language,
             other_office=self._other_office(analysis.raw_tokens, office_code),
+            other_domain=intent is Intent.OUT_OF_DOMAIN and names_other_domain(analysis),
             normalized=canonical,
             **found,
             **signals,
