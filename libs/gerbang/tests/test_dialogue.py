@@ -125,6 +125,9 @@ FEES = LastTopic(Intent.FAQ_FEES, {}, 1000.0)
         ("out of the domain with no conversation stands", None,
          u(Intent.OUT_OF_DOMAIN, 0.9, normalized="kemaren hilang di bandara"),
          Intent.OUT_OF_DOMAIN, {}),
+        ("what happened to one message is not inherited by the next of its topic",
+         LastTopic(Intent.FAQ_PAYMENT, {"subtopic": "unconfirmed"}, 1000.0),
+         u(Intent.FAQ_PAYMENT, 0.99, normalized="cara bayar gimana"), Intent.FAQ_PAYMENT, {}),
         ("no topic, nothing to follow", None,
          u(Intent.FALLBACK, 0.2, followup=True, validity_years=10), Intent.FALLBACK,
          {"validity_years": 10}),
@@ -337,6 +340,7 @@ def test_the_clarify_question_takes_a_typed_choice_or_lets_go() -> None:
         (u(Intent.FAQ_REQUIREMENTS, age_group="minor"), "anak"),
         (u(Intent.FAQ_LOST_DAMAGED, subtopic="damaged"), "rusak"),
         (u(Intent.FAQ_LOST_DAMAGED, subtopic="lost"), "hilang"),
+        (u(Intent.FAQ_PAYMENT, subtopic="unconfirmed"), "sudah bayar, tetapi status belum"),
     ],
 )
 def test_the_answer_leads_with_the_variant_asked(
@@ -347,6 +351,8 @@ def test_the_answer_leads_with_the_variant_asked(
     assert first_line in text.split("\n", 1)[0].lower()
     if understanding.intent is Intent.FAQ_FEES:  # then the whole table
         assert "Rp350.000" in text and "Rp950.000" in text
+    if understanding.intent is Intent.FAQ_PAYMENT:  # then the ways to pay
+        assert "Indomaret" in text and "BPN" in text
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])

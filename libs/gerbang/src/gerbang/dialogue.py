@@ -271,10 +271,15 @@ def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[s
         "damaged",
     ):
         merged.pop("subtopic")
+    if merged.get("subtopic") in _SITUATIONS and new.get("subtopic") not in _SITUATIONS:
+        merged.pop("subtopic")  # what happened to that message, not a variant to keep
     return merged
 
 
 _REQUIREMENT_SUBS = frozenset({"minor", "renewal", "work_abroad", "umrah", "name_mismatch"})
+_SITUATIONS = frozenset({"unconfirmed"})
+"""Subtopics that tell what happened ("paid, but the status has not changed"), said of one
+message: a later question of the same topic ("cara bayarnya gimana") does not inherit them."""
 
 
 def live_topic(topic: LastTopic | None, now: float, settings: DialogueSettings) -> LastTopic | None:

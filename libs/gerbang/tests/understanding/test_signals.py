@@ -156,8 +156,15 @@ def test_passport_details(text: str, kind: str | None, years: int | None, age: s
         ("paspor kecuci", Intent.FAQ_LOST_DAMAGED, "damaged"),
         ("hilang atau rusak", Intent.FAQ_LOST_DAMAGED, None),
         ("paspor anak", Intent.FAQ_FEES, None),
+        ("udh bayar tp status di aplikasi blm berubah", Intent.FAQ_PAYMENT, "unconfirmed"),
+        ("i already paid but it still says waiting for payment", Intent.FAQ_PAYMENT,
+         "unconfirmed"),
+        ("pembayaran saya belum terverifikasi", Intent.FAQ_PAYMENT, "unconfirmed"),
+        ("belum bayar, bayarnya dimana", Intent.FAQ_PAYMENT, None),
+        ("cara bayar paspor gmn", Intent.FAQ_PAYMENT, None),
+        ("i have not paid yet, where do i pay", Intent.FAQ_PAYMENT, None),
     ],
-)
+)  # fmt: skip
 def test_subtopics(text: str, intent: Intent, subtopic: str | None) -> None:
     assert _details(text, intent)["subtopic"] == subtopic
 

@@ -84,9 +84,13 @@ def answer_topic(understanding: Understanding) -> str:
     return narrower.get(subtopic or "", intent.topic)
 
 
-def fee_variant(understanding: Understanding) -> str | None:
-    """The lead line of the fee answer for the variant asked about (`fees.e_paspor_10`, …),
-    or None when the question names no variant."""
+def lead_variant(understanding: Understanding) -> str | None:
+    """The lead line of the answer for the variant asked about (`fees.e_paspor_10`, …,
+    `payment.unconfirmed`), or None when the question names no variant."""
+    if understanding.intent is Intent.FAQ_PAYMENT:
+        return "payment.unconfirmed" if understanding.subtopic == "unconfirmed" else None
+    if understanding.intent is not Intent.FAQ_FEES:
+        return None
     if understanding.subtopic in ("lost", "damaged"):
         return f"fees.{understanding.subtopic}"
     if understanding.age_group == "minor":
@@ -290,7 +294,8 @@ def compose(
       the understanding has two likely topics, the clarify question with them as buttons;
     - `out_of_domain` → the menu list whose body says honestly what this line is for;
     - `faq:fees` with a variant asked (e-paspor, 10 years, a child) → its line first, then
-      the table; `faq:requirements` for a child → the child's requirements;
+      the table; `faq:payment` "paid, but the status has not changed" → that line first;
+      `faq:requirements` for a child → the child's requirements;
     - `faq:office_topic` → the office's own topic (`office_topic`), published in `/ops`;
     - `faq:*` → the topic's answer (narrowed by `subtopic`); `faq:official_channels` with
       phone numbers → a verdict per number instead of the general answer;
@@ -318,7 +323,7 @@ def compose(
         replies.append(menu_reply(registry, office, lang, body_topic=topic))
     elif intent is Intent.FAQ_OFFICIAL_CHANNELS and understanding.phone_numbers:
         replies += text_replies(check_numbers(registry, office, understanding.phone_numbers, lang))
-    elif intent is Intent.FAQ_FEES and (variant := fee_variant(understanding)) is not None:
+    elif (variant := lead_variant(understanding)) is not None:
         lead = render(registry, office, variant, lang)
         replies += text_replies(f"{lead}\n\n{render(registry, office, topic, lang)}")
     else:

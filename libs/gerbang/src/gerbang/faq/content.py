@@ -60,9 +60,9 @@ SERVICE_TOPICS: tuple[str, ...] = (
     "clarify",
 )
 
-# Lead lines of the fee answer, one per variant the citizen may ask about (`fee_variant`):
-# the asked variant first, then the table.
-FEE_VARIANT_TOPICS: tuple[str, ...] = (
+# Lead lines of an answer, one per variant the citizen may ask about (`lead_variant`): the
+# asked variant first, then the whole answer (the fee table, the ways to pay).
+LEAD_TOPICS: tuple[str, ...] = (
     "fees.e_paspor_10",
     "fees.e_paspor_5",
     "fees.biasa_10",
@@ -74,9 +74,10 @@ FEE_VARIANT_TOPICS: tuple[str, ...] = (
     "fees.minor",
     "fees.lost",
     "fees.damaged",
+    "payment.unconfirmed",
 )
 
-TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS + FEE_VARIANT_TOPICS
+TOPICS: tuple[str, ...] = FAQ_TOPICS + SERVICE_TOPICS + LEAD_TOPICS
 
 
 def is_answer_topic(topic: str) -> bool:
