@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gerbang import dialogue
+from gerbang import dialogue, words
 from gerbang.dialogue import (
     DialogueSettings,
     LastTopic,
@@ -215,8 +215,11 @@ def test_a_question_about_the_application_number(
 
 def test_a_bare_yes_or_no_in_the_word_lists_is_refused() -> None:
     with pytest.raises(ValueError, match="quote it"):
-        dialogue._all_strings({"filler": ["ok", True]}, "dialogue_words.yaml")
+        words._all_strings({"filler": ["ok", True]}, "dialogue_words.yaml")
+    with pytest.raises(ValueError, match="quote it"):
+        words._all_strings({"answers": {True: ["ya"]}}, "dialogue_words.yaml")
     assert "no" in dialogue._words().number and "yes" in dialogue._words().filler
+    assert words.is_yes("yes") and words.is_no("no")
 
 
 TICKET = OpenTicket("JKP-2026-000007", "complaint", 1000.0)

@@ -28,14 +28,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
-from gerbang.handoff import is_no, is_yes
 from gerbang.messages import Intent, Service, Understanding
 from gerbang.offices import Lang
+from gerbang.words import data as words_data
+from gerbang.words import is_no, is_yes
+from gerbang.words import tokens as words_of
 
 SHORT_FOLLOWUP_WORDS = 4
 """A question of a new topic this short ("biayanya?", "trus bayarnya gmn") keeps the last
@@ -136,26 +137,9 @@ class _Words:
     not_knowing: frozenset[str]
 
 
-def _all_strings(node: Any, where: str) -> None:
-    """Every word a string: YAML reads a bare yes, no, on, off as true/false, which would
-    silently drop the word from its list."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _all_strings(value, f"{where}: {key}")
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, list):
-                _all_strings(item, where)
-            elif isinstance(item, bool) or not isinstance(item, str | int):
-                raise ValueError(f'{where}: {item!r} is not a word; quote it ("{item}")')
-
-
 @cache
 def _words() -> _Words:
-    raw = yaml.safe_load(
-        resources.files("gerbang").joinpath("dialogue_words.yaml").read_text(encoding="utf-8")
-    )
-    _all_strings(raw, "dialogue_words.yaml")
+    raw = words_data()
     return _Words(
         question_words=frozenset(raw["question_words"]),
         question_phrases=tuple(tuple(p.split()) for p in raw["question_phrases"]),
@@ -171,12 +155,10 @@ def _words() -> _Words:
     )
 
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
 def _tokens(text: str, understanding: Understanding | None) -> list[str]:
+    """The words of the normalised text (slang expanded), or of the text if there is none."""
     source = understanding.normalized if understanding and understanding.normalized else text
-    return _WORD.findall(source.lower())
+    return words_of(source)
 
 
 def asks_question(text: str, understanding: Understanding | None) -> bool:
@@ -200,7 +182,7 @@ def _said_only(
 ) -> set[str] | None:
     """The words said, on the text as written and on the normalised text (which may have
     dropped or expanded some), if one of those readings is made only of `allowed`; else None."""
-    readings = [_WORD.findall(text.lower()), _tokens(text, understanding)]
+    readings = [words_of(text), _tokens(text, understanding)]
     if not any(tokens and all(t in allowed for t in tokens) for tokens in readings):
         return None
     return {t for tokens in readings for t in tokens}
@@ -236,7 +218,7 @@ def asks_for_the_number(
     if _has_digits(text):
         return False
     words = _words()
-    tokens = set(_WORD.findall(text.lower())) | set(_tokens(text, understanding))
+    tokens = set(words_of(text)) | set(_tokens(text, understanding))
     if not tokens & words.number or not (expecting_status or tokens & words.number_of):
         return False
     return bool(tokens & words.not_knowing) or asks_question(text, understanding)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 
 from gerbang.messages import (
     Button,
@@ -27,6 +26,7 @@ from gerbang.messages import (
 )
 from gerbang.offices import Lang, Office, OfficeRegistry
 from gerbang.texts import render_text
+from gerbang.words import tokens
 
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 OFFER_CONTEXT = "handoff_offer"
@@ -47,36 +47,10 @@ _WEEKDAY_TEXTS = tuple(
     for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 )
 """Catalogue ids of the day names, Monday first (`datetime.weekday()`)."""
-_YES = frozenset(
-    "ya iya iyaa iy y yes yap yup mau boleh ok oke okay okey sip siap bisa tolong please sure "
-    "lanjut setuju".split()
-)
-_NO = frozenset("tidak tdk ga gak nggak ngga enggak engga no nope jangan batal".split())
-_RELEASE = frozenset({"menu", "batal", "cancel"})
-_RELEASE_OK = _RELEASE | {"ke", "kembali", "mau", "aja", "saja", "utama"}
 
 
 def _words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    return re.findall(r"[a-z]+", folded)
-
-
-def is_yes(text: str) -> bool:
-    """A short yes ("ya", "mau", "iya boleh", "ok kak"): accepts an offer."""
-    words = _words(text)
-    return 0 < len(words) <= 4 and words[0] in _YES and not (set(words) & _NO)
-
-
-def is_no(text: str) -> bool:
-    """A short no ("tidak", "gak usah"): declines an offer."""
-    words = _words(text)
-    return 0 < len(words) <= 4 and bool(set(words) & _NO)
-
-
-def is_release(text: str) -> bool:
-    """A bare "menu" or "batal" ("kembali ke menu", "batal aja"): the bot back, please."""
-    words = set(_words(text))
-    return 0 < len(words) <= 3 and bool(words & _RELEASE) and words <= _RELEASE_OK
+    return [w for w in tokens(text) if not w.isdigit()]
 
 
 def parse_days(text: str) -> set[int]:

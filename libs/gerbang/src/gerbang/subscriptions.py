@@ -12,15 +12,10 @@ which is allowed outside the 24-hour window (reference §1.5, §1.6).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, cached_property, lru_cache
-from importlib import resources
 
-import yaml
-
-from gerbang.handoff import is_no, is_yes
 from gerbang.messages import (
     Button,
     ButtonsContent,
@@ -32,6 +27,9 @@ from gerbang.messages import (
 )
 from gerbang.offices import Lang, Office, OfficeRegistry
 from gerbang.texts import render_text
+from gerbang.words import data as words_data
+from gerbang.words import is_no, is_yes
+from gerbang.words import tokens as words_of
 
 ANNOUNCEMENT_TEMPLATE = "pengumuman_kantor"
 """The approved template of a broadcast: {{1}} the office, {{2}} the announcement; its quick
@@ -83,7 +81,6 @@ class _Words:
 
 _REPEATED = re.compile(r"(.)\1+")
 _NOT = re.compile(r"n['’]t\b")
-_WORD = re.compile(r"[a-z]+")
 
 
 def _squeeze(word: str) -> str:
@@ -93,9 +90,7 @@ def _squeeze(word: str) -> str:
 
 @cache
 def _words() -> _Words:
-    raw = yaml.safe_load(
-        resources.files("gerbang").joinpath("dialogue_words.yaml").read_text(encoding="utf-8")
-    )
+    raw = words_data()
     sub = raw["subscription"]
 
     def words(name: str, source: dict[str, list[str]] = sub) -> frozenset[str]:
@@ -111,12 +106,13 @@ def _words() -> _Words:
 
 
 def _tokens(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = _NOT.sub(" not", folded)  # "don't" → "do not"
-    folded = folded.replace("opt-out", "optout").replace("opt out", "optout")
-    folded = folded.replace("opt-in", "optin").replace("opt in", "optin")
-    folded = folded.replace("un-subscribe", "unsubscribe").replace("un subscribe", "unsubscribe")
-    return [_squeeze(w) for w in _WORD.findall(folded)]
+    """The message's words (`gerbang.words.tokens`, digits left out), with "don't" read as
+    "do not", "opt out" and "un-subscribe" as one word, repeated letters folded."""
+    lowered = _NOT.sub(" not", text.lower())  # "don't" → "do not"
+    lowered = lowered.replace("opt-out", "optout").replace("opt out", "optout")
+    lowered = lowered.replace("opt-in", "optin").replace("opt in", "optin")
+    lowered = lowered.replace("un-subscribe", "unsubscribe").replace("un subscribe", "unsubscribe")
+    return [_squeeze(w) for w in words_of(lowered) if not w.isdigit()]
 
 
 def _within_one_edit(a: str, b: str) -> bool:

@@ -138,3 +138,15 @@ _WORDS = st.sampled_from(
 def test_normalize_idempotent_on_chat_like_text(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("Senin–Jumat", ["senin", "jumat"]), ("makasih🙏mantap", ["makasih", "mantap"]),
+     ("paspor—hilang", ["paspor", "hilang"]), ("café", ["cafe"]), ("“halo”", ["halo"]),
+     ("１２３ rb", ["123", "rb"])],
+)  # fmt: skip
+def test_dashes_and_emoji_between_words_keep_them_apart(text: str, words: list[str]) -> None:
+    """Folding to ASCII drops accents, but a character with no ASCII form (a dash, an emoji,
+    another script) is a space, not nothing: the words on either side stay two words."""
+    assert clean(text) == words

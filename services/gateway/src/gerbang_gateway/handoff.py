@@ -57,6 +57,7 @@ from gerbang.messages import (
     Understanding,
 )
 from gerbang.offices import Lang, Office, OfficeRegistry
+from gerbang.words import is_no, is_release, is_yes
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def decide(
         if now - state.last_at > idle_s:
             return Step(Action.IDLE_RELEASE)
         if message.reply_id == texts.DECLINE_BUTTON_ID or (
-            message.kind is InboundKind.TEXT and texts.is_release(text)
+            message.kind is InboundKind.TEXT and is_release(text)
         ):
             return Step(Action.RELEASE)
         return Step(Action.FORWARD)
@@ -154,9 +155,9 @@ def decide(
     ):
         return Step(Action.HOLD, offered or HandoffReason.ASKED)
     if offered is not None and message.kind is InboundKind.TEXT:
-        if texts.is_yes(text):
+        if is_yes(text):
             return Step(Action.HOLD, offered)
-        if texts.is_no(text):
+        if is_no(text):
             return Step(Action.DECLINE)
     return None
 

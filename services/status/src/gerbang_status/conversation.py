@@ -31,7 +31,6 @@ from enum import StrEnum
 from typing import Any
 
 from gerbang import dialogue
-from gerbang.handoff import is_no, is_yes
 from gerbang.messages import (
     ApplicationRecord,
     Button,
@@ -44,6 +43,7 @@ from gerbang.messages import (
 from gerbang.offices import Lang, Office, OfficeRegistry, UnknownOffice
 from gerbang.phone import display
 from gerbang.texts import render_text
+from gerbang.words import is_no, is_yes
 from gerbang_status.lockout import LockState
 from gerbang_status.parsing import DEFAULT_FORMAT, ApplicationNoFormat, extract_lookup
 from gerbang_status.stages import FINAL_STAGES, describe

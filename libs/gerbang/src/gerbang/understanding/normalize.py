@@ -87,10 +87,16 @@ _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 _DOUBLE = re.compile(r"([a-z])\1")
 
 
+_MARKS = re.compile(r"[\u0300-\u036f]")
+"""Combining accents, left after NFKD: removed ("café" → "cafe")."""
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def fold(text: str) -> str:
-    """Lowercase ASCII: accents removed (café → cafe), other scripts and emoji dropped."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return decomposed.encode("ascii", "ignore").decode("ascii").lower()
+    """Lowercase ASCII: accents removed (café → cafe); other scripts, dashes and emoji become
+    a space, so that "Senin–Jumat" or "makasih🙏mantap" stay two words."""
+    decomposed = _MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return _NOT_ASCII.sub(" ", decomposed).lower()
 
 
 def clean(text: str) -> list[str]:
