@@ -139,6 +139,9 @@ def test_invalid_date_is_explained(registry, records) -> None:
 
 def test_cancel_and_give_up(registry, records) -> None:
     assert isinstance(read_turn("batal", None, {}, expected=True, today=TODAY), Cancel)
+    for text in ("gak jadi deh", "keluar aja kak", "Cancel!"):  # the lexicon's cancel
+        assert isinstance(read_turn(text, None, {}, expected=True, today=TODAY), Cancel), text
+    assert not isinstance(read_turn("batal 1234", None, {}, expected=True, today=TODAY), Cancel)
     assert talk(registry, records, "batal", expected=True).expect is None
     assert isinstance(read_turn("hmm", None, {"asks": 2}, expected=True, today=TODAY), GiveUp)
     assert isinstance(read_turn("hmm", None, {"asks": 1}, expected=True, today=TODAY), Ask)

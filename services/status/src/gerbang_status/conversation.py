@@ -24,7 +24,6 @@ Two steps keep I/O out: `read_turn` says what the message asks for (`Ask`, `Quer
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,13 +35,17 @@ from gerbang.messages import (
     Button,
     ButtonsContent,
     Expectation,
+    Intent,
     ReplyContent,
     Service,
     TextContent,
+    Understanding,
 )
 from gerbang.offices import Lang, Office, OfficeRegistry, UnknownOffice
 from gerbang.phone import display
 from gerbang.texts import render_text
+from gerbang.understanding.normalize import normalize
+from gerbang.understanding.signals import is_cancel
 from gerbang.words import is_no, is_yes
 from gerbang_status.lockout import LockState
 from gerbang_status.parsing import DEFAULT_FORMAT, ApplicationNoFormat, extract_lookup
@@ -61,9 +64,6 @@ MAX_EMPTY_ASKS = 2
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 """Times shown to applicants. Every office configured today is in WIB (Jakarta, Bogor, Batam);
 offices in WITA/WIT would need a time-zone field in office.yaml."""
-
-_CANCEL_WORDS = frozenset({"batal", "batalkan", "cancel", "stop", "keluar", "selesai", "exit"})
-_WORDS = re.compile(r"[a-z]+")
 
 
 class Outcome(StrEnum):
@@ -150,8 +150,13 @@ def read_turn(
     expected: bool,
     today: dt.date,
     fmt: ApplicationNoFormat = DEFAULT_FORMAT,
+    understanding: Understanding | None = None,
 ) -> Step:
-    """What this message asks for, given the context we asked the router to keep."""
+    """What this message asks for, given the context we asked the router to keep.
+
+    `understanding`: the router's reading of the message (its `cancel`, its normalised text);
+    without it (the offline flow of the CLI and tests), the same lexicon is read here. The
+    application number and date are read from the text with the office's number format."""
     if reply_id and reply_id.startswith(OPTIN_PREFIX):
         number = fmt.normalize(reply_id[len(OPTIN_PREFIX) :])
         if number:
@@ -162,8 +167,12 @@ def read_turn(
         return OptIn(invited)
     if invited and is_no(text):
         return Decline()
-    short_words_only = len(text) <= 40 and not any(c.isdigit() for c in text)
-    if short_words_only and set(_WORDS.findall(text.lower())) & _CANCEL_WORDS:
+    if understanding is None:
+        canonical = normalize(text)
+        understanding = Understanding(
+            intent=Intent.STATUS, confidence=1.0, normalized=canonical, cancel=is_cancel(canonical)
+        )
+    if understanding.cancel and not any(c.isdigit() for c in text):
         return Cancel()
     carried = context if expected else {}
     known_no = fmt.normalize(str(carried.get("application_no", ""))) or None
@@ -177,7 +186,9 @@ def read_turn(
     if application_no and date_of_birth:
         return Query(application_no, date_of_birth)
     progressed = found.application_no is not None or found.date_of_birth is not None
-    if not progressed and dialogue.asks_for_the_number(text, None, expecting_status=expected):
+    if not progressed and dialogue.asks_for_the_number(
+        text, understanding, expecting_status=expected
+    ):
         # A question, not a failed answer: it does not count towards giving up.
         return Ask(application_no, date_of_birth, asks=asks, where_number=True)
     if expected and not progressed and not found.invalid_date and asks >= MAX_EMPTY_ASKS:

@@ -122,6 +122,7 @@ class StatusWorker:
             expected=request.conversation.expected,
             today=now.astimezone(WIB).date(),
             fmt=self.fmt,
+            understanding=request.understanding,
         )
         result = None
         accepted = False
