@@ -122,6 +122,18 @@ FEES = LastTopic(Intent.FAQ_FEES, {}, 1000.0)
          LastTopic(Intent.FAQ_FEES, {}, 1000.0),
          u(Intent.OUT_OF_DOMAIN, 0.9, other_domain=True, normalized="ongkir jne ke bandung"),
          Intent.OUT_OF_DOMAIN, {}),
+        ("documents asked after collecting: collecting's",
+         LastTopic(Intent.FAQ_PICKUP, {}, 1000.0),
+         u(Intent.FAQ_REQUIREMENTS, 0.8, normalized="what does he need to bring"),
+         Intent.FAQ_PICKUP, {}),
+        ("documents asked after a lost passport: the lost passport's",
+         LastTopic(Intent.FAQ_LOST_DAMAGED, {"subtopic": "lost"}, 1000.0),
+         u(Intent.FAQ_REQUIREMENTS, 0.9, normalized="syarat apa saja"),
+         Intent.FAQ_LOST_DAMAGED, {"subtopic": "lost"}),
+        ("a child's documents after collecting: the child's requirements",
+         LastTopic(Intent.FAQ_PICKUP, {}, 1000.0),
+         u(Intent.FAQ_REQUIREMENTS, 0.9, subtopic="minor", normalized="syarat anak"),
+         Intent.FAQ_REQUIREMENTS, {"subtopic": "minor"}),
         ("out of the domain with no conversation stands", None,
          u(Intent.OUT_OF_DOMAIN, 0.9, normalized="kemaren hilang di bandara"),
          Intent.OUT_OF_DOMAIN, {}),
@@ -430,7 +442,8 @@ def test_a_ticket_detail_is_appended_and_told(registry: OfficeRegistry) -> None:
     ("text", "remembered", "language"),
     [("10 years?", "en", "en"), ("and for kids?", "en", "en"), ("ok", "en", "en"),
      ("yg 10 tahun", "en", "id"), ("biayanya?", "id", "id"), ("how much is it", "id", "en"),
-     ("visa jepang", "en", "id")],
+     ("visa jepang", "en", "id"), ("thx a lot", "en", "en"), ("ok makasih", "en", "en"),
+     ("thanks so much", "id", "id"), ("terima kasih banyak", None, "id")],
 )  # fmt: skip
 def test_a_short_follow_up_keeps_the_conversation_language(
     text: str, remembered: str, language: str, matcher: IntentMatcher
@@ -438,4 +451,4 @@ def test_a_short_follow_up_keeps_the_conversation_language(
     """An English conversation's "10 years?" is answered in English; a message in the other
     language with words of its own switches."""
     understood = matcher.understand(text)
-    assert dialogue.conversation_language(understood, remembered) == language  # type: ignore[arg-type]
+    assert dialogue.conversation_language(understood, remembered, text) == language  # type: ignore[arg-type]

@@ -259,6 +259,10 @@ def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[s
 
 
 _REQUIREMENT_SUBS = frozenset({"minor", "renewal", "work_abroad", "umrah", "name_mismatch"})
+_BRINGS_DOCUMENTS = frozenset({Intent.FAQ_PICKUP, Intent.FAQ_LOST_DAMAGED})
+"""Topics whose answer lists the documents to bring (collecting, replacing a lost passport)."""
+SHORT_QUESTION_WORDS = 8
+"""A question this short that asks only for documents rides on the topic before it."""
 _SITUATIONS = frozenset({"unconfirmed"})
 """Subtopics that tell what happened ("paid, but the status has not changed"), said of one
 message: a later question of the same topic ("cara bayarnya gimana") does not inherit them."""
@@ -291,6 +295,8 @@ def resolve_followup(
     - a short question of another topic that names no details of its own ("biayanya?"
       after the lost passport, "trus bayarnya?") → that topic, with the details of the
       last one that apply to it (the lost passport's fee first);
+    - a short question for documents with no details ("what does he need to bring",
+      "syaratnya apa aja") after collecting or a lost passport → that topic's documents;
     - read as out of the domain but naming nothing else (`other_domain` unset) → not
       understood (`fallback`: the likeliest topics offered), never "this line only handles
       passports" in the middle of a passport conversation;
@@ -309,6 +315,15 @@ def resolve_followup(
     if elliptical:
         merged = _merged(topic.details, details, topic.intent)
         return _with(understanding, topic.intent, merged, confidence=understanding.confidence)
+    if (
+        understanding.intent is Intent.FAQ_REQUIREMENTS
+        and topic.intent in _BRINGS_DOCUMENTS
+        and not details
+        and 0 < len(_tokens("", understanding)) <= SHORT_QUESTION_WORDS
+    ):
+        # "what does he need to bring", "syaratnya apa aja" after collecting or a lost
+        # passport: the documents of that topic, not those of a first passport.
+        return _with(understanding, topic.intent, dict(topic.details))
     if understanding.intent is Intent.OUT_OF_DOMAIN and not understanding.other_domain:
         # In a passport conversation, a message that names nothing else ("kemaren ilang di
         # bandara", "udh kadaluarsa dari taun lalu") is about the passport, not out of the
@@ -486,11 +501,17 @@ def _has_digits(text: str) -> bool:
     return bool(_DIGITS.search(text))
 
 
-def conversation_language(understanding: Understanding | None, remembered: Lang | None) -> Lang:
+def conversation_language(
+    understanding: Understanding | None, remembered: Lang | None, text: str = ""
+) -> Lang:
     """The citizen's language: what they asked for or write now if it is clear, else what
-    we knew."""
+    we knew. Thanks and acknowledgements ("thx a lot", "ok makasih") say nothing of it."""
     if understanding is not None and understanding.language_requested:
         return understanding.language
+    if remembered and text:
+        words = _words()
+        if _said_only(text, understanding, words.thanks | words.acknowledgements | words.filler):
+            return remembered
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")

@@ -136,7 +136,7 @@ class OfflineLine:
             understanding = self.matcher.understand(
                 text or "", reply_id=reply_id, office_code=self.office.code
             )
-        language = dialogue.conversation_language(understanding, state.language)
+        language = dialogue.conversation_language(understanding, state.language, text or "")
         expecting = (
             state.expect_service
             if state.expect_service is not None and now < state.expect_until

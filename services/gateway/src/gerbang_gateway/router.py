@@ -82,7 +82,9 @@ class Router:
             understanding = self.matchers[message.office].understand(
                 message.text or "", reply_id=message.reply_id, office_code=message.office
             )
-        language = dialogue.conversation_language(understanding, session.language)
+        language = dialogue.conversation_language(
+            understanding, session.language, message.text or ""
+        )
         offer_context = session.expect_context if expecting is Service.ROUTER else None
         # Announcements (gerbang_gateway.subscriptions): "stop" is honoured at any time, held
         # conversation or not; then the handoff to office staff (gerbang_gateway.handoff): a
