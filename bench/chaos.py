@@ -111,12 +111,25 @@ def _sigkill(pid: int) -> None:
         time.sleep(0.05)
 
 
-def _infra(env: dict[str, str], command: str, *, check: bool = True) -> str:
-    """`infra.sh <command>` with `env` (its ports and GERBANG_HOME); returns its output."""
-    done = subprocess.run(  # noqa: S603 - our own script
-        [BASH, str(INFRA), command], env=env, check=check, timeout=300, capture_output=True
-    )
-    return done.stdout.decode(errors="replace")
+def _infra(env: dict[str, str], command: str, *, check: bool = True, attempts: int = 1) -> str:
+    """`infra.sh <command>` with `env` (its ports and GERBANG_HOME); returns its output.
+    With `check`, a failure raises with infra.sh's own words (after `attempts` tries, a
+    second apart)."""
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run(  # noqa: S603 - our own script
+            [BASH, str(INFRA), command], env=env, check=False, timeout=300, capture_output=True
+        )
+        if done.returncode == 0 or not check:
+            return done.stdout.decode(errors="replace")
+        if attempt < attempts:
+            time.sleep(1)
+    said = (done.stderr or done.stdout).decode(errors="replace").strip()[-800:]
+    raise RuntimeError(f"infra.sh {command} exited {done.returncode} ({attempts}x): {said}")
+
+
+RESTART_ATTEMPTS = 10
+"""A server just SIGKILLed may hold its port a moment longer on a busy machine (or a child
+it forked, such as Redis's background save, may): its restart is tried for ≈10 s."""
 
 
 def kill_infra(name: str, marker: str, *, pid_name: str | None = None) -> Fault:
@@ -124,7 +137,7 @@ def kill_infra(name: str, marker: str, *, pid_name: str | None = None) -> Fault:
 
     def fault(run: Run) -> None:
         _sigkill(_infra_pid(run.infra_env, pid_name or name, marker))
-        _infra(run.infra_env, f"{name}-up")
+        _infra(run.infra_env, f"{name}-up", attempts=RESTART_ATTEMPTS)
 
     return fault
 

@@ -526,9 +526,11 @@ class StatusLog:
 # milliseconds), `limit`, how far ahead to look (seconds). The n-th send of a window goes at
 # (n - 1) * SPREAD_MS / limit into it, never before `now_ms`: a full window's sends are
 # spread over its first SPREAD_MS instead of leaving together at its start, so a send that
-# the network holds up for a moment still reaches Meta inside its own second. Returns the
+# the network or a busy event loop holds up for a moment (up to ≈250 ms: under a load of 6 on
+# two cores, 800 ms left too little and one second of 40 reached 41) still reaches Meta inside
+# its own second. Returns the
 # unix millisecond reserved, or -1 if every window within the look-ahead is full.
-SPREAD_MS = 800
+SPREAD_MS = 700
 _RESERVE_FN = f"""
 local function reserve(stem, now_ms, limit, ahead)
   local now = math.floor(now_ms / 1000)
