@@ -135,6 +135,37 @@ def busiest_seconds(times: list[float]) -> list[tuple[int, int]]:
     return Counter(int(t) for t in times).most_common()
 
 
+STAMP_LAG_S = 0.3
+"""How late the fake Graph API may stamp a send: it stamps when its own event loop gets to the
+request, which on a machine loaded to 6–8 on two cores lags the send by up to a few hundred
+ms (a send that left at the end of its window was once stamped in the next: 41 of 40)."""
+
+
+def fits_the_cap(times: list[float], cap: int, lag: float = STAMP_LAG_S) -> bool:
+    """Whether the sends, stamped at `times`, can have left at most `cap` per clock second,
+    each at most `lag` before its stamp: a send stamped early in a second counts for the
+    previous one if that one had room. A limiter that overbooks a window does not fit (its
+    neighbours are full too); exact per-second counts are the case `lag` = 0."""
+    used: Counter[int] = Counter()
+    for stamp in sorted(times):
+        second = int(stamp)
+        if stamp - second < lag and used[second - 1] < cap:
+            used[second - 1] += 1
+        elif used[second] < cap:
+            used[second] += 1
+        else:
+            return False
+    return True
+
+
+def test_fits_the_cap_tells_a_late_stamp_from_an_overbooked_window() -> None:
+    assert fits_the_cap([10.1, 10.2, 11.1, 11.2], 2, lag=0)
+    assert not fits_the_cap([10.1, 10.2, 10.3], 2, lag=0)
+    late = [10.1, 10.9, 11.05, 11.5, 11.6]  # one of 10's stamped at 11.05
+    assert fits_the_cap(late, 2) and not fits_the_cap(late, 2, lag=0)
+    assert not fits_the_cap([10.1, 10.9, 11.05, 11.5, 11.6, 11.7], 2)  # 11 overbooked
+
+
 def test_broadcast_reaches_each_subscriber_once_within_throughput_across_a_sender_restart(
     stack: Stack,
 ) -> None:
@@ -234,7 +265,7 @@ def test_broadcast_reaches_each_subscriber_once_within_throughput_across_a_sende
         times = sorted(r["received_at_unix"] for r in mine)
         busiest = busiest_seconds(times)
         peak = busiest[0][1]
-        assert peak <= CAPS[code], f"{code}: over {CAPS[code]}/s: {busiest[:3]}"
+        assert fits_the_cap(times, CAPS[code]), f"{code}: over {CAPS[code]}/s: {busiest[:3]}"
         # Sends after the first second's, over the span: the measured rate.
         rate = (len(times) - CAPS[code]) / max(times[-1] - times[0], 1e-9)
         print(
