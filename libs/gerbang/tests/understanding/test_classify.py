@@ -120,7 +120,12 @@ def test_application_number_shape(text: str, expected: bool) -> None:
             ("personal_account",),
             Intent.FAQ_OFFICIAL_CHANNELS,
         ),
-        ("bisa daftar paspor via whatsapp?", ("whatsapp_registration",), Intent.FAQ_REGISTRATION),
+        # "is WhatsApp registration real?" is official channels (data/LABELS.md).
+        (
+            "bisa daftar paspor via whatsapp?",
+            ("whatsapp_registration",),
+            Intent.FAQ_OFFICIAL_CHANNELS,
+        ),
         ("biaya paspor berapa", (), Intent.FAQ_FEES),
         ("bayar lewat transfer bank bisa?", (), Intent.FAQ_PAYMENT),
     ],
