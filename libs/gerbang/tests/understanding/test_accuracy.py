@@ -4,8 +4,9 @@ The test split is written by someone who never saw the model and is never used f
 (train.tsv trains, dev.tsv chooses the threshold and the model: their numbers are in
 `make eval`, not here). Targets of issue 9: intent accuracy ≥ 97%, out-of-domain messages
 answered as out-of-domain ≥ 90% (`TARGET_*`). Accuracy is NOT met yet (2026-12-03, after
-issue 9's second data round: 95.9% accuracy, 93.5% out-of-domain recall on the 487 held-out
-messages; 92.8% / 93.5% before it), so this gate holds the floor that is reached, a little
+issue 9's third data round: 96.9% accuracy, 95.2% out-of-domain recall on the 487 held-out
+messages; 95.9% / 93.5% after the second, 92.8% / 93.5% before it), so this gate holds the
+floor that is reached, a little
 below the measured numbers, and `make eval` reports the numbers against the targets. Raise the
 floor as the model improves; never lower it to let a change pass.
 """
@@ -19,8 +20,8 @@ from gerbang.understanding.model import read_examples
 
 TARGET_ACCURACY = 0.97
 TARGET_OUT_OF_DOMAIN_RECALL = 0.90
-MINIMUM_ACCURACY = 0.95
-MINIMUM_OUT_OF_DOMAIN_RECALL = 0.90
+MINIMUM_ACCURACY = 0.96
+MINIMUM_OUT_OF_DOMAIN_RECALL = 0.93
 
 
 @pytest.fixture(scope="module")
