@@ -118,6 +118,12 @@ FEES = LastTopic(Intent.FAQ_FEES, {}, 1000.0)
          LastTopic(Intent.FAQ_REQUIREMENTS, {"subtopic": "renewal"}, 1000.0),
          u(Intent.OUT_OF_DOMAIN, 0.9, normalized="kemaren hilang di bandara"),
          Intent.FALLBACK, {}),
+        ("out of the domain naming nothing else, a topic likely enough: that topic, read "
+         "against the last one (the damaged passport's fee)",
+         LastTopic(Intent.FAQ_LOST_DAMAGED, {"subtopic": "damaged"}, 1000.0),
+         u(Intent.OUT_OF_DOMAIN, 0.68, normalized="dendanya berapa",
+           alternatives=((Intent.FAQ_FEES, 0.19), (Intent.FAQ_LOST_DAMAGED, 0.005))),
+         Intent.FAQ_FEES, {"subtopic": "damaged"}),
         ("out of the domain naming another service stands",
          LastTopic(Intent.FAQ_FEES, {}, 1000.0),
          u(Intent.OUT_OF_DOMAIN, 0.9, other_domain=True, normalized="ongkir jne ke bandung"),

@@ -261,6 +261,9 @@ def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[s
 _REQUIREMENT_SUBS = frozenset({"minor", "renewal", "work_abroad", "umrah", "name_mismatch"})
 _BRINGS_DOCUMENTS = frozenset({Intent.FAQ_PICKUP, Intent.FAQ_LOST_DAMAGED})
 """Topics whose answer lists the documents to bring (collecting, replacing a lost passport)."""
+OUT_OF_DOMAIN_TOPIC_MIN = 0.1
+"""A topic this likely under an out-of-domain reading that names nothing else is taken, in a
+passport conversation (as likely as a topic offered in the clarify question)."""
 SHORT_QUESTION_WORDS = 8
 """A question this short that asks only for documents rides on the topic before it."""
 _SITUATIONS = frozenset({"unconfirmed"})
@@ -297,9 +300,10 @@ def resolve_followup(
       last one that apply to it (the lost passport's fee first);
     - a short question for documents with no details ("what does he need to bring",
       "syaratnya apa aja") after collecting or a lost passport → that topic's documents;
-    - read as out of the domain but naming nothing else (`other_domain` unset) → not
-      understood (`fallback`: the likeliest topics offered), never "this line only handles
-      passports" in the middle of a passport conversation;
+    - read as out of the domain but naming nothing else (`other_domain` unset) → its
+      likeliest topic when that has ≥ `OUT_OF_DOMAIN_TOPIC_MIN` (then read as above: "dendanya
+      brp" after a damaged passport is the damaged passport's fee), else not understood
+      (`fallback`) — never "this line only handles passports" in a passport conversation;
     - anything else (a new topic with its own details) is left as it is.
     """
     if topic is None or topic.intent in _TOPICLESS:
@@ -325,10 +329,21 @@ def resolve_followup(
         # passport: the documents of that topic, not those of a first passport.
         return _with(understanding, topic.intent, dict(topic.details))
     if understanding.intent is Intent.OUT_OF_DOMAIN and not understanding.other_domain:
-        # In a passport conversation, a message that names nothing else ("kemaren ilang di
-        # bandara", "udh kadaluarsa dari taun lalu") is about the passport, not out of the
-        # domain: not understood, so the likeliest topics are offered (or the menu).
-        return understanding.model_copy(update={"intent": Intent.FALLBACK})
+        # In a passport conversation, a message that names nothing else ("dendanya brp" after
+        # a damaged passport, "kemaren ilang di bandara") is about the passport, not out of
+        # the domain: its likeliest topic if that is likely enough (read below against the
+        # last topic, like any short question), else not understood (the menu).
+        best = next(
+            (
+                (intent, p)
+                for intent, p in understanding.alternatives
+                if intent.value.startswith("faq:") and p >= OUT_OF_DOMAIN_TOPIC_MIN
+            ),
+            None,
+        )
+        if best is None:
+            return understanding.model_copy(update={"intent": Intent.FALLBACK})
+        understanding = _with(understanding, best[0], details, confidence=best[1])
     if understanding.intent is topic.intent:
         carried = {k: v for k, v in topic.details.items() if k != "subtopic" or not details}
         return _with(understanding, topic.intent, _merged(carried, details, topic.intent))
