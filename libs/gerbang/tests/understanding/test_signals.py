@@ -132,6 +132,12 @@ def _details(text: str, intent: Intent = Intent.FALLBACK) -> dict[str, object]:
         ("what about kids", None, None, "minor"),
         ("ibu saya lansia", None, None, "elderly"),
         ("usia 70 tahun", None, None, "elderly"),
+        ("ibu sy umurnya 67", None, None, "elderly"),
+        ("umur ibu saya 67 tahun", None, None, "elderly"),
+        ("bapak saya sudah 72 thn", None, None, "elderly"),
+        ("my mother is 70 years old", None, None, "elderly"),
+        ("adik saya umurnya 15", None, None, "minor"),
+        ("e-paspor 10 tahun buat umur 30", "e_paspor", 10, "adult"),
         ("electronic passport for adults", "e_paspor", None, "adult"),
     ],
 )

@@ -16,8 +16,13 @@ from gerbang.understanding.normalize import Analysis
 
 _NUMBER_WORDS = {"lima": 5, "five": 5, "sepuluh": 10, "ten": 10}
 _AGE = re.compile(
-    r"\b(?:umur|usia|berumur|berusia|aged?)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:years?|yrs?|tahun)\s+old\b"
+    r"\b(?:umur|usia|berumur|berusia|aged?)(?:nya)?(?: \w+){0,3}? (\d{1,3})\b"
+    r"|\b(\d{1,3}) (?:years?|yrs?|tahun) old\b"
+    r"|\b([2-9]\d|1[7-9]|1\d\d) (?:tahun|thn|th|taun|years?|yrs?)\b"
 )
+"""An age: after "umur"/"usia" (a few words may come between: "umur ibu saya 67"), before
+"years old", or any number of years from 17 up ("ibu saya sudah 67 tahun"; 5 and 10 years
+are a passport's validity, not an age)."""
 _FOLLOWUP_MAX_WORDS = 8
 
 
@@ -46,7 +51,7 @@ def age_group(padded: str) -> str | None:
     """'minor', 'elderly' or 'adult' from words ("anak", "lansia") or an age ("umur 7")."""
     match = _AGE.search(padded)
     if match:
-        age = int(match.group(1) or match.group(2))
+        age = int(next(group for group in match.groups() if group))
         return "minor" if age < 17 else "elderly" if age >= 60 else "adult"
     for name, pattern in lexicon().age_group:
         if pattern.search(padded):
