@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from gerbang.faq.answers import CLARIFY_MIN
 from gerbang.messages import Intent, Service, Understanding
 from gerbang.offices import Lang
 from gerbang.words import data as words_data
@@ -188,12 +189,18 @@ def _said_only(
     return {t for tokens in readings for t in tokens}
 
 
+def _closing_words(text: str, understanding: Understanding | None) -> set[str] | None:
+    """The words said, if they are only thanks, acknowledgements and filler (else None)."""
+    words = _words()
+    return _said_only(text, understanding, words.thanks | words.acknowledgements | words.filler)
+
+
 def closing(text: str, understanding: Understanding | None, *, after_answer: bool) -> str | None:
     """A message that only closes the exchange, worth a line rather than the menu again:
     "thanks" ("makasih ya kak", "noted, thanks"), or, after an answer, "ack" ("oke siap",
     "sip"); else None."""
     words = _words()
-    said = _said_only(text, understanding, words.thanks | words.acknowledgements | words.filler)
+    said = _closing_words(text, understanding)
     if not said:
         return None
     if said & words.thanks:
@@ -261,9 +268,9 @@ def _merged(base: dict[str, Any], new: dict[str, Any], intent: Intent) -> dict[s
 _REQUIREMENT_SUBS = frozenset({"minor", "renewal", "work_abroad", "umrah", "name_mismatch"})
 _BRINGS_DOCUMENTS = frozenset({Intent.FAQ_PICKUP, Intent.FAQ_LOST_DAMAGED})
 """Topics whose answer lists the documents to bring (collecting, replacing a lost passport)."""
-OUT_OF_DOMAIN_TOPIC_MIN = 0.1
+OUT_OF_DOMAIN_TOPIC_MIN = CLARIFY_MIN
 """A topic this likely under an out-of-domain reading that names nothing else is taken, in a
-passport conversation (as likely as a topic offered in the clarify question)."""
+passport conversation: as likely as a topic the clarify question offers."""
 SHORT_QUESTION_WORDS = 8
 """A question this short that asks only for documents rides on the topic before it."""
 _SITUATIONS = frozenset({"unconfirmed"})
@@ -523,10 +530,8 @@ def conversation_language(
     we knew. Thanks and acknowledgements ("thx a lot", "ok makasih") say nothing of it."""
     if understanding is not None and understanding.language_requested:
         return understanding.language
-    if remembered and text:
-        words = _words()
-        if _said_only(text, understanding, words.thanks | words.acknowledgements | words.filler):
-            return remembered
+    if remembered and text and _closing_words(text, understanding):
+        return remembered
     if understanding is not None and len(understanding.normalized.split()) >= 2:
         return understanding.language
     return remembered or (understanding.language if understanding else "id")
